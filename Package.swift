@@ -1,0 +1,72 @@
+// swift-tools-version: 6.1
+// The layout follows architecture.md §2: pure libraries at the bottom, one library per plugin,
+// one thin executable per plugin named after its CNI type, and the multi-call `cni-plugins`.
+import PackageDescription
+
+/// CNI type name -> (library target, directory under Sources/Plugins).
+let plugins: [(type: String, target: String)] = [
+    ("bridge", "BridgePlugin"),
+    ("ptp", "PtpPlugin"),
+    ("macvlan", "MacvlanPlugin"),
+    ("ipvlan", "IpvlanPlugin"),
+    ("host-local", "HostLocalPlugin"),
+    ("static", "StaticPlugin"),
+    ("dhcp", "DhcpPlugin"),
+    ("portmap", "PortmapPlugin"),
+    ("bandwidth", "BandwidthPlugin"),
+    ("firewall", "FirewallPlugin"),
+    ("tuning", "TuningPlugin"),
+    ("loopback", "LoopbackPlugin"),
+]
+
+var targets: [Target] = [
+    .target(name: "CNISkeleton"),
+    .target(name: "CSystemShim"),
+    .target(name: "Netlink", dependencies: ["CSystemShim"]),
+    .systemLibrary(name: "CLibmnl", path: "Sources/CLibmnl"),
+    .systemLibrary(name: "CLibnftnl", path: "Sources/CLibnftnl"),
+    .target(name: "Netfilter", dependencies: ["Netlink", "CLibmnl", "CLibnftnl"]),
+    .target(name: "IPAM", dependencies: ["CNISkeleton"]),
+    .target(name: "PluginSupport", dependencies: ["CNISkeleton", "Netlink", "Netfilter", "IPAM"]),
+    .executableTarget(
+        name: "cni-plugins",
+        dependencies: plugins.map { .target(name: $0.target) },
+        path: "Sources/cni-plugins"
+    ),
+    .target(name: "TestSupport", dependencies: [], path: "Tests/TestSupport"),
+    .testTarget(name: "CNISkeletonTests", dependencies: ["CNISkeleton"]),
+    .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
+    .testTarget(
+        name: "IntegrationTests",
+        dependencies: ["TestSupport"],
+        resources: []
+    ),
+    .testTarget(name: "InteropTests", dependencies: ["TestSupport"], exclude: ["driver"]),
+]
+
+for plugin in plugins {
+    targets.append(
+        .target(
+            name: plugin.target,
+            dependencies: ["CNISkeleton", "PluginSupport"],
+            path: "Sources/Plugins/\(plugin.target)"
+        )
+    )
+    targets.append(
+        .executableTarget(
+            name: plugin.type,
+            dependencies: [.target(name: plugin.target)],
+            path: "Sources/Executables/\(plugin.type)"
+        )
+    )
+}
+
+let package = Package(
+    name: "swift-cni",
+    products: [.executable(name: "cni-plugins", targets: ["cni-plugins"])]
+        + plugins.map { .executable(name: $0.type, targets: [$0.type]) }
+        + [.library(name: "CNISkeleton", targets: ["CNISkeleton"]),
+           .library(name: "Netlink", targets: ["Netlink"])],
+    targets: targets,
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,85 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Runs a program with given stdin bytes, capturing stdout; stderr is inherited so a
+/// delegate's diagnostics reach the runtime, as the spec asks.
+struct ChildProcess {
+    let executable: String
+    let environment: [String]
+
+    struct Outcome {
+        var status: Int32
+        var stdout: [UInt8]
+    }
+
+    func run(stdin: [UInt8]) throws(CNIError) -> Outcome {
+        var inPipe: [Int32] = [-1, -1], outPipe: [Int32] = [-1, -1]
+        guard pipe(&inPipe) == 0 else { throw failure("pipe") }
+        guard pipe(&outPipe) == 0 else {
+            close(inPipe[0]); close(inPipe[1])
+            throw failure("pipe")
+        }
+        // Plugins are single-threaded, so marking close-on-exec after pipe() cannot race.
+        for fd in inPipe + outPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(executable), nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+        let rc = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        close(inPipe[0]); close(outPipe[1])
+        guard rc == 0 else {
+            close(inPipe[1]); close(outPipe[0])
+            throw CNIError(.internalError, "failed to execute \(executable): \(String(cString: strerror(rc)))")
+        }
+        let output = pump(stdin: stdin, writeFD: inPipe[1], readFD: outPipe[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        let exited = (status & 0x7f) == 0
+        return Outcome(status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), stdout: output)
+    }
+
+    /// Feeds stdin and drains stdout together, so neither side can block the other.
+    private func pump(stdin: [UInt8], writeFD: Int32, readFD: Int32) -> [UInt8] {
+        var output: [UInt8] = []
+        var written = 0
+        var writing = true
+        if stdin.isEmpty { close(writeFD); writing = false } else { _ = fcntl(writeFD, F_SETFL, O_NONBLOCK) }
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            var fds = [pollfd(fd: readFD, events: Int16(POLLIN), revents: 0)]
+            if writing { fds.append(pollfd(fd: writeFD, events: Int16(POLLOUT), revents: 0)) }
+            if poll(&fds, nfds_t(fds.count), -1) < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            if writing, fds.count > 1, fds[1].revents != 0 {
+                let n = stdin[written...].withUnsafeBytes { write(writeFD, $0.baseAddress, $0.count) }
+                if n > 0 { written += n }
+                if n < 0, errno != EAGAIN, errno != EINTR { written = stdin.count }
+                if written >= stdin.count { close(writeFD); writing = false }
+            }
+            if fds[0].revents != 0 {
+                let n = buffer.withUnsafeMutableBytes { read(readFD, $0.baseAddress, $0.count) }
+                if n > 0 { output.append(contentsOf: buffer[0..<n]); continue }
+                if n < 0, errno == EINTR { continue }
+                break
+            }
+        }
+        if writing { close(writeFD) }
+        close(readFD)
+        return output
+    }
+
+    private func failure(_ call: String) -> CNIError {
+        CNIError(.internalError, "\(call) failed: \(String(cString: strerror(errno)))")
+    }
+}

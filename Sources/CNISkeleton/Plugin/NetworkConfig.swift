@@ -1,0 +1,97 @@
+/// The plugin configuration read from stdin (Go `types.NetConf`), with typed access to the
+/// well-known keys and raw access to the plugin-specific ones.
+public struct NetworkConfig: Sendable {
+    /// Every key of the config, for plugin-specific decoding.
+    public let fields: JSONFields
+    /// The network name (validated by the skeleton).
+    public let name: String
+    /// The negotiated version; "0.1.0" when the config has none.
+    public let cniVersion: String
+    /// The plugin type.
+    public let type: String
+
+    /// Decodes the well-known keys. Types are strict as in Go.
+    public init(object: JSONObject) throws(CNIError) {
+        let fields = JSONFields(object, typeName: "NetConf")
+        self.fields = fields
+        do {
+            name = try fields.string("name") ?? ""
+            let version = try fields.string("cniVersion") ?? ""
+            cniVersion = version.isEmpty ? "0.1.0" : version
+            type = try fields.string("type") ?? ""
+        } catch {
+            throw CNIError(.decodingFailure, "error unmarshall network config: \(error.message)")
+        }
+    }
+
+    /// The `ipam` section, when present.
+    public func ipam() throws(CNIError) -> JSONFields? {
+        do { return try fields.object("ipam", typeName: "IPAM") } catch { throw CNIError.invalidConfig(error.message) }
+    }
+
+    /// The IPAM plugin type, or "" when there is no IPAM section.
+    public func ipamType() throws(CNIError) -> String {
+        guard let ipam = try ipam() else { return "" }
+        do { return try ipam.string("type") ?? "" } catch { throw CNIError.invalidConfig(error.message) }
+    }
+
+    /// `runtimeConfig`, the capability arguments the runtime passed to this plugin.
+    public func runtimeConfig() throws(CNIError) -> JSONFields? {
+        do { return try fields.object("runtimeConfig", typeName: "RuntimeConfig") } catch { throw CNIError.invalidConfig(error.message) }
+    }
+
+    /// The `args` object (`args.cni.ips`, `args.cni.labels`, ...).
+    public func args() throws(CNIError) -> JSONFields? {
+        do { return try fields.object("args", typeName: "Args") } catch { throw CNIError.invalidConfig(error.message) }
+    }
+
+    /// True when `prevResult` is present and not null.
+    public var hasPrevResult: Bool { fields.value("prevResult") != nil }
+
+    /// `prevResult` converted to the 1.1.0 model, or nil when absent.
+    ///
+    /// A prevResult without `cniVersion` is read in the config's version, as Go's
+    /// `version.ParsePrevResult` does.
+    public func prevResult() throws(CNIError) -> CNIResult? {
+        guard let raw = fields.value("prevResult") else { return nil }
+        do {
+            return try CNIResult(json: raw, defaultVersion: cniVersion)
+        } catch {
+            throw CNIError(.decodingFailure, "could not parse prevResult: \(error.message)")
+        }
+    }
+
+    /// The attachments GC must keep: `cni.dev/valid-attachments`, or the 1.1.0 tag's
+    /// `cni.dev/attachments` when only that is present. Null or absent means none.
+    public func validAttachments() throws(CNIError) -> [Attachment] {
+        let raw = fields.value("cni.dev/valid-attachments") ?? fields.value("cni.dev/attachments")
+        guard let raw else { return [] }
+        guard case .array(let items) = raw else {
+            throw CNIError(.decodingFailure, "cni.dev/valid-attachments is not an array")
+        }
+        var out: [Attachment] = []
+        for item in items {
+            guard case .object(let o) = item else {
+                throw CNIError(.decodingFailure, "cni.dev/valid-attachments entry is not an object")
+            }
+            let f = JSONFields(o, typeName: "GCAttachment")
+            do {
+                out.append(Attachment(containerID: try f.string("containerID") ?? "", ifname: try f.string("ifname") ?? ""))
+            } catch {
+                throw CNIError(.decodingFailure, error.message)
+            }
+        }
+        return out
+    }
+
+    /// One attachment as GC names it.
+    public struct Attachment: Sendable, Hashable {
+        public var containerID: String
+        public var ifname: String
+
+        public init(containerID: String, ifname: String) {
+            self.containerID = containerID
+            self.ifname = ifname
+        }
+    }
+}

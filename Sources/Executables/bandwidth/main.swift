@@ -1,0 +1,4 @@
+import CNISkeleton
+import BandwidthPlugin
+
+PluginMain.run(BandwidthPlugin.plugin)

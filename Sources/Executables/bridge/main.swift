@@ -1,0 +1,4 @@
+import CNISkeleton
+import BridgePlugin
+
+PluginMain.run(BridgePlugin.plugin)

@@ -1,0 +1,4 @@
+import CNISkeleton
+import DhcpPlugin
+
+PluginMain.run(DhcpPlugin.plugin)

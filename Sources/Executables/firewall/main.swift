@@ -1,0 +1,4 @@
+import CNISkeleton
+import FirewallPlugin
+
+PluginMain.run(FirewallPlugin.plugin)

@@ -1,0 +1,4 @@
+import CNISkeleton
+import HostLocalPlugin
+
+PluginMain.run(HostLocalPlugin.plugin)

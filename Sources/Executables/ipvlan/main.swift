@@ -1,0 +1,4 @@
+import CNISkeleton
+import IpvlanPlugin
+
+PluginMain.run(IpvlanPlugin.plugin)

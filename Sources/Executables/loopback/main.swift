@@ -1,0 +1,4 @@
+import CNISkeleton
+import LoopbackPlugin
+
+PluginMain.run(LoopbackPlugin.plugin)

@@ -1,0 +1,4 @@
+import CNISkeleton
+import MacvlanPlugin
+
+PluginMain.run(MacvlanPlugin.plugin)

@@ -1,0 +1,4 @@
+import CNISkeleton
+import PortmapPlugin
+
+PluginMain.run(PortmapPlugin.plugin)

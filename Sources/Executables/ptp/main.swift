@@ -1,0 +1,4 @@
+import CNISkeleton
+import PtpPlugin
+
+PluginMain.run(PtpPlugin.plugin)

@@ -1,0 +1,4 @@
+import CNISkeleton
+import StaticPlugin
+
+PluginMain.run(StaticPlugin.plugin)

@@ -1,0 +1,4 @@
+import CNISkeleton
+import TuningPlugin
+
+PluginMain.run(TuningPlugin.plugin)

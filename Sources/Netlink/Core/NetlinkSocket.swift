@@ -1,0 +1,90 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Moves datagrams to and from the kernel. A protocol so tests can play the kernel.
+public protocol NetlinkTransport: AnyObject {
+    /// The port ID the kernel assigned; replies are addressed to it.
+    var portID: UInt32 { get }
+    func send(_ bytes: [UInt8]) throws(NetlinkError)
+    func receive() throws(NetlinkError) -> [UInt8]
+}
+
+/// A raw `AF_NETLINK` socket with the suite's policy: `SOCK_CLOEXEC` (so delegated plugins
+/// never inherit it), a kernel-assigned port, extended ACKs and strict checking on.
+///
+/// The socket stays bound to the network namespace of the thread that created it.
+public final class NetlinkSocket: NetlinkTransport {
+    /// `NETLINK_ROUTE`.
+    public static let routeProtocol: Int32 = 0
+    /// `NETLINK_NETFILTER`.
+    public static let netfilterProtocol: Int32 = 12
+
+    private let fd: Int32
+    public let portID: UInt32
+
+    /// Opens and binds a socket for `netlinkProtocol` in the calling thread's netns.
+    public init(protocol netlinkProtocol: Int32 = NetlinkSocket.routeProtocol) throws(NetlinkError) {
+        let fd = socket(Int32(AF_NETLINK), Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), netlinkProtocol)
+        guard fd >= 0 else { throw NetlinkSocket.systemError("socket") }
+        // struct sockaddr_nl { sa_family_t nl_family; unsigned short nl_pad; __u32 nl_pid; __u32 nl_groups; }
+        var address = [UInt8](repeating: 0, count: 12)
+        address[0] = UInt8(AF_NETLINK)
+        let bound = address.withUnsafeBytes {
+            bind(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), 12)
+        }
+        guard bound == 0 else {
+            let error = NetlinkSocket.systemError("bind")
+            close(fd)
+            throw error
+        }
+        var length = socklen_t(12)
+        let named = address.withUnsafeMutableBytes {
+            getsockname(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), &length)
+        }
+        guard named == 0 else {
+            let error = NetlinkSocket.systemError("getsockname")
+            close(fd)
+            throw error
+        }
+        self.fd = fd
+        self.portID = UInt32(address[4]) | UInt32(address[5]) << 8 | UInt32(address[6]) << 16 | UInt32(address[7]) << 24
+        // Extended ACK gives the kernel's reason text; strict checking makes filtered dumps exact.
+        // Older kernels may lack either option, which only costs detail, so failures are ignored.
+        var on: Int32 = 1
+        _ = setsockopt(fd, 270, 11, &on, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(fd, 270, 12, &on, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    deinit { close(fd) }
+
+    public func send(_ bytes: [UInt8]) throws(NetlinkError) {
+        while true {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+            if n >= 0 { return }
+            if errno == EINTR { continue }
+            throw NetlinkSocket.systemError("send")
+        }
+    }
+
+    public func receive() throws(NetlinkError) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_TRUNC)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw NetlinkSocket.systemError("recv")
+            }
+            guard n <= buffer.count else {
+                throw NetlinkError.malformed("reply of \(n) bytes truncated to \(buffer.count)")
+            }
+            return Array(buffer[0..<n])
+        }
+    }
+
+    static func systemError(_ call: String) -> NetlinkError {
+        NetlinkError(kind: .system, operation: call, errno: .current)
+    }
+}

@@ -1,0 +1,118 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CSystemShim
+
+/// Why a network namespace could not be used.
+public enum NamespaceError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The path does not exist (Go `NSPathNotExistErr`); DEL treats this as success.
+    case notExist(path: String)
+    /// The path exists but is not a namespace (Go `NSPathNotNSErr`).
+    case notNamespace(path: String)
+    /// A system call failed.
+    case system(operation: String, errno: Errno)
+
+    public var description: String {
+        switch self {
+        case .notExist(let path): return "failed to Statfs \"\(path)\": no such file or directory"
+        case .notNamespace(let path): return "unknown FS magic on \"\(path)\""
+        case .system(let operation, let errno): return "\(operation): \(errno)"
+        }
+    }
+}
+
+/// A handle on a network namespace (an open nsfs file).
+///
+/// The only way in is `withEntered`, which runs its body on a dedicated thread that exits
+/// afterwards, so no thread that other code uses ever changes namespace (architecture.md §5).
+public final class NetworkNamespace: @unchecked Sendable {
+    // @unchecked: the only state is an immutable fd and path.
+    public let path: String
+    private let fd: Int32
+
+    private static let nsfsMagic = 0x6e73_6673
+    private static let procMagic = 0x9fa0
+
+    /// Opens the namespace at `path` (`/run/netns/NAME`, `/proc/PID/ns/net`, ...).
+    public init(path: String) throws(NamespaceError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT || errno == ENOTDIR { throw .notExist(path: path) }
+            throw .system(operation: "open \(path)", errno: .current)
+        }
+        var magic = 0
+        guard CSystemShim_fstatfs_type(fd, &magic) == 0 else {
+            let error = Errno.current
+            close(fd)
+            throw .system(operation: "fstatfs \(path)", errno: error)
+        }
+        guard magic == NetworkNamespace.nsfsMagic || magic == NetworkNamespace.procMagic else {
+            close(fd)
+            throw .notNamespace(path: path)
+        }
+        self.fd = fd
+        self.path = path
+    }
+
+    /// The namespace of the calling thread.
+    public static func current() throws(NamespaceError) -> NetworkNamespace {
+        try NetworkNamespace(path: "/proc/thread-self/ns/net")
+    }
+
+    deinit { close(fd) }
+
+    /// Runs `body` synchronously on a fresh thread that has entered this namespace.
+    ///
+    /// Use it only to create sockets or open `/proc/sys` files there; then work with them
+    /// from the calling thread. The helper thread exits when `body` returns.
+    public func withEntered<T>(_ body: () throws -> T) throws -> T {
+        try withoutActuallyEscaping(body) { escapable in
+            let job = EnteredJob(fd: fd, body: escapable)
+            try job.runOnFreshThread()
+            switch job.outcome {
+            case .success(let value)?: return value as! T
+            case .failure(let error)?: throw error
+            case nil: throw NamespaceError.system(operation: "setns \(path)", errno: job.setnsErrno)
+            }
+        }
+    }
+}
+
+/// The state shared with the helper thread. The caller blocks in `pthread_join` while the
+/// helper runs, so the two threads never touch it at the same time.
+private final class EnteredJob: @unchecked Sendable {
+    let fd: Int32
+    let body: () throws -> Any
+    var outcome: Result<Any, any Error>?
+    var setnsErrno = Errno(rawValue: 0)
+
+    init<T>(fd: Int32, body: @escaping () throws -> T) {
+        self.fd = fd
+        self.body = { try body() }
+    }
+
+    func runOnFreshThread() throws(NamespaceError) {
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let rc = pthread_create(&thread, nil, { raw in
+            let job = Unmanaged<EnteredJob>.fromOpaque(raw!).takeRetainedValue()
+            job.enterAndRun()
+            return nil
+        }, context)
+        guard rc == 0 else {
+            Unmanaged<EnteredJob>.fromOpaque(context).release()
+            throw .system(operation: "pthread_create", errno: Errno(rawValue: rc))
+        }
+        pthread_join(thread, nil)
+    }
+
+    private func enterAndRun() {
+        guard CSystemShim_setns_net(fd) == 0 else {
+            setnsErrno = .current
+            return
+        }
+        do { outcome = .success(try body()) } catch { outcome = .failure(error) }
+    }
+}

@@ -1,0 +1,20 @@
+import CNISkeleton
+import Netlink
+
+/// Opening the container's side of an attachment, the way architecture.md §5 prescribes:
+/// enter the netns on a dedicated thread only to create the socket, then work from here.
+public enum ContainerNetwork {
+    /// A route socket inside the netns at `path`.
+    ///
+    /// Throws `NamespaceError.notExist` when the path is gone (DEL treats that as done).
+    public static func routeSocket(netns path: String) throws -> RouteNetlink {
+        let namespace = try NetworkNamespace(path: path)
+        return try namespace.withEntered { try RouteNetlink() }
+    }
+
+    /// True when `error` means the netns no longer exists, which DEL must treat as success.
+    public static func isMissingNamespace(_ error: any Error) -> Bool {
+        if case NamespaceError.notExist? = error as? NamespaceError { return true }
+        return false
+    }
+}

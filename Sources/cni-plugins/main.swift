@@ -1,0 +1,47 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import BandwidthPlugin
+import BridgePlugin
+import CNISkeleton
+import DhcpPlugin
+import FirewallPlugin
+import HostLocalPlugin
+import IpvlanPlugin
+import LoopbackPlugin
+import MacvlanPlugin
+import PortmapPlugin
+import PtpPlugin
+import StaticPlugin
+import TuningPlugin
+
+// The multi-call binary: installed once, hard-linked under every plugin name, it runs the
+// plugin named by basename(argv[0]) (architecture.md §3).
+let plugins: [String: any CNIPlugin] = [
+    "bandwidth": BandwidthPlugin.plugin,
+    "bridge": BridgePlugin.plugin,
+    "dhcp": DhcpPlugin.plugin,
+    "firewall": FirewallPlugin.plugin,
+    "host-local": HostLocalPlugin.plugin,
+    "ipvlan": IpvlanPlugin.plugin,
+    "loopback": LoopbackPlugin.plugin,
+    "macvlan": MacvlanPlugin.plugin,
+    "portmap": PortmapPlugin.plugin,
+    "ptp": PtpPlugin.plugin,
+    "static": StaticPlugin.plugin,
+    "tuning": TuningPlugin.plugin,
+]
+
+let invokedAs = String(CommandLine.arguments.first?.split(separator: "/").last ?? "cni-plugins")
+if let plugin = plugins[invokedAs] {
+    PluginMain.run(plugin)
+}
+let usage = """
+    cni-plugins: swift-cni v\(swiftCNIVersion), a multi-call binary of CNI plugins.
+    Run it through a link named after a plugin: \(plugins.keys.sorted().joined(separator: ", ")).
+
+    """
+ProcessEnvironment().writeStderr(usage)
+exit(invokedAs == "cni-plugins" ? 0 : 1)
