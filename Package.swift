@@ -36,11 +36,7 @@ var targets: [Target] = [
     .target(name: "TestSupport", dependencies: [], path: "Tests/TestSupport"),
     .testTarget(name: "CNISkeletonTests", dependencies: ["CNISkeleton"]),
     .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
-    .testTarget(
-        name: "IntegrationTests",
-        dependencies: ["TestSupport"],
-        resources: []
-    ),
+    .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Netlink"], exclude: ["Fixtures"]),
     .testTarget(name: "InteropTests", dependencies: ["TestSupport"], exclude: ["driver"]),
 ]
 

@@ -2,6 +2,7 @@
 public struct JSONTypeError: Error, Sendable, Equatable, CustomStringConvertible {
     public let message: String
     public var description: String { message }
+    public init(message: String) { self.message = message }
 }
 
 /// Typed, Go-compatible access to the fields of one JSON object.

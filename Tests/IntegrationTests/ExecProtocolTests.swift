@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The built binaries, exec'd exactly as a runtime execs them: the protocol errors of
+/// cni-spec.md §1.6 with their codes, a JSON error on stdout and exit 1.
+@Suite("Exec: VERSION and every protocol error path of the installed binaries")
+struct ExecProtocolTests {
+    static let config = #"{"cniVersion":"1.1.0","name":"testnet","type":"loopback"}"#
+
+    func invoke(_ command: String, stdin: String = config, _ change: (inout PluginInvocation) -> Void = { _ in }) throws -> CommandResult {
+        var invocation = PluginInvocation(plugin: "loopback", command: command)
+        invocation.netns = "/run/netns/cnit-does-not-exist"
+        change(&invocation)
+        return try invocation.run(stdin: stdin)
+    }
+
+    func expectError(_ result: CommandResult, code: Int, message: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(result.status == 1, "\(result)", sourceLocation: sourceLocation)
+        let object = try result.object()
+        #expect(object["code"] as? Int == code, "\(result)", sourceLocation: sourceLocation)
+        #expect(object["msg"] is String, sourceLocation: sourceLocation)
+        if let message { #expect(object["msg"] as? String == message, sourceLocation: sourceLocation) }
+    }
+
+    @Test("R1/R2: every plugin name answers VERSION with no other variable and garbage on stdin",
+          arguments: TestEnvironment.pluginNames)
+    func version(plugin: String) throws {
+        let result = try Command.run([TestEnvironment.plugin(plugin)], environment: ["CNI_COMMAND": "VERSION"], stdin: "{not json")
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout == #"{"cniVersion":"1.1.0","supportedVersions":["0.1.0","0.2.0","0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]}"# + "\n")
+    }
+
+    @Test("R3: VERSION with libcni's probe environment")
+    func versionProbe() throws {
+        let result = try Command.run([TestEnvironment.plugin("loopback")], environment: [
+            "CNI_COMMAND": "VERSION", "CNI_CONTAINERID": "", "CNI_NETNS": "dummy", "CNI_IFNAME": "dummy",
+            "CNI_PATH": "dummy", "CNI_ARGS": "",
+        ], stdin: #"{"cniVersion":"1.0.0"}"#)
+        #expect(result.status == 0)
+    }
+
+    @Test("R4: no CNI_COMMAND prints the about text on stderr and exits 0")
+    func about() throws {
+        let result = try Command.run([TestEnvironment.plugin("loopback")], environment: [:])
+        #expect(result.status == 0)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains("CNI loopback plugin swift-cni"))
+        #expect(result.stderr.contains("CNI protocol versions supported: 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0"))
+    }
+
+    @Test("R5: unknown command")
+    func unknownCommand() throws {
+        try expectError(try invoke("FOO"), code: 4, message: "unknown CNI_COMMAND: FOO")
+    }
+
+    @Test("R6/R7/R8: missing or empty variables")
+    func missing() throws {
+        try expectError(try invoke("ADD") { $0.unset = ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"] }, code: 4,
+                        message: "required env variables [CNI_CONTAINERID,CNI_NETNS,CNI_IFNAME] missing")
+        try expectError(try invoke("DEL") { $0.path = "" }, code: 4, message: "required env variables [CNI_PATH] missing")
+        try expectError(try invoke("CHECK") { $0.netns = "" }, code: 4, message: "required env variables [CNI_NETNS] missing")
+        try expectError(try invoke("GC", stdin: #"{"cniVersion":"1.1.0","name":"n"}"#) { $0.unset = ["CNI_PATH"] }, code: 4)
+    }
+
+    @Test("R9/R10: invalid container ID and interface name")
+    func invalidIdentifiers() throws {
+        try expectError(try invoke("ADD") { $0.containerID = "-abc" }, code: 4, message: "invalid characters in containerID")
+        try expectError(try invoke("ADD") { $0.ifname = "abcdefghijklmnop" }, code: 4, message: "interface name is too long")
+        try expectError(try invoke("DEL") { $0.ifname = "eth:0" }, code: 4)
+    }
+
+    @Test("R11: bad JSON is error 6")
+    func badJSON() throws {
+        try expectError(try invoke("ADD", stdin: "{not json"), code: 6)
+    }
+
+    @Test("R12: bad or missing network name is error 7")
+    func badName() throws {
+        try expectError(try invoke("ADD", stdin: #"{"cniVersion":"1.1.0"}"#), code: 7, message: "missing network name")
+        try expectError(try invoke("ADD", stdin: #"{"cniVersion":"1.1.0","name":"a b"}"#), code: 7,
+                        message: "invalid characters found in network name")
+    }
+
+    @Test("R14: unsupported version is error 1 with the version in details")
+    func unsupportedVersion() throws {
+        let result = try invoke("ADD", stdin: #"{"cniVersion":"9.9.9","name":"n"}"#)
+        try expectError(result, code: 1, message: "incompatible CNI versions")
+        #expect((try result.object()["details"] as? String)?.contains("9.9.9") == true)
+    }
+
+    @Test("R15: CHECK below 0.4.0, GC and STATUS below 1.1.0")
+    func versionGates() throws {
+        try expectError(try invoke("CHECK", stdin: #"{"cniVersion":"0.3.1","name":"n"}"#), code: 1, message: "config version does not allow CHECK")
+        try expectError(try invoke("GC", stdin: #"{"cniVersion":"1.0.0","name":"n"}"#), code: 1, message: "config version does not allow GC")
+        try expectError(try invoke("STATUS", stdin: #"{"cniVersion":"1.0.0","name":"n"}"#), code: 1, message: "config version does not allow STATUS")
+        try expectError(try invoke("STATUS", stdin: #"{"cniVersion":"x.y","name":"n"}"#), code: 6)
+    }
+
+    @Test("R51/R45: GC and STATUS on loopback succeed silently")
+    func gcStatus() throws {
+        for command in ["GC", "STATUS"] {
+            let result = try invoke(command) { $0.containerID = ""; $0.netns = ""; $0.ifname = "" }
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdout.isEmpty)
+        }
+    }
+
+    @Test("Plugins not implemented yet refuse ADD with a clear error", arguments: ["bridge", "portmap", "host-local"])
+    func unimplemented(plugin: String) throws {
+        var invocation = PluginInvocation(plugin: plugin, command: "ADD")
+        invocation.netns = "/run/netns/cnit-none"
+        let result = try invocation.run(stdin: #"{"cniVersion":"1.0.0","name":"n","type":"\#(plugin)"}"#)
+        try expectError(result, code: 999, message: "the swift-cni \(plugin) plugin is not implemented yet")
+    }
+}

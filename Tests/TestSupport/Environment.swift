@@ -1,0 +1,52 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where the plugins under test live and whether root-only tests can run.
+public enum TestEnvironment {
+    /// The plugin names the suite installs.
+    public static let pluginNames = [
+        "bandwidth", "bridge", "dhcp", "firewall", "host-local", "ipvlan", "loopback", "macvlan", "portmap",
+        "ptp", "static", "tuning",
+    ]
+
+    /// True when running as root: integration tests need it for namespaces.
+    public static var isRoot: Bool { geteuid() == 0 }
+
+    /// The repository root, found from this file's location.
+    public static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    /// The directory holding one executable per plugin name.
+    ///
+    /// `SWIFT_CNI_BIN_DIR` (set by Scripts/test.sh to the installed release build) wins;
+    /// otherwise links to the debug multi-call binary are made, so plain `swift test` works.
+    public static let pluginDirectory: String = {
+        if let dir = ProcessInfo.processInfo.environment["SWIFT_CNI_BIN_DIR"], !dir.isEmpty { return dir }
+        let binary = repositoryRoot.appendingPathComponent(".build/debug/cni-plugins").path
+        let dir = repositoryRoot.appendingPathComponent(".build/test-bin").path
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for name in pluginNames {
+            let link = dir + "/" + name
+            try? FileManager.default.removeItem(atPath: link)
+            try? FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: binary)
+        }
+        return dir
+    }()
+
+    /// The path of one plugin under test.
+    public static func plugin(_ name: String) -> String { pluginDirectory + "/" + name }
+
+    /// The Go reference plugins (Debian package containernetworking-plugins).
+    public static let referenceDirectory = "/usr/lib/cni"
+
+    /// A fresh scratch directory under the system temp dir.
+    public static func scratchDirectory(_ tag: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cnit-\(tag)-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}
