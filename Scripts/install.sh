@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Builds swift-cni in release mode with the Swift runtime linked statically and installs it.
+#
+#   Scripts/install.sh [DESTDIR]             one multi-call binary + a hard link per plugin
+#   Scripts/install.sh --separate [DESTDIR]  one self-contained executable per plugin
+#
+# DESTDIR defaults to /opt/cni/bin. The installed files need no Swift toolchain on the host:
+# only glibc >= 2.34, libstdc++ and libgcc_s (and libmnl0 once the nftables plugins land).
+set -euo pipefail
+
+separate=0
+if [[ "${1:-}" == "--separate" ]]; then
+    separate=1
+    shift
+fi
+dest="${1:-/opt/cni/bin}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+plugins=(bandwidth bridge dhcp firewall host-local ipvlan loopback macvlan portmap ptp static tuning)
+
+# Build-time packages: headers for the nftables modules. Installed only when missing.
+need=()
+for pkg in libnftnl-dev libmnl-dev; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if ((${#need[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "install.sh: missing packages ${need[*]}; install them as root" >&2
+        exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "install.sh: a Swift 6 toolchain is needed to build" >&2; exit 1; }
+
+cd "$root"
+build=(swift build -c release --static-swift-stdlib -Xlinker --gc-sections)
+if ((separate)); then
+    "${build[@]}"
+else
+    "${build[@]}" --product cni-plugins
+fi
+bin="$(swift build -c release --show-bin-path)"
+
+mkdir -p "$dest"
+if ((separate)); then
+    for name in "${plugins[@]}"; do
+        install -m 0755 "$bin/$name" "$dest/.$name.new"
+        strip "$dest/.$name.new"
+        mv -f "$dest/.$name.new" "$dest/$name"
+    done
+else
+    # Install under a temporary name and rename, so a runtime never execs a half-written file.
+    install -m 0755 "$bin/cni-plugins" "$dest/.cni-plugins.new"
+    strip "$dest/.cni-plugins.new"
+    mv -f "$dest/.cni-plugins.new" "$dest/cni-plugins"
+    for name in "${plugins[@]}"; do
+        ln -f "$dest/cni-plugins" "$dest/.$name.new"
+        mv -f "$dest/.$name.new" "$dest/$name"
+    done
+fi
+
+# Smoke check: every plugin answers VERSION as a runtime would call it.
+for name in "${plugins[@]}"; do
+    if ! out="$(CNI_COMMAND=VERSION "$dest/$name" </dev/null)"; then
+        echo "install.sh: $dest/$name does not answer VERSION" >&2
+        exit 1
+    fi
+done
+echo "installed ${#plugins[@]} plugins into $dest ($( ((separate)) && echo separate executables || echo one multi-call binary))"
+echo "$out"

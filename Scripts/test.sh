@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests, and as root the integration and interop tests against the
+# release build installed into .build/cni-test-bin, exactly as a runtime would exec it.
+# Installs the Debian packages the tests use when they are missing.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+if [[ $(id -u) -eq 0 ]]; then
+    # iproute2: netns and `ip -j`; containernetworking-plugins: the Go reference (oracle);
+    # golang-go + golang-github-appc-cni-dev: the libcni driver; nftables, strace: checks.
+    wanted=(iproute2 nftables strace iputils-ping containernetworking-plugins golang-go
+            golang-github-appc-cni-dev libnftnl-dev libmnl-dev)
+    need=()
+    for pkg in "${wanted[@]}"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+    done
+    if ((${#need[@]})); then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    fi
+else
+    echo "test.sh: not root: integration and interop tests will be SKIPPED (they need network namespaces)" >&2
+fi
+
+bin="$root/.build/cni-test-bin"
+rm -rf "$bin"
+Scripts/install.sh "$bin"
+
+status=0
+SWIFT_CNI_BIN_DIR="$bin" swift test "$@" || status=$?
+
+# Every integration test removes what it made; anything left is a bug worth failing for.
+if [[ $(id -u) -eq 0 ]]; then
+    leftovers="$(ip netns list | grep -o '^cnit-[^ ]*' || true)"
+    if [[ -n "$leftovers" ]]; then
+        echo "test.sh: tests left network namespaces behind: $leftovers" >&2
+        for ns in $leftovers; do ip netns delete "$ns" || true; done
+        status=1
+    fi
+fi
+exit "$status"
