@@ -12,18 +12,44 @@ public struct MessageType: RawRepresentable, Sendable, Hashable, CustomStringCon
     public static let newLink = MessageType(rawValue: 16)
     public static let delLink = MessageType(rawValue: 17)
     public static let getLink = MessageType(rawValue: 18)
+    public static let setLink = MessageType(rawValue: 19)
     public static let newAddress = MessageType(rawValue: 20)
     public static let delAddress = MessageType(rawValue: 21)
     public static let getAddress = MessageType(rawValue: 22)
     public static let newRoute = MessageType(rawValue: 24)
     public static let delRoute = MessageType(rawValue: 25)
     public static let getRoute = MessageType(rawValue: 26)
+    public static let newNeighbour = MessageType(rawValue: 28)
+    public static let delNeighbour = MessageType(rawValue: 29)
+    public static let getNeighbour = MessageType(rawValue: 30)
+    public static let newRule = MessageType(rawValue: 32)
+    public static let delRule = MessageType(rawValue: 33)
+    public static let getRule = MessageType(rawValue: 34)
+    public static let newQdisc = MessageType(rawValue: 36)
+    public static let delQdisc = MessageType(rawValue: 37)
+    public static let getQdisc = MessageType(rawValue: 38)
+    public static let newFilter = MessageType(rawValue: 44)
+    public static let delFilter = MessageType(rawValue: 45)
+    public static let getFilter = MessageType(rawValue: 46)
 
     public var description: String {
         switch self {
         case .newLink: return "RTM_NEWLINK"
         case .delLink: return "RTM_DELLINK"
         case .getLink: return "RTM_GETLINK"
+        case .setLink: return "RTM_SETLINK"
+        case .newNeighbour: return "RTM_NEWNEIGH"
+        case .delNeighbour: return "RTM_DELNEIGH"
+        case .getNeighbour: return "RTM_GETNEIGH"
+        case .newRule: return "RTM_NEWRULE"
+        case .delRule: return "RTM_DELRULE"
+        case .getRule: return "RTM_GETRULE"
+        case .newQdisc: return "RTM_NEWQDISC"
+        case .delQdisc: return "RTM_DELQDISC"
+        case .getQdisc: return "RTM_GETQDISC"
+        case .newFilter: return "RTM_NEWTFILTER"
+        case .delFilter: return "RTM_DELTFILTER"
+        case .getFilter: return "RTM_GETTFILTER"
         case .newAddress: return "RTM_NEWADDR"
         case .delAddress: return "RTM_DELADDR"
         case .getAddress: return "RTM_GETADDR"
@@ -78,5 +104,6 @@ public struct AddressFamily: RawRepresentable, Sendable, Hashable {
     public static let unspecified = AddressFamily(rawValue: 0)
     public static let inet = AddressFamily(rawValue: 2)
     public static let inet6 = AddressFamily(rawValue: 10)
+    public static let bridge = AddressFamily(rawValue: 7)
     public static let packet = AddressFamily(rawValue: 17)
 }

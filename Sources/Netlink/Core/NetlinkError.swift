@@ -16,6 +16,8 @@ public struct NetlinkError: Error, Sendable, Equatable, CustomStringConvertible 
         case dumpInterrupted
         /// The request named something that does not exist (e.g. a link name).
         case notFound
+        /// The running kernel lacks the feature (e.g. ipvlan or bridge VLAN filtering).
+        case unsupported
     }
 
     public let kind: Kind
@@ -46,7 +48,7 @@ public struct NetlinkError: Error, Sendable, Equatable, CustomStringConvertible 
         case .malformedReply: return "malformed netlink reply: \(operation)"
         case .unexpectedReply: return "unexpected netlink reply: \(operation)"
         case .dumpInterrupted: return "\(operation): dump interrupted too often, giving up"
-        case .notFound: return operation
+        case .notFound, .unsupported: return operation
         }
     }
 }

@@ -1,0 +1,145 @@
+/// macvlan modes (`MACVLAN_MODE_*`).
+public enum MacvlanMode: UInt32, Sendable {
+    case `private` = 1, vepa = 2, bridge = 4, passthru = 8, source = 16
+}
+
+/// ipvlan modes (`IPVLAN_MODE_*`).
+public enum IpvlanMode: UInt16, Sendable {
+    case l2 = 0, l3 = 1, l3s = 2
+}
+
+/// ipvlan port flags (`IPVLAN_F_*`); `bridge` is the absence of both.
+public enum IpvlanFlag: UInt16, Sendable {
+    case bridge = 0, `private` = 1, vepa = 2
+}
+
+/// The other end of a veth pair.
+public struct VethPeer: Sendable, Equatable {
+    public var name: String
+    public var mtu: UInt32?
+    public var hardwareAddress: [UInt8]?
+    /// Create the peer directly inside this network namespace (an nsfs fd).
+    public var namespaceFD: Int32?
+
+    public init(name: String, mtu: UInt32? = nil, hardwareAddress: [UInt8]? = nil, namespaceFD: Int32? = nil) {
+        self.name = name
+        self.mtu = mtu
+        self.hardwareAddress = hardwareAddress
+        self.namespaceFD = namespaceFD
+    }
+}
+
+/// What to create with `RouteNetlink.addLink`.
+public struct LinkSpec: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case veth(peer: VethPeer)
+        case bridge(vlanFiltering: Bool?)
+        case macvlan(parent: Int32, mode: MacvlanMode)
+        case ipvlan(parent: Int32, mode: IpvlanMode, flag: IpvlanFlag)
+        case vlan(parent: Int32, id: UInt16)
+        case ifb
+        case dummy
+
+        /// The kernel's `IFLA_INFO_KIND` string.
+        public var name: String {
+            switch self {
+            case .veth: return "veth"
+            case .bridge: return "bridge"
+            case .macvlan: return "macvlan"
+            case .ipvlan: return "ipvlan"
+            case .vlan: return "vlan"
+            case .ifb: return "ifb"
+            case .dummy: return "dummy"
+            }
+        }
+
+        var parent: Int32? {
+            switch self {
+            case .macvlan(let parent, _), .ipvlan(let parent, _, _), .vlan(let parent, _): return parent
+            default: return nil
+            }
+        }
+    }
+
+    public var name: String
+    public var kind: Kind
+    public var mtu: UInt32?
+    public var hardwareAddress: [UInt8]?
+    /// Create the link directly inside this network namespace (an nsfs fd).
+    public var namespaceFD: Int32?
+    public var txQueueLength: UInt32?
+
+    public init(name: String, kind: Kind, mtu: UInt32? = nil, hardwareAddress: [UInt8]? = nil,
+                namespaceFD: Int32? = nil, txQueueLength: UInt32? = nil) {
+        self.name = name
+        self.kind = kind
+        self.mtu = mtu
+        self.hardwareAddress = hardwareAddress
+        self.namespaceFD = namespaceFD
+        self.txQueueLength = txQueueLength
+    }
+}
+
+/// Attributes nested in `IFLA_INFO_DATA`, per link kind.
+struct LinkDataAttribute: AttributeType {
+    let rawValue: UInt16
+    init(rawValue: UInt16) { self.rawValue = rawValue }
+    static let vethPeer = LinkDataAttribute(rawValue: 1)  // VETH_INFO_PEER
+    static let bridgeVlanFiltering = LinkDataAttribute(rawValue: 7)  // IFLA_BR_VLAN_FILTERING
+    static let macvlanMode = LinkDataAttribute(rawValue: 1)  // IFLA_MACVLAN_MODE
+    static let ipvlanMode = LinkDataAttribute(rawValue: 1)  // IFLA_IPVLAN_MODE
+    static let ipvlanFlags = LinkDataAttribute(rawValue: 2)  // IFLA_IPVLAN_FLAGS
+    static let vlanID = LinkDataAttribute(rawValue: 1)  // IFLA_VLAN_ID
+}
+
+extension LinkSpec {
+    /// The `RTM_NEWLINK` payload, attribute order as iproute2 emits it for
+    /// `ip link add [link P] NAME mtu M address A netns N txqueuelen Q type KIND ...`.
+    var requestPayload: [UInt8] {
+        var w = AttributeWriter()
+        w.header(InterfaceInfoHeader().encoded)
+        LinkSpec.common(&w, mtu: mtu, mac: hardwareAddress, namespaceFD: namespaceFD, txqlen: txQueueLength)
+        if let parent = kind.parent { w.u32(LinkAttribute.link, UInt32(bitPattern: parent)) }
+        w.string(LinkAttribute.ifname, name)
+        w.nested(LinkAttribute.linkinfo) { info in
+            // iproute2 sends the kind without a terminating NUL; the kernel accepts both.
+            info.bytes(LinkInfoAttribute.kind, Array(kind.name.utf8))
+            encodeData(&info)
+        }
+        return w.bytes
+    }
+
+    private static func common(_ w: inout AttributeWriter, mtu: UInt32?, mac: [UInt8]?, namespaceFD: Int32?, txqlen: UInt32?) {
+        if let mtu { w.u32(LinkAttribute.mtu, mtu) }
+        if let mac { w.bytes(LinkAttribute.address, mac) }
+        if let namespaceFD { w.u32(LinkAttribute.netnsFD, UInt32(bitPattern: namespaceFD)) }
+        if let txqlen { w.u32(LinkAttribute.txqlen, txqlen) }
+    }
+
+    private func encodeData(_ info: inout AttributeWriter) {
+        switch kind {
+        case .veth(let peer):
+            info.nested(LinkInfoAttribute.data) { data in
+                var peerWriter = AttributeWriter()
+                peerWriter.header(InterfaceInfoHeader().encoded)
+                LinkSpec.common(&peerWriter, mtu: peer.mtu, mac: peer.hardwareAddress, namespaceFD: peer.namespaceFD, txqlen: nil)
+                peerWriter.string(LinkAttribute.ifname, peer.name)
+                data.bytes(LinkDataAttribute.vethPeer, peerWriter.bytes)
+            }
+        case .bridge(let vlanFiltering):
+            guard let vlanFiltering else { return }
+            info.nested(LinkInfoAttribute.data) { $0.u8(LinkDataAttribute.bridgeVlanFiltering, vlanFiltering ? 1 : 0) }
+        case .macvlan(_, let mode):
+            info.nested(LinkInfoAttribute.data) { $0.u32(LinkDataAttribute.macvlanMode, mode.rawValue) }
+        case .ipvlan(_, let mode, let flag):
+            info.nested(LinkInfoAttribute.data) {
+                $0.u16(LinkDataAttribute.ipvlanMode, mode.rawValue)
+                $0.u16(LinkDataAttribute.ipvlanFlags, flag.rawValue)
+            }
+        case .vlan(_, let id):
+            info.nested(LinkInfoAttribute.data) { $0.u16(LinkDataAttribute.vlanID, id) }
+        case .ifb, .dummy:
+            break
+        }
+    }
+}

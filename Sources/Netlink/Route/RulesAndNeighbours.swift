@@ -1,0 +1,136 @@
+/// `FRA_*` attributes of routing rules, from `<linux/fib_rules.h>`.
+struct RuleAttribute: AttributeType {
+    let rawValue: UInt16
+    init(rawValue: UInt16) { self.rawValue = rawValue }
+    static let dst = RuleAttribute(rawValue: 1)
+    static let src = RuleAttribute(rawValue: 2)
+    static let priority = RuleAttribute(rawValue: 6)
+    static let table = RuleAttribute(rawValue: 15)
+}
+
+/// A policy routing rule (`ip rule`), for source-based routing: traffic from `source`
+/// looks up `table`.
+public struct RuleSpec: Sendable, Equatable {
+    public var family: AddressFamily
+    public var source: [UInt8]?
+    public var sourceLength: UInt8
+    public var destination: [UInt8]?
+    public var destinationLength: UInt8
+    public var table: UInt32
+    public var priority: UInt32?
+
+    public init(family: AddressFamily, source: [UInt8]? = nil, sourceLength: UInt8 = 0, destination: [UInt8]? = nil,
+                destinationLength: UInt8 = 0, table: UInt32, priority: UInt32? = nil) {
+        self.family = family
+        self.source = source
+        self.sourceLength = sourceLength
+        self.destination = destination
+        self.destinationLength = destinationLength
+        self.table = table
+        self.priority = priority
+    }
+
+    /// `FR_ACT_TO_TBL` on add; the delete request leaves the action as a wildcard, as iproute2 does.
+    func payload(adding: Bool) -> [UInt8] {
+        var w = AttributeWriter()
+        w.header([family.rawValue, destinationLength, sourceLength, 0, table < 256 ? UInt8(table) : 0, 0, 0, adding ? 1 : 0]
+                 + AttributeWriter.encode(UInt32(0)))
+        if let destination { w.bytes(RuleAttribute.dst, destination) }
+        if let source { w.bytes(RuleAttribute.src, source) }
+        if let priority { w.u32(RuleAttribute.priority, priority) }
+        if table >= 256 { w.u32(RuleAttribute.table, table) }
+        return w.bytes
+    }
+}
+
+/// Neighbour states (`NUD_*`).
+public struct NeighbourState: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    public static let incomplete = NeighbourState(rawValue: 0x01)
+    public static let reachable = NeighbourState(rawValue: 0x02)
+    public static let stale = NeighbourState(rawValue: 0x04)
+    public static let failed = NeighbourState(rawValue: 0x20)
+    public static let noARP = NeighbourState(rawValue: 0x40)
+    public static let permanent = NeighbourState(rawValue: 0x80)
+}
+
+/// A neighbour (ARP / NDP) entry.
+public struct NeighbourSpec: Sendable, Equatable {
+    public var index: Int32
+    public var address: [UInt8]
+    public var hardwareAddress: [UInt8]?
+    public var state: NeighbourState
+
+    public init(index: Int32, address: [UInt8], hardwareAddress: [UInt8]? = nil, state: NeighbourState = .permanent) {
+        self.index = index
+        self.address = address
+        self.hardwareAddress = hardwareAddress
+        self.state = state
+    }
+
+    static let headerSize = 12
+
+    var payload: [UInt8] {
+        var w = AttributeWriter()
+        let family: AddressFamily = address.count == 4 ? .inet : .inet6
+        w.header([family.rawValue, 0, 0, 0] + AttributeWriter.encode(index) + AttributeWriter.encode(state.rawValue) + [0, 0])
+        w.bytes(NeighbourAttribute.dst, address)
+        if let hardwareAddress { w.bytes(NeighbourAttribute.lladdr, hardwareAddress) }
+        return w.bytes
+    }
+
+    /// Parses an `RTM_NEWNEIGH` payload.
+    public init(payload: [UInt8]) throws(NetlinkError) {
+        let bytes = payload[...]
+        guard let index: Int32 = FieldReader.integer(bytes, at: 4), let state: UInt16 = FieldReader.integer(bytes, at: 8) else {
+            throw NetlinkError.malformed("short ndmsg")
+        }
+        self.init(index: index, address: [], state: NeighbourState(rawValue: state))
+        for attribute in try AttributeReader.read(bytes.dropFirst(NeighbourSpec.headerSize)) {
+            if attribute.is(NeighbourAttribute.dst) { address = attribute.payload }
+            if attribute.is(NeighbourAttribute.lladdr) { hardwareAddress = attribute.payload }
+        }
+    }
+}
+
+struct NeighbourAttribute: AttributeType {
+    let rawValue: UInt16
+    init(rawValue: UInt16) { self.rawValue = rawValue }
+    static let dst = NeighbourAttribute(rawValue: 1)
+    static let lladdr = NeighbourAttribute(rawValue: 2)
+}
+
+extension RouteNetlink {
+    /// Adds a rule. The corresponding kernel message is `RTM_NEWRULE`.
+    public func addRule(_ rule: RuleSpec) throws(NetlinkError) {
+        try connection.acknowledged(.newRule, flags: [.create, .exclusive], payload: rule.payload(adding: true))
+    }
+
+    /// Deletes a rule; a missing one fails with `ENOENT`. The corresponding kernel message is `RTM_DELRULE`.
+    public func deleteRule(_ rule: RuleSpec) throws(NetlinkError) {
+        try connection.acknowledged(.delRule, payload: rule.payload(adding: false))
+    }
+
+    /// Adds or replaces a neighbour entry. `RTM_NEWNEIGH` with `NLM_F_CREATE | NLM_F_EXCL`.
+    public func addNeighbour(_ neighbour: NeighbourSpec) throws(NetlinkError) {
+        try connection.acknowledged(.newNeighbour, flags: [.create, .exclusive], payload: neighbour.payload)
+    }
+
+    /// Deletes a neighbour entry. The corresponding kernel message is `RTM_DELNEIGH`.
+    public func deleteNeighbour(_ neighbour: NeighbourSpec) throws(NetlinkError) {
+        var key = neighbour
+        key.hardwareAddress = nil
+        try connection.acknowledged(.delNeighbour, payload: key.payload)
+    }
+
+    /// The neighbour entries of `family`. `RTM_GETNEIGH` with `NLM_F_DUMP`.
+    public func neighbours(family: AddressFamily) throws(NetlinkError) -> [NeighbourSpec] {
+        let request = [family.rawValue] + [UInt8](repeating: 0, count: NeighbourSpec.headerSize - 1)
+        var out: [NeighbourSpec] = []
+        for message in try connection.dump(.getNeighbour, payload: request) where message.type == .newNeighbour {
+            out.append(try NeighbourSpec(payload: message.payload))
+        }
+        return out
+    }
+}
