@@ -32,6 +32,10 @@ public final class NetworkNamespace: @unchecked Sendable {
     public let path: String
     private let fd: Int32
 
+    /// The nsfs file descriptor, for `IFLA_NET_NS_FD` (create or move a link into this netns).
+    /// Valid while this object lives.
+    public var descriptor: Int32 { fd }
+
     private static let nsfsMagic = 0x6e73_6673
     private static let procMagic = 0x9fa0
 
