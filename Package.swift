@@ -36,6 +36,7 @@ var targets: [Target] = [
     .target(name: "TestSupport", dependencies: [], path: "Tests/TestSupport"),
     .testTarget(name: "CNISkeletonTests", dependencies: ["CNISkeleton"]),
     .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
+    .testTarget(name: "IPAMTests", dependencies: ["IPAM", "CNISkeleton"]),
     .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Netlink"], exclude: ["Fixtures"]),
     .testTarget(name: "InteropTests", dependencies: ["TestSupport"], exclude: ["driver"]),
 ]

@@ -81,6 +81,21 @@ extension CNIResult {
         return JSONFields(o, typeName: typeName)
     }
 
+    /// Reads one route object (`{"dst": ..., "gw": ...}` plus 1.1.0 attributes), as configs
+    /// such as IPAM `routes` write them.
+    public static func decodeRoute(_ value: JSONValue) throws(ResultDecodingError) -> Route {
+        do { return try route(value) } catch let error as JSONTypeError {
+            throw ResultDecodingError(message: error.message)
+        } catch let error as ResultDecodingError { throw error } catch { throw ResultDecodingError(message: "\(error)") }
+    }
+
+    /// Reads a `dns` object.
+    public static func decodeDNS(_ fields: JSONFields) throws(ResultDecodingError) -> DNS {
+        do { return try dns(fields) } catch let error as JSONTypeError {
+            throw ResultDecodingError(message: error.message)
+        } catch { throw ResultDecodingError(message: "\(error)") }
+    }
+
     private static func route(_ value: JSONValue) throws -> Route {
         let r = try fieldsOf(value, "Route")
         return Route(
