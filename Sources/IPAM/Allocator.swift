@@ -30,9 +30,9 @@ public struct Allocator {
             throw CNIError(.internalError, "\(held) has been allocated to \(owner.containerID), duplicate allocation is not allowed")
         }
         var cursor = Cursor(set: set, after: store.lastReserved(setIndex: setIndex))
-        let taken = store.reservations
+        // A taken address fails link() with EEXIST; round-robin makes the first try succeed
+        // almost always, so no list of taken addresses is built.
         while let (ip, range) = cursor.next() {
-            if taken[ip] != nil { continue }
             if try store.reserve(ip, for: owner, setIndex: setIndex) { return config(ip, range) }
         }
         throw CNIError(.internalError, "no IP addresses available in range set: \(set)")

@@ -32,26 +32,32 @@ public struct Owner: Sendable, Hashable {
 }
 
 /// The host-local state directory, byte-compatible with the reference's `disk.Store`:
-/// `<dataDir>/<network>/<ip>` files, `last_reserved_ip.<set>`, and an exclusive `flock` on
-/// `lock`, held for this object's lifetime.
+/// `<dataDir>/<network>/<ip>` files holding `<id>\r\n<ifname>`, `last_reserved_ip.<set>`, and
+/// an exclusive `flock` on `lock`, held for this object's lifetime.
 ///
-/// Beyond the reference: reservations appear atomically (written to a temp file, then
-/// `link`ed into place, so a crash never leaves an empty file), and an index under
-/// `.swift-cni/` lets ADD avoid reading every reservation; the index is checked against the
-/// directory listing each time, so files the reference plugin adds or removes are picked up.
+/// Beyond the reference:
+/// - a reservation appears atomically (written to a temp file, then `link`ed into place), so a
+///   crash never leaves an empty or partial file;
+/// - `.swift-cni/index` caches every file's holder, stamped with the directory's inode and
+///   mtime, so ADD reads one file instead of every reservation. Any change the stamp does not
+///   explain (the reference plugin at work, a crash) triggers a rebuild from the files, and
+///   DEL, CHECK and GC always check the cache against the directory listing.
 public final class DiskStore {
     public let directory: String
     private let lockFD: Int32
-    private let indexDirectory: String
-    private var owners: [IPAddress: Owner] = [:]
-    private var indexDirty = false
+    private let cacheDirectory: String
+    private var index = ReservationIndex()
+    private var appended: [UInt8] = []
+    private var rewrite = false
+    private var changed = false
 
     static let lockName = "lock"
     static let lastReservedPrefix = "last_reserved_ip."
-    static let indexName = ".swift-cni"
+    static let cacheName = ".swift-cni"
 
-    /// Opens (creating if needed) `<dataDir>/<network>` and takes its lock.
-    public init(dataDir: String, network: String) throws(CNIError) {
+    /// Opens (creating if needed) `<dataDir>/<network>`, takes its lock and loads the cache.
+    /// `verify` compares the cache with the directory listing even when the stamp matches.
+    public init(dataDir: String, network: String, verify: Bool = false) throws(CNIError) {
         guard !network.isEmpty, !network.contains("/"), network != ".", network != ".." else {
             throw .invalidConfig("network name \"\(network)\" cannot name a directory under ipam.dataDir")
         }
@@ -59,9 +65,9 @@ public final class DiskStore {
             throw .invalidConfig("ipam.dataDir \"\(dataDir)\" is not a directory")
         }
         directory = (dataDir.hasSuffix("/") ? String(dataDir.dropLast()) : dataDir) + "/" + network
-        indexDirectory = directory + "/" + DiskStore.indexName
+        cacheDirectory = directory + "/" + DiskStore.cacheName
         do {
-            try FileSystem.makeDirectories(directory)
+            try FileSystem.makeDirectories(cacheDirectory)
         } catch {
             throw .invalidConfig("ipam.dataDir \"\(dataDir)\": \(error)")
         }
@@ -75,56 +81,65 @@ public final class DiskStore {
             throw CNIError(.internalError, "\(failure)")
         }
         lockFD = fd
-        try loadOwners()
+        try load(verify: verify)
     }
 
     deinit { close(lockFD) }
 
     /// Every reservation and its holder.
-    public var reservations: [IPAddress: Owner] { owners }
+    public var reservations: [IPAddress: Owner] {
+        var out: [IPAddress: Owner] = [:]
+        for entry in index.entries { if let ip = IPAddress(entry.ip) { out[ip] = entry.owner } }
+        return out
+    }
 
     /// The IPs held by `owner`, or by its bare container ID when none match exactly (as the
     /// reference matches old-format files).
     public func addresses(of owner: Owner) -> [IPAddress] {
-        let exact = owners.filter { $0.value == owner }.map(\.key)
-        if !exact.isEmpty { return exact.sorted() }
-        return owners.filter { $0.value == Owner(containerID: owner.containerID, ifname: nil) }.map(\.key).sorted()
+        var found = index.addresses(heldBy: owner)
+        if found.isEmpty { found = index.addresses(heldBy: Owner(containerID: owner.containerID, ifname: nil)) }
+        return found.compactMap(IPAddress.init).sorted()
     }
 
     /// Reserves `ip` for `owner`; false when it is taken. `setIndex` names the
     /// `last_reserved_ip` file to update.
     public func reserve(_ ip: IPAddress, for owner: Owner, setIndex: Int) throws(CNIError) -> Bool {
-        if owners[ip] != nil { return false }
-        let path = directory + "/" + ip.description
-        let temporary = indexDirectory + "/r.\(getpid()).\(ip)"
+        let name = ip.description
+        let temporary = cacheDirectory + "/r.\(getpid()).\(name)"
         do {
             unlink(temporary)
             try FileSystem.create(temporary, owner.fileContent)
             defer { unlink(temporary) }
             // link() fails with EEXIST when the address is taken: the same guarantee as the
             // reference's O_EXCL, but the file appears with its content already complete.
-            guard link(temporary, path) == 0 else {
+            guard link(temporary, directory + "/" + name) == 0 else {
                 if errno == EEXIST { return false }
-                throw FileSystem.fail("link", path)
+                throw FileSystem.fail("link", directory + "/" + name)
             }
-            owners[ip] = owner
-            indexDirty = true
-            try FileSystem.replace(directory + "/" + DiskStore.lastReservedPrefix + String(setIndex), Array(ip.description.utf8),
-                                   temporary: indexDirectory + "/l.\(getpid())")
+            index.append(ip: name, owner: owner)
+            appended += ReservationIndex.line(ip: name, owner: owner)
+            changed = true
+            try FileSystem.replace(directory + "/" + DiskStore.lastReservedPrefix + String(setIndex), Array(name.utf8),
+                                   temporary: cacheDirectory + "/l.\(getpid())")
             return true
         } catch {
             throw CNIError(.internalError, "failed to reserve \(ip): \(error)")
         }
     }
 
-    /// Removes the reservation of `ip`; a file already gone is fine.
-    public func release(_ ip: IPAddress) throws(CNIError) {
-        let path = directory + "/" + ip.description
-        if unlink(path) != 0 && errno != ENOENT {
-            throw CNIError(.internalError, "\(FileSystem.fail("remove", path))")
+    /// Removes the reservations of `ips`; files already gone are fine.
+    public func release(_ ips: [IPAddress]) throws(CNIError) {
+        guard !ips.isEmpty else { return }
+        var failures: [String] = []
+        let names = Set(ips.map(\.description))
+        for name in names {
+            let path = directory + "/" + name
+            if unlink(path) != 0 && errno != ENOENT { failures.append("\(FileSystem.fail("remove", path))") }
         }
-        owners[ip] = nil
-        indexDirty = true
+        index = ReservationIndex(entries: index.entries.filter { !names.contains($0.ip) })
+        rewrite = true
+        changed = true
+        if !failures.isEmpty { throw CNIError(.internalError, failures.joined(separator: ";")) }
     }
 
     /// The last address handed out from range set `setIndex`, if recorded.
@@ -133,62 +148,73 @@ public final class DiskStore {
         return IPAddress(String(decoding: bytes, as: UTF8.self).trimmingASCIIWhitespace())
     }
 
-    /// Writes the index if it changed. Call before the lock is released.
-    public func commit() {
-        guard indexDirty else { return }
-        var text = DiskStore.indexHeader
-        for (ip, owner) in owners.sorted(by: { $0.key < $1.key }) {
-            text += "\(ip)\t\(owner.containerID)\t\(owner.ifname ?? "\u{1}")\n"
-        }
-        // The index is only a cache: failing to write it costs speed on the next run, not correctness.
-        try? FileSystem.replace(indexDirectory + "/index", Array(text.utf8), temporary: indexDirectory + "/i.\(getpid())")
-        indexDirty = false
-    }
-
-    /// Re-reads every reservation file, ignoring the index (GC uses this).
+    /// Re-reads every reservation file, ignoring the cache (GC uses this).
     public func rescan() throws(CNIError) {
-        owners = [:]
-        try loadOwners(trustIndex: false)
+        try rebuild(reuse: ReservationIndex())
     }
 
-    static let indexHeader = "# swift-cni host-local index v1: a cache of the reservation files beside it\n"
+    /// Saves the cache and its stamp. Call before the lock is released. Failing to save costs
+    /// speed on the next run (a rebuild), never correctness, so errors are ignored.
+    public func commit() {
+        guard changed else { return }
+        let indexPath = cacheDirectory + "/index"
+        if rewrite {
+            try? FileSystem.replace(indexPath, index.bytes, temporary: cacheDirectory + "/i.\(getpid())")
+        } else if !appended.isEmpty {
+            FileSystem.append(indexPath, appended)
+        }
+        if let stamp = directoryStamp() {
+            try? FileSystem.replace(cacheDirectory + "/stamp", Array(stamp.utf8), temporary: cacheDirectory + "/s.\(getpid())")
+        }
+        appended = []
+        rewrite = false
+        changed = false
+    }
 }
 
 extension DiskStore {
-    /// Loads the holders: from the index for names it knows, reading only files it does not.
-    fileprivate func loadOwners(trustIndex: Bool = true) throws(CNIError) {
-        let names: [String]
-        do {
-            try FileSystem.makeDirectories(indexDirectory)
-            names = try FileSystem.list(directory)
-        } catch {
-            throw CNIError(.internalError, "\(error)")
-        }
-        let cached = trustIndex ? readIndex() : [:]
-        var loaded: [IPAddress: Owner] = [:]
-        for name in names where !name.hasPrefix(".") && name != DiskStore.lockName && !name.hasPrefix(DiskStore.lastReservedPrefix) {
-            guard let ip = IPAddress(name) else { continue }
-            if let owner = cached[ip] {
-                loaded[ip] = owner
-            } else if let content = try? FileSystem.read(directory + "/" + name) {
-                loaded[ip] = Owner(content: content)
-            }
-        }
-        if loaded != cached { indexDirty = true }
-        owners = loaded
+    /// Inode and modification time of the state directory: any file added, removed or renamed
+    /// there changes it.
+    fileprivate func directoryStamp() -> String? {
+        var info = stat()
+        guard stat(directory, &info) == 0 else { return nil }
+        return "\(info.st_ino) \(info.st_mtim.tv_sec) \(info.st_mtim.tv_nsec)\n"
     }
 
-    private func readIndex() -> [IPAddress: Owner] {
-        guard let bytes = try? FileSystem.read(indexDirectory + "/index") else { return [:] }
-        let text = String(decoding: bytes, as: UTF8.self)
-        guard text.hasPrefix(DiskStore.indexHeader) else { return [:] }
-        var out: [IPAddress: Owner] = [:]
-        for line in text.dropFirst(DiskStore.indexHeader.count).split(separator: "\n") {
-            let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
-            guard fields.count == 3, let ip = IPAddress(String(fields[0])) else { return [:] }
-            out[ip] = Owner(containerID: String(fields[1]), ifname: fields[2] == "\u{1}" ? nil : String(fields[2]))
+    fileprivate func load(verify: Bool) throws(CNIError) {
+        let stored = (try? FileSystem.read(cacheDirectory + "/index")).flatMap { $0 }.flatMap(ReservationIndex.init(stored:))
+        let stamp = (try? FileSystem.read(cacheDirectory + "/stamp")).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) }
+        if let stored, !verify, let stamp, stamp == directoryStamp() {
+            index = stored
+            return
         }
-        return out
+        try rebuild(reuse: stored ?? ReservationIndex())
+    }
+
+    /// Builds the cache from the directory listing, reading only files `reuse` does not know.
+    fileprivate func rebuild(reuse: ReservationIndex) throws(CNIError) {
+        let names: [String]
+        do { names = try FileSystem.list(directory) } catch { throw CNIError(.internalError, "\(error)") }
+        var known: [String: Owner] = [:]
+        for entry in reuse.entries { known[entry.ip] = entry.owner }
+        var entries: [(ip: String, owner: Owner)] = []
+        for name in names where !name.hasPrefix(".") && name != DiskStore.lockName && !name.hasPrefix(DiskStore.lastReservedPrefix) {
+            guard IPAddress(name) != nil else { continue }
+            if let owner = known[name] {
+                entries.append((name, owner))
+            } else if let content = try? FileSystem.read(directory + "/" + name) {
+                entries.append((name, Owner(content: content)))
+            }
+        }
+        let rebuilt = ReservationIndex(entries: entries)
+        if rebuilt != reuse || reuse.bytes.count == ReservationIndex.header.count {
+            index = rebuilt
+            rewrite = true
+            changed = true
+        } else {
+            index = rebuilt
+            changed = true  // refresh the stamp
+        }
     }
 }
 

@@ -85,6 +85,8 @@ enum FileSystem {
 
     /// `mkdir -p` with `mode` for created directories.
     static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(Failure) {
+        var info = stat()
+        if stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR { return }
         var prefix = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             prefix += "/" + component
@@ -97,5 +99,15 @@ enum FileSystem {
         var info = stat()
         guard stat(path, &info) == 0 else { return false }
         return (info.st_mode & S_IFMT) != S_IFDIR
+    }
+}
+
+extension FileSystem {
+    /// Appends to a file (created if missing); best effort, for caches.
+    static func append(_ path: String, _ bytes: [UInt8]) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
     }
 }

@@ -99,7 +99,7 @@ struct DiskStoreTests {
         #expect(throws: CNIError.self) {
             try Allocator(set: rangeSet, setIndex: 0).allocate(store, for: Owner(containerID: "c9", ifname: "eth0"), requested: nil)
         }
-        try store.release(IPAddress("10.1.0.5")!)
+        try store.release([IPAddress("10.1.0.5")!])
         let again = try Allocator(set: rangeSet, setIndex: 0).allocate(store, for: Owner(containerID: "c5", ifname: "eth0"), requested: nil)
         #expect(again.address.description == "10.1.0.5/29")
         store.commit()

@@ -37,7 +37,7 @@ public struct HostLocalPlugin: CNIPlugin {
             }
         } catch {
             // Release only what this ADD reserved: an address the attachment already held stays.
-            for ip in allocated { try? store.release(ip) }
+            try? store.release(allocated)
             throw error
         }
         result.routes = config.routes
@@ -46,18 +46,15 @@ public struct HostLocalPlugin: CNIPlugin {
 
     public func del(_ request: CNIRequest) throws {
         let config = try HostLocalConfig(request.config, args: CNIArgs(""))
-        let store = try DiskStore(dataDir: config.dataDir, network: config.network)
+        // verify: DEL must find reservations even if another implementation made them.
+        let store = try DiskStore(dataDir: config.dataDir, network: config.network, verify: true)
         defer { store.commit() }
-        var failures: [String] = []
-        for ip in store.addresses(of: Owner(containerID: request.containerID, ifname: request.ifname)) {
-            do { try store.release(ip) } catch { failures.append(error.msg) }
-        }
-        if !failures.isEmpty { throw CNIError(.internalError, failures.joined(separator: ";")) }
+        try store.release(store.addresses(of: Owner(containerID: request.containerID, ifname: request.ifname)))
     }
 
     public func check(_ request: CNIRequest) throws {
         let config = try HostLocalConfig(request.config, args: CNIArgs(""))
-        let store = try DiskStore(dataDir: config.dataDir, network: config.network)
+        let store = try DiskStore(dataDir: config.dataDir, network: config.network, verify: true)
         defer { store.commit() }
         if store.addresses(of: Owner(containerID: request.containerID, ifname: request.ifname)).isEmpty {
             throw CNIError(.internalError, "host-local: Failed to find address added by container \(request.containerID)")
@@ -73,19 +70,14 @@ public struct HostLocalPlugin: CNIPlugin {
         let store = try DiskStore(dataDir: config.dataDir, network: config.network)
         defer { store.commit() }
         try store.rescan()
-        var failures: [String] = []
-        for (ip, owner) in store.reservations {
-            let keep: Bool
+        let stale = store.reservations.filter { _, owner in
             if let ifname = owner.ifname {
-                keep = valid.contains(NetworkConfig.Attachment(containerID: owner.containerID, ifname: ifname))
-            } else {
-                keep = validIDs.contains(owner.containerID)
+                return !valid.contains(NetworkConfig.Attachment(containerID: owner.containerID, ifname: ifname))
             }
-            if keep { continue }
-            do { try store.release(ip) } catch { failures.append(error.msg) }
+            return !validIDs.contains(owner.containerID)
         }
-        if !failures.isEmpty {
-            throw CNIError(.internalError, "GC could not release every stale reservation", details: failures.joined(separator: ";"))
+        do { try store.release(Array(stale.keys)) } catch {
+            throw CNIError(.internalError, "GC could not release every stale reservation", details: error.msg)
         }
     }
 
