@@ -25,7 +25,13 @@ var targets: [Target] = [
     .target(name: "Netlink", dependencies: ["CSystemShim"]),
     .systemLibrary(name: "CLibmnl", path: "Sources/CLibmnl"),
     .systemLibrary(name: "CLibnftnl", path: "Sources/CLibnftnl"),
-    .target(name: "Netfilter", dependencies: ["Netlink", "CLibmnl", "CLibnftnl"]),
+    .target(
+        name: "Netfilter",
+        dependencies: ["Netlink", "CLibmnl", "CLibnftnl"],
+        // libnftnl from its static archive (architecture.md §3); libmnl stays dynamic since
+        // Debian ships no libmnl.a, and every host with iproute2 has libmnl0.
+        linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libnftnl.a", "-Xlinker", "-lmnl"])]
+    ),
     .target(name: "IPAM", dependencies: ["CNISkeleton"]),
     .target(name: "PluginSupport", dependencies: ["CNISkeleton", "Netlink", "Netfilter", "IPAM"]),
     .executableTarget(

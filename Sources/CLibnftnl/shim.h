@@ -1,8 +1,13 @@
 // libnftnl (Debian: libnftnl-dev). architecture.md §3: linked statically from libnftnl.a.
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/netlink.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
+#include <libnftnl/common.h>
 #include <libnftnl/table.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/expr.h>
-#include <libnftnl/set.h>
-#include <libnftnl/batch.h>
-#include <libnftnl/common.h>
+#include <libnftnl/udata.h>

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CNISkeleton
 import Netlink
 
@@ -16,5 +19,14 @@ public enum ContainerNetwork {
     public static func isMissingNamespace(_ error: any Error) -> Bool {
         if case NamespaceError.notExist? = error as? NamespaceError { return true }
         return false
+    }
+}
+
+extension ContainerNetwork {
+    /// Blocks the calling thread (the plugin path is synchronous).
+    public static func sleep(microseconds: UInt32) {
+        var request = timespec(tv_sec: Int(microseconds / 1_000_000), tv_nsec: Int(microseconds % 1_000_000) * 1000)
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 { request = remaining }
     }
 }

@@ -74,8 +74,9 @@ public final class NetlinkConnection {
         }
     }
 
-    /// Turns an `NLMSG_ERROR` with a non-zero code into a typed error with the ext-ack text.
-    static func checkError(_ message: NetlinkMessage, operation: String) throws(NetlinkError) {
+    /// Turns an `NLMSG_ERROR` with a non-zero code into a typed error with the ext-ack text;
+    /// returns normally for an ACK (code 0). For families that batch (nftables).
+    public static func checkError(_ message: NetlinkMessage, operation: String) throws(NetlinkError) {
         let bytes = message.payload[...]
         guard let code: Int32 = FieldReader.integer(bytes, at: 0) else {
             throw NetlinkError.malformed("short NLMSG_ERROR")
@@ -95,7 +96,7 @@ public final class NetlinkConnection {
     }
 
     /// `NLMSG_DONE` of a dump carries the dump's own status.
-    static func checkDone(_ message: NetlinkMessage, operation: String) throws(NetlinkError) {
+    public static func checkDone(_ message: NetlinkMessage, operation: String) throws(NetlinkError) {
         if let code: Int32 = FieldReader.integer(message.payload[...], at: 0), code < 0 {
             throw NetlinkError(kind: .kernel, operation: operation, errno: Errno(rawValue: -code))
         }

@@ -60,6 +60,13 @@ public final class NetlinkSocket: NetlinkTransport {
 
     deinit { close(fd) }
 
+    /// Makes `receive` fail with `EAGAIN` after `seconds` without data, so a reply the kernel
+    /// never sends cannot hang a plugin.
+    public func setReceiveTimeout(seconds: Int) {
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     public func send(_ bytes: [UInt8]) throws(NetlinkError) {
         while true {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }

@@ -1,7 +1,45 @@
 import CNISkeleton
+import Netlink
+import PluginSupport
 
-/// The `bridge` plugin. Not implemented yet: it answers VERSION and rejects every other command.
-public enum BridgePlugin {
+/// The `bridge` plugin: each container joins a Linux bridge on the host through a veth pair;
+/// the bridge can be the containers' gateway (L3) or stay pure L2 (no IPAM).
+public struct BridgePlugin: CNIPlugin {
     /// The plugin instance the executables run.
-    public static let plugin = UnimplementedPlugin(type: "bridge")
+    public static let plugin = BridgePlugin()
+
+    public let type = "bridge"
+
+    public init() {}
+
+    public func add(_ request: CNIRequest) throws -> CNIResult {
+        try BridgeAdd(request: request).run()
+    }
+
+    public func del(_ request: CNIRequest) throws {
+        try BridgeDel(request: request).run()
+    }
+
+    public func check(_ request: CNIRequest) throws {
+        try BridgeCheck(request: request).run()
+    }
+
+    /// Removes masquerade rules of attachments that are gone, then passes GC to IPAM.
+    public func gc(_ request: CNIRequest) throws {
+        let conf = try BridgeConfig(request)
+        var failures: [String] = []
+        do { try Masquerade.collect(network: request.config.name, keep: try request.config.validAttachments()) } catch {
+            failures.append("\(error)")
+        }
+        if !conf.ipamType.isEmpty {
+            do { try Delegate.run(conf.ipamType, command: .gc, request: request) } catch { failures.append(error.msg) }
+        }
+        if !failures.isEmpty { throw CNIError(.internalError, failures.joined(separator: "; ")) }
+    }
+
+    /// Ready when IPAM is (no IPAM: always ready).
+    public func status(_ request: CNIRequest) throws {
+        let conf = try BridgeConfig(request)
+        if !conf.ipamType.isEmpty { try Delegate.run(conf.ipamType, command: .status, request: request) }
+    }
 }

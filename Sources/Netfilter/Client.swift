@@ -1,0 +1,111 @@
+import CLibnftnl
+import Netlink
+
+/// Talks nftables to the kernel: one atomic batch per transaction, and rule listing.
+public final class NFTClient {
+    private let socket: NetlinkSocket
+    private var sequence: UInt32 = 0
+
+    /// Opens a `NETLINK_NETFILTER` socket in the calling thread's netns.
+    public init() throws(NetlinkError) {
+        socket = try NetlinkSocket(protocol: NetlinkSocket.netfilterProtocol)
+        socket.setReceiveTimeout(seconds: 10)
+    }
+
+    private func nextSequence() -> UInt32 {
+        sequence &+= 1
+        return sequence
+    }
+
+    /// Applies every operation of `transaction` atomically: all or nothing.
+    public func run(_ transaction: NFTTransaction) throws(NetlinkError) {
+        guard !transaction.operations.isEmpty else { return }
+        let encoder = NFTEncoder(family: transaction.family, table: transaction.table)
+        var bytes = NFTEncoder.batch(begin: true, seq: nextSequence())
+        var pending: [UInt32: Int] = [:]
+        for (index, operation) in transaction.operations.enumerated() {
+            let seq = nextSequence()
+            pending[seq] = index
+            bytes += encoder.encode(operation, seq: seq)
+        }
+        bytes += NFTEncoder.batch(begin: false, seq: nextSequence())
+        try socket.send(bytes)
+        let lines = transaction.text.split(separator: "\n")
+        while !pending.isEmpty {
+            for message in try NetlinkMessage.parse(try socket.receive()) where message.type == .error {
+                guard let index = pending.removeValue(forKey: message.sequence) else { continue }
+                let operation = index < lines.count ? String(lines[index]) : "nftables batch"
+                try NetlinkConnection.checkError(message, operation: operation)
+            }
+        }
+    }
+
+    /// The rules of `chain` in `table` (comment and handle filled in; statements are not
+    /// decoded). A missing table or chain has no rules.
+    public func rules(family: NFTFamily, table: String, chain: String) throws(NetlinkError) -> [NFTRule] {
+        let encoder = NFTEncoder(family: family, table: table)
+        let seq = nextSequence()
+        try socket.send(encoder.listRules(chain: chain, seq: seq))
+        var out: [NFTRule] = []
+        while true {
+            for message in try NetlinkMessage.parse(try socket.receive()) where message.sequence == seq {
+                switch message.type {
+                case .error:
+                    do { try NetlinkConnection.checkError(message, operation: "list rules of \(table) \(chain)") } catch {
+                        if error.errno == .noSuchFileOrDirectory { return [] }
+                        throw error
+                    }
+                    return out
+                case .done:
+                    return out
+                default:
+                    if let rule = NFTClient.decodeRule(message) { out.append(rule) }
+                }
+            }
+        }
+    }
+
+    /// True when the table exists.
+    public func hasTable(family: NFTFamily, table: String) throws(NetlinkError) -> Bool {
+        do {
+            _ = try rules(family: family, table: table, chain: "\u{1}no-such-chain")
+            return true
+        } catch {
+            if error.errno == .noSuchFileOrDirectory { return false }
+            throw error
+        }
+    }
+
+    static func decodeRule(_ message: NetlinkMessage) -> NFTRule? {
+        var bytes = message.encoded()
+        guard let rule = nftnl_rule_alloc() else { return nil }
+        defer { nftnl_rule_free(rule) }
+        let parsed = bytes.withUnsafeMutableBytes { raw in
+            nftnl_rule_nlmsg_parse(raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self), rule)
+        }
+        guard parsed >= 0 else { return nil }
+        let chain = nftnl_rule_get_str(rule, attr(NFTNL_RULE_CHAIN)).map { String(cString: $0) } ?? ""
+        let handle = nftnl_rule_get_u64(rule, attr(NFTNL_RULE_HANDLE))
+        var comment: String? = nil
+        var length: UInt32 = 0
+        if let data = nftnl_rule_get_data(rule, attr(NFTNL_RULE_USERDATA), &length) {
+            comment = NFTClient.comment(in: UnsafeRawBufferPointer(start: data, count: Int(length)), type: UInt8(attr(NFTNL_UDATA_RULE_COMMENT)))
+        }
+        return NFTRule(chain: chain, statements: [], comment: comment, handle: handle)
+    }
+
+    /// Reads the comment TLV (`type`, `len`, NUL-terminated value) from userdata.
+    static func comment(in data: UnsafeRawBufferPointer, type: UInt8) -> String? {
+        var i = 0
+        while i + 2 <= data.count {
+            let t = data[i], length = Int(data[i + 1])
+            guard i + 2 + length <= data.count else { return nil }
+            if t == type {
+                let value = data[(i + 2)..<(i + 2 + length)]
+                return String(decoding: value.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            i += 2 + length
+        }
+        return nil
+    }
+}

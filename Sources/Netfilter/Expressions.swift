@@ -1,0 +1,83 @@
+import CLibnftnl
+
+/// Each statement as the expressions `nft` generates for it in an inet/ip/ip6 table.
+enum NFTExpressions {
+    static func add(_ statement: NFTStatement, to rule: OpaquePointer) {
+        switch statement {
+        case .address(let field, let equal, let address, let length):
+            let v4 = address.count == 4
+            // In inet tables nft guards address matches with the protocol (meta nfproto).
+            meta(NFT_META_NFPROTO.rawValue, rule)
+            compare(equal: true, [UInt8(v4 ? NFPROTO_IPV4 : NFPROTO_IPV6)], rule)
+            let offset: UInt32 = v4 ? (field == .source ? 12 : 16) : (field == .source ? 8 : 24)
+            payload(offset: offset, length: UInt32(address.count), rule)
+            if length < address.count * 8 {
+                let mask = NFTExpressions.mask(bytes: address.count, prefix: length)
+                bitwise(mask: mask, rule)
+                compare(equal: equal, zip(address, mask).map { $0 & $1 }, rule)
+            } else {
+                compare(equal: equal, address, rule)
+            }
+        case .masquerade:
+            let e = nftnl_expr_alloc("masq")!
+            nftnl_rule_add_expr(rule, e)
+        case .return: verdict(NFT_RETURN.rawValue, chain: nil, rule)
+        case .goto(let chain): verdict(NFT_GOTO.rawValue, chain: chain, rule)
+        case .jump(let chain): verdict(NFT_JUMP.rawValue, chain: chain, rule)
+        case .accept: verdict(Int32(NF_ACCEPT), chain: nil, rule)
+        case .drop: verdict(Int32(NF_DROP), chain: nil, rule)
+        }
+    }
+
+    static func mask(bytes: Int, prefix: Int) -> [UInt8] {
+        (0..<bytes).map { i in
+            let bits = max(0, min(8, prefix - i * 8))
+            return bits == 0 ? 0 : UInt8(truncatingIfNeeded: 0xff << (8 - bits))
+        }
+    }
+
+    private static let reg1 = UInt32(NFT_REG_1.rawValue)
+
+    private static func meta(_ key: UInt32, _ rule: OpaquePointer) {
+        let e = nftnl_expr_alloc("meta")!
+        nftnl_expr_set_u32(e, attr(NFTNL_EXPR_META_KEY), key)
+        nftnl_expr_set_u32(e, attr(NFTNL_EXPR_META_DREG), reg1)
+        nftnl_rule_add_expr(rule, e)
+    }
+
+    private static func payload(offset: UInt32, length: UInt32, _ rule: OpaquePointer) {
+        let e = nftnl_expr_alloc("payload")!
+        nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_DREG), reg1)
+        nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_BASE), UInt32(NFT_PAYLOAD_NETWORK_HEADER.rawValue))
+        nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_OFFSET), offset)
+        nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_LEN), length)
+        nftnl_rule_add_expr(rule, e)
+    }
+
+    private static func bitwise(mask: [UInt8], _ rule: OpaquePointer) {
+        let e = nftnl_expr_alloc("bitwise")!
+        nftnl_expr_set_u32(e, attr(NFTNL_EXPR_BITWISE_SREG), reg1)
+        nftnl_expr_set_u32(e, attr(NFTNL_EXPR_BITWISE_DREG), reg1)
+        nftnl_expr_set_u32(e, attr(NFTNL_EXPR_BITWISE_LEN), UInt32(mask.count))
+        mask.withUnsafeBytes { _ = nftnl_expr_set(e, attr(NFTNL_EXPR_BITWISE_MASK), $0.baseAddress, UInt32(mask.count)) }
+        let zero = [UInt8](repeating: 0, count: mask.count)
+        zero.withUnsafeBytes { _ = nftnl_expr_set(e, attr(NFTNL_EXPR_BITWISE_XOR), $0.baseAddress, UInt32(mask.count)) }
+        nftnl_rule_add_expr(rule, e)
+    }
+
+    private static func compare(equal: Bool, _ data: [UInt8], _ rule: OpaquePointer) {
+        let e = nftnl_expr_alloc("cmp")!
+        nftnl_expr_set_u32(e, attr(NFTNL_EXPR_CMP_SREG), reg1)
+        nftnl_expr_set_u32(e, attr(NFTNL_EXPR_CMP_OP), equal ? NFT_CMP_EQ.rawValue : NFT_CMP_NEQ.rawValue)
+        data.withUnsafeBytes { _ = nftnl_expr_set(e, attr(NFTNL_EXPR_CMP_DATA), $0.baseAddress, UInt32(data.count)) }
+        nftnl_rule_add_expr(rule, e)
+    }
+
+    private static func verdict(_ code: Int32, chain: String?, _ rule: OpaquePointer) {
+        let e = nftnl_expr_alloc("immediate")!
+        nftnl_expr_set_u32(e, attr(NFTNL_EXPR_IMM_DREG), UInt32(NFT_REG_VERDICT.rawValue))
+        nftnl_expr_set_u32(e, attr(NFTNL_EXPR_IMM_VERDICT), UInt32(bitPattern: code))
+        if let chain { nftnl_expr_set_str(e, attr(NFTNL_EXPR_IMM_CHAIN), chain) }
+        nftnl_rule_add_expr(rule, e)
+    }
+}

@@ -1,0 +1,170 @@
+/// nftables objects as the plugins use them, renderable as `nft` text for readable tests
+/// (the format of knftables' fake `Dump()`, which the reference's own tests compare).
+public enum NFTFamily: UInt8, Sendable {
+    case ip = 2
+    case inet = 1
+    case bridge = 7
+    case ip6 = 10
+
+    var text: String {
+        switch self {
+        case .ip: return "ip"
+        case .inet: return "inet"
+        case .bridge: return "bridge"
+        case .ip6: return "ip6"
+        }
+    }
+}
+
+/// A table.
+public struct NFTTable: Sendable, Equatable {
+    public var family: NFTFamily
+    public var name: String
+    public var comment: String?
+
+    public init(family: NFTFamily, name: String, comment: String? = nil) {
+        self.family = family
+        self.name = name
+        self.comment = comment
+    }
+}
+
+/// A chain; base chains have a type, hook and priority.
+public struct NFTChain: Sendable, Equatable {
+    public struct Base: Sendable, Equatable {
+        public var type: String
+        /// `NF_INET_*` hook number (postrouting is 4).
+        public var hook: UInt32
+        public var priority: Int32
+
+        public init(type: String, hook: UInt32, priority: Int32) {
+            self.type = type
+            self.hook = hook
+            self.priority = priority
+        }
+
+        var hookName: String { ["prerouting", "input", "forward", "output", "postrouting"][Int(min(hook, 4))] }
+    }
+
+    public var name: String
+    public var comment: String?
+    public var base: Base?
+
+    public init(name: String, comment: String? = nil, base: Base? = nil) {
+        self.name = name
+        self.comment = comment
+        self.base = base
+    }
+}
+
+/// One statement of a rule.
+public enum NFTStatement: Sendable, Equatable {
+    public enum Field: Sendable { case source, destination }
+
+    /// `ip saddr == 10.0.0.5`, `ip daddr != 10.0.0.0/24`, `ip6 daddr == ff00::/8`: an address
+    /// (v4 or v6, 4 or 16 bytes) with a prefix length.
+    case address(Field, equal: Bool, address: [UInt8], prefixLength: Int)
+    case masquerade
+    case `return`
+    case goto(String)
+    case jump(String)
+    case accept
+    case drop
+}
+
+/// A rule with its comment; `handle` is set on rules read back from the kernel.
+public struct NFTRule: Sendable, Equatable {
+    public var chain: String
+    public var statements: [NFTStatement]
+    public var comment: String?
+    public var handle: UInt64?
+
+    public init(chain: String, statements: [NFTStatement], comment: String? = nil, handle: UInt64? = nil) {
+        self.chain = chain
+        self.statements = statements
+        self.comment = comment
+        self.handle = handle
+    }
+}
+
+/// One change inside a transaction.
+public enum NFTOperation: Sendable, Equatable {
+    case addTable(NFTTable)
+    case addChain(NFTChain)
+    case flushChain(String)
+    case addRule(NFTRule)
+    case deleteRule(chain: String, handle: UInt64)
+    case deleteTable
+}
+
+/// Everything one plugin call changes in one table, sent as one atomic batch.
+public struct NFTTransaction: Sendable, Equatable {
+    public var family: NFTFamily
+    public var table: String
+    public var operations: [NFTOperation] = []
+
+    public init(family: NFTFamily, table: String) {
+        self.family = family
+        self.table = table
+    }
+
+    public mutating func add(_ operation: NFTOperation) { operations.append(operation) }
+
+    /// The transaction as `nft` commands, one per line.
+    public var text: String {
+        let prefix = "\(family.text) \(table)"
+        return operations.map { op -> String in
+            switch op {
+            case .addTable(let t):
+                return "add table \(prefix)" + (t.comment.map { " { comment \(quote($0)) ; }" } ?? "")
+            case .addChain(let c):
+                var parts: [String] = []
+                if let base = c.base { parts.append("type \(base.type) hook \(base.hookName) priority \(base.priority) ;") }
+                if let comment = c.comment { parts.append("comment \(quote(comment)) ;") }
+                return "add chain \(prefix) \(c.name)" + (parts.isEmpty ? "" : " { " + parts.joined(separator: " ") + " }")
+            case .flushChain(let chain):
+                return "flush chain \(prefix) \(chain)"
+            case .addRule(let r):
+                return "add rule \(prefix) \(r.chain) \(NFTTransaction.render(r.statements))" + (r.comment.map { " comment \(quote($0))" } ?? "")
+            case .deleteRule(let chain, let handle):
+                return "delete rule \(prefix) \(chain) handle \(handle)"
+            case .deleteTable:
+                return "delete table \(prefix)"
+            }
+        }.joined(separator: "\n")
+    }
+
+    static func render(_ statements: [NFTStatement]) -> String {
+        statements.map { statement -> String in
+            switch statement {
+            case .address(let field, let equal, let address, let length):
+                let family = address.count == 4 ? "ip" : "ip6"
+                let text = NFTTransaction.addressText(address) + (length == address.count * 8 ? "" : "/\(length)")
+                return "\(family) \(field == .source ? "saddr" : "daddr") \(equal ? "==" : "!=") \(text)"
+            case .masquerade: return "masquerade"
+            case .return: return "return"
+            case .goto(let chain): return "goto \(chain)"
+            case .jump(let chain): return "jump \(chain)"
+            case .accept: return "accept"
+            case .drop: return "drop"
+            }
+        }.joined(separator: " ")
+    }
+
+    static func addressText(_ bytes: [UInt8]) -> String {
+        if bytes.count == 4 { return bytes.map(String.init).joined(separator: ".") }
+        var groups = stride(from: 0, to: 16, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }
+        // Compress the longest zero run, as nft and Go print IPv6.
+        var best = (start: -1, length: 1), run = (start: -1, length: 0)
+        for (i, g) in groups.enumerated() {
+            if g == 0 { run = run.start < 0 ? (i, 1) : (run.start, run.length + 1) } else { run = (-1, 0) }
+            if run.length > best.length { best = run }
+        }
+        guard best.start >= 0 else { return groups.map { String($0, radix: 16) }.joined(separator: ":") }
+        let head = groups[..<best.start].map { String($0, radix: 16) }.joined(separator: ":")
+        groups = Array(groups[(best.start + best.length)...])
+        return head + "::" + groups.map { String($0, radix: 16) }.joined(separator: ":")
+    }
+}
+
+private func quote(_ s: String) -> String { "\"" + s + "\"" }

@@ -1,0 +1,75 @@
+import CNISkeleton
+import Netlink
+
+extension IPAddress {
+    /// 4 or 16 bytes for netlink.
+    public var netlinkBytes: [UInt8] { bytes }
+}
+
+extension IPPrefix {
+    /// The IPv4 broadcast address, as Go's netlink computes it for prefixes shorter than /31.
+    var broadcast: IPAddress? {
+        guard address.isV4, prefixLength < 31, case .v4(let v) = address else { return nil }
+        return .v4(v | ~(~UInt32(0) << UInt32(32 - prefixLength)))
+    }
+}
+
+extension ContainerNetwork {
+    /// Configures the container interface from an IPAM result, as the reference's
+    /// `ipam.ConfigureIface`: IPv6 sysctls, addresses, link up, DAD settling when an IPv6
+    /// gateway is present, then routes (appended, a route without gateway using the first
+    /// gateway of its family).
+    public static func configureInterface(_ result: CNIResult, ifname: String, route: RouteNetlink, namespace: NetworkNamespace) throws {
+        guard !result.interfaces.isEmpty else { throw CNIError(.internalError, "no interfaces to configure") }
+        let link = try route.link(named: ifname)
+        for ip in result.ips {
+            if let index = ip.interface, index >= result.interfaces.count || result.interfaces[index].name != ifname {
+                throw CNIError(.internalError, "failed to add IP addr \(ip.address) to \"\(ifname)\": invalid interface index")
+            }
+        }
+        let hasV6 = result.ips.contains { !$0.address.address.isV4 }
+        if hasV6 {
+            try namespace.withEntered {
+                for key in ["net/ipv6/conf/lo/disable_ipv6", "net/ipv6/conf/\(ifname)/disable_ipv6"] { try Sysctl.ensure(key, "0") }
+                try Sysctl.write("net/ipv6/conf/\(ifname)/keep_addr_on_down", "1")
+            }
+        }
+        for ip in result.ips {
+            try route.addAddress(AddressSpec(index: link.index, address: ip.address.address.bytes, prefixLength: UInt8(ip.address.prefixLength),
+                                             broadcast: ip.address.broadcast?.bytes))
+        }
+        try route.setLink(index: link.index, up: true)
+        if result.ips.contains(where: { !$0.address.address.isV4 && $0.gateway != nil }) {
+            guard try route.waitForIPv6Settled(index: link.index) || !(try route.link(index: link.index).flags.contains(.running)) else {
+                throw CNIError(.internalError, "failed to settle addresses for \"\(ifname)\": timed out")
+            }
+        }
+        for r in result.routes {
+            let gateway = r.gw ?? result.ips.first { $0.address.address.isV4 == r.dst.address.isV4 && $0.gateway != nil }?.gateway
+            try route.appendRoute(RouteSpec(r, gateway: gateway, outputIndex: link.index))
+        }
+    }
+}
+
+extension RouteSpec {
+    /// A kernel route for a result route through link `outputIndex`.
+    public init(_ r: CNIResult.Route, gateway: IPAddress?, outputIndex: Int32) {
+        self.init(destination: r.dst.network.bytes, destinationLength: UInt8(r.dst.prefixLength), gateway: gateway?.bytes,
+                  outputIndex: outputIndex, priority: r.priority == 0 ? nil : UInt32(r.priority),
+                  table: r.table.map { UInt32($0) } ?? mainRoutingTable,
+                  scope: r.scope.flatMap { Scope(rawValue: UInt8(truncatingIfNeeded: $0)) } ?? .universe,
+                  mtu: r.mtu == 0 ? nil : UInt32(r.mtu), advmss: r.advmss == 0 ? nil : UInt32(r.advmss))
+    }
+}
+
+/// IP forwarding on the host, written only when not already on.
+public enum Forwarding {
+    public static func enable(v4: Bool, v6: Bool) throws {
+        do {
+            if v4 { try Sysctl.ensure("net/ipv4/ip_forward", "1") }
+            if v6 { try Sysctl.ensure("net/ipv6/conf/all/forwarding", "1") }
+        } catch {
+            throw CNIError(.internalError, "Could not enable IP forwarding: \(error)")
+        }
+    }
+}

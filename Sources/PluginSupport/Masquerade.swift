@@ -1,0 +1,90 @@
+import CNISkeleton
+import Netfilter
+import Netlink
+
+/// `ipMasq` for bridge and ptp, with the table, chain and comment layout of the reference's
+/// nftables backend (`inet cni_plugins_masquerade`), so either implementation can clean up
+/// after the other. One atomic batch per call.
+///
+/// Beyond the reference: all addresses of an attachment are set up in one batch (the
+/// reference's per-address calls delete each other's rule on dual-stack), teardown needs no
+/// addresses or netns, and GC removes rules of attachments that are gone.
+public enum Masquerade {
+    public static let table = "cni_plugins_masquerade"
+    public static let chain = "masq_checks"
+    static let tableComment = "Masquerading for plugins from github.com/containernetworking/plugins"
+    static let chainComment = "Masquerade traffic from certain IPs to any (non-multicast) IP outside their subnet"
+    /// knftables' limit on comment length.
+    static let commentLimit = 128
+
+    static func networkHash(_ network: String) -> String { SHA512.hexPrefix(network, length: 16) }
+
+    static func instanceHash(network: String, ifname: String, containerID: String) -> String {
+        networkHash(network) + "-" + SHA512.hexPrefix(ifname + ":" + containerID, length: 16)
+    }
+
+    /// `<hash>, net: N, if: I, id: C` with double quotes removed, cut to 128 bytes.
+    public static func comment(network: String, ifname: String, containerID: String) -> String {
+        func clean(_ s: String) -> String { s.split(separator: "\"", omittingEmptySubsequences: false).joined() }
+        let text = "\(instanceHash(network: network, ifname: ifname, containerID: containerID)), net: \(clean(network)), if: \(clean(ifname)), id: \(clean(containerID))"
+        return String(decoding: Array(text.utf8).prefix(commentLimit), as: UTF8.self)
+    }
+
+    /// The batch that sets up masquerading for `addresses`, replacing `stale` rules.
+    public static func setupTransaction(_ addresses: [IPPrefix], network: String, ifname: String, containerID: String,
+                                        stale: [NFTRule]) -> NFTTransaction {
+        var tx = NFTTransaction(family: .inet, table: table)
+        tx.add(.addTable(NFTTable(family: .inet, name: table, comment: tableComment)))
+        tx.add(.addChain(NFTChain(name: chain, comment: chainComment)))
+        tx.add(.addChain(NFTChain(name: "postrouting", base: .init(type: "nat", hook: 4, priority: 100))))
+        tx.add(.flushChain("postrouting"))
+        tx.add(.addRule(NFTRule(chain: "postrouting", statements: [.address(.destination, equal: true, address: [224, 0, 0, 0], prefixLength: 4), .return])))
+        tx.add(.addRule(NFTRule(chain: "postrouting", statements: [.address(.destination, equal: true, address: [0xff] + [UInt8](repeating: 0, count: 15), prefixLength: 8), .return])))
+        tx.add(.addRule(NFTRule(chain: "postrouting", statements: [.goto(chain)])))
+        for rule in stale { if let handle = rule.handle { tx.add(.deleteRule(chain: chain, handle: handle)) } }
+        let note = comment(network: network, ifname: ifname, containerID: containerID)
+        for prefix in addresses {
+            tx.add(.addRule(NFTRule(chain: chain, statements: [
+                .address(.source, equal: true, address: prefix.address.bytes, prefixLength: prefix.address.bitWidth),
+                .address(.destination, equal: false, address: prefix.network.bytes, prefixLength: prefix.prefixLength),
+                .masquerade,
+            ], comment: note)))
+        }
+        return tx
+    }
+
+    /// Installs the rules for one attachment.
+    public static func setup(_ addresses: [IPPrefix], network: String, ifname: String, containerID: String) throws {
+        let client = try NFTClient()
+        let prefix = instanceHash(network: network, ifname: ifname, containerID: containerID)
+        let stale = try client.rules(family: .inet, table: table, chain: chain).filter { $0.comment?.hasPrefix(prefix) == true }
+        try client.run(setupTransaction(addresses, network: network, ifname: ifname, containerID: containerID, stale: stale))
+    }
+
+    /// Removes the rules of one attachment; nothing to remove is fine.
+    public static func teardown(network: String, ifname: String, containerID: String) throws {
+        try delete(matching: { $0.hasPrefix(instanceHash(network: network, ifname: ifname, containerID: containerID)) })
+    }
+
+    /// True when the attachment's rules are present (for CHECK).
+    public static func present(network: String, ifname: String, containerID: String) throws -> Bool {
+        let prefix = instanceHash(network: network, ifname: ifname, containerID: containerID)
+        return try NFTClient().rules(family: .inet, table: table, chain: chain).contains { $0.comment?.hasPrefix(prefix) == true }
+    }
+
+    /// Removes the rules of `network` whose attachment is not in `keep`.
+    public static func collect(network: String, keep: [NetworkConfig.Attachment]) throws {
+        let valid = Set(keep.map { comment(network: network, ifname: $0.ifname, containerID: $0.containerID) })
+        let networkPrefix = networkHash(network) + "-"
+        try delete(matching: { $0.hasPrefix(networkPrefix) && !valid.contains($0) })
+    }
+
+    private static func delete(matching: (String) -> Bool) throws {
+        let client = try NFTClient()
+        let doomed = try client.rules(family: .inet, table: table, chain: chain).filter { $0.comment.map(matching) ?? false }
+        guard !doomed.isEmpty else { return }
+        var tx = NFTTransaction(family: .inet, table: table)
+        for rule in doomed { if let handle = rule.handle { tx.add(.deleteRule(chain: chain, handle: handle)) } }
+        try client.run(tx)
+    }
+}

@@ -1,0 +1,139 @@
+import CNISkeleton
+import Netlink
+import PluginSupport
+
+/// One bridge ADD. Each step that creates something registers its undo, so a failure at any
+/// point leaves no link, address, rule or reservation behind.
+struct BridgeAdd {
+    let request: CNIRequest
+    let rollback = Rollback()
+
+    func run() throws -> CNIResult {
+        defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("bridge: \($0)\n") }) }
+        let conf = try BridgeConfig(request)
+        let host = try RouteNetlink()
+        let namespace = try NetworkNamespace(path: request.netns)
+        let container = try namespace.withEntered { try RouteNetlink() }
+
+        let (bridge, created) = try BridgeDevice.ensure(host, conf)
+        if created { rollback.add("bridge \(conf.bridge)") { try BridgeDevice.removeIfUnused(host, index: bridge.index) } }
+
+        let veth = try ContainerNetwork.createVeth(host: host, container: container, namespace: namespace, ifname: request.ifname,
+                                                   mtu: conf.mtu, containerMAC: conf.mac)
+        rollback.add("veth \(veth.host.name)") { try? host.deleteLink(index: veth.host.index) }
+        try host.setLink(index: veth.host.index, .master(bridge.index))
+        var portSettings: [(BridgePortAttribute, Bool)] = []
+        if conf.hairpinMode { portSettings.append((.hairpin, true)) }
+        if conf.portIsolation { portSettings.append((.isolated, true)) }
+        if !portSettings.isEmpty { try host.setBridgePort(index: veth.host.index, portSettings) }
+        if conf.usesVlans { try configureVlans(host, port: veth.host.index, conf) }
+
+        var result = CNIResult(cniVersion: request.config.cniVersion, interfaces: [
+            .init(name: bridge.name, mac: bridge.macString),
+            .init(name: veth.host.name, mac: veth.host.macString),
+            .init(name: veth.container.name, mac: veth.container.macString, sandbox: request.netns),
+        ])
+
+        if conf.ipamType.isEmpty {
+            if !conf.disableContainerInterface { try container.setLink(index: veth.container.index, up: true) }
+        } else {
+            let ipam = try IPAMDelegation.add(request, type: conf.ipamType, rollback: rollback)
+            result.ips = ipam.ips.map { var ip = $0; ip.interface = 2; return ip }
+            result.routes = ipam.routes
+            result.dns = ipam.dns
+            let gateways = computeGateways(&result, conf)
+            try configureContainer(result, conf, container: container, namespace: namespace)
+            if conf.isGateway { try configureGateways(host, bridge: bridge, gateways: gateways, conf) }
+            if conf.ipMasq {
+                try Masquerade.setup(result.ips.map(\.address), network: request.config.name, ifname: request.ifname,
+                                     containerID: request.containerID)
+                rollback.add("masquerade rules") {
+                    try Masquerade.teardown(network: request.config.name, ifname: request.ifname, containerID: request.containerID)
+                }
+            }
+        }
+        if let dns = conf.dns { result.dns = dns }
+        if !conf.disableContainerInterface { try waitForPort(host, index: veth.host.index) }
+        // The bridge MAC may have changed as the port joined.
+        result.interfaces[0].mac = try host.link(index: bridge.index).macString
+        rollback.commit()
+        return result
+    }
+
+    /// Access VLAN (PVID, untagged) and trunk VLANs (tagged) on the host port.
+    private func configureVlans(_ host: RouteNetlink, port: Int32, _ conf: BridgeConfig) throws {
+        do {
+            if !conf.preserveDefaultVlan { try? host.deleteBridgeVlan(index: port, BridgeVlan(id: 1)) }
+            if conf.vlan != 0 {
+                try host.addBridgeVlan(index: port, BridgeVlan(id: UInt16(conf.vlan), pvid: true, untagged: true))
+            } else if !conf.preserveDefaultVlan {
+                try host.addBridgeVlan(index: port, BridgeVlan(id: 1, pvid: true, untagged: true))
+            }
+            for id in conf.vlanTrunk { try host.addBridgeVlan(index: port, BridgeVlan(id: UInt16(id))) }
+        } catch {
+            guard error.kind == .unsupported else { throw error }
+            throw CNIError(.internalError, error.description, details: "key: vlan/vlanTrunk need bridge VLAN filtering")
+        }
+    }
+
+    /// Fills in gateways (network+1 when IPAM gave none and the bridge is the gateway) and
+    /// default routes for `isDefaultGateway`. Returns the gateway prefixes for the bridge.
+    private func computeGateways(_ result: inout CNIResult, _ conf: BridgeConfig) -> [IPPrefix] {
+        var gateways: [IPPrefix] = []
+        for i in result.ips.indices {
+            let prefix = result.ips[i].address
+            if result.ips[i].gateway == nil && conf.isGateway { result.ips[i].gateway = prefix.network.advancedByOne }
+            guard let gateway = result.ips[i].gateway else { continue }
+            if conf.isGateway { gateways.append(IPPrefix(address: gateway, prefixLength: prefix.prefixLength)) }
+            if conf.isDefaultGateway {
+                let isV4 = prefix.address.isV4
+                let hasDefault = result.routes.contains { $0.dst.prefixLength == 0 && $0.dst.address.isV4 == isV4 && $0.gw != nil }
+                if !hasDefault {
+                    result.routes.append(.init(dst: IPPrefix(isV4 ? "0.0.0.0/0" : "::/0")!, gw: gateway))
+                }
+            }
+        }
+        return gateways
+    }
+
+    private func configureContainer(_ result: CNIResult, _ conf: BridgeConfig, container: RouteNetlink, namespace: NetworkNamespace) throws {
+        let ifname = request.ifname
+        try namespace.withEntered {
+            if conf.enableDAD {
+                try? Sysctl.write("net/ipv6/conf/\(ifname)/enhanced_dad", "1")
+                try? Sysctl.write("net/ipv6/conf/\(ifname)/accept_dad", "1")
+            } else {
+                try? Sysctl.write("net/ipv6/conf/\(ifname)/accept_dad", "0")
+            }
+            try? Sysctl.write("net/ipv4/conf/\(ifname)/arp_notify", "1")
+        }
+        try ContainerNetwork.configureInterface(result, ifname: ifname, route: container, namespace: namespace)
+    }
+
+    private func configureGateways(_ host: RouteNetlink, bridge: Link, gateways: [IPPrefix], _ conf: BridgeConfig) throws {
+        for gateway in gateways {
+            _ = try BridgeDevice.ensureAddress(host, bridge: try host.link(index: bridge.index), gateway: gateway, force: conf.forceAddress)
+        }
+        try Forwarding.enable(v4: gateways.contains { $0.address.isV4 }, v6: gateways.contains { !$0.address.isV4 })
+    }
+
+    /// The host port must reach operational UP; retries as the reference: 0, 50, 500, 1000, 1000 ms.
+    private func waitForPort(_ host: RouteNetlink, index: Int32) throws {
+        var state = OperationalState.unknown
+        for delay: UInt32 in [0, 50_000, 500_000, 1_000_000, 1_000_000] {
+            if delay > 0 { ContainerNetwork.sleep(microseconds: delay) }
+            state = try host.link(index: index).operationalState
+            if state == .up { return }
+        }
+        throw CNIError(.internalError, "bridge port in error state: \(state)")
+    }
+}
+
+extension IPAddress {
+    var advancedByOne: IPAddress {
+        switch self {
+        case .v4(let v): return .v4(v &+ 1)
+        case .v6(let v): return .v6(v &+ 1)
+        }
+    }
+}

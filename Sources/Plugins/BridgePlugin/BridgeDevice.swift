@@ -1,0 +1,78 @@
+import CNISkeleton
+import Netlink
+import PluginSupport
+
+/// The host bridge: found or created, and given gateway addresses.
+enum BridgeDevice {
+    /// The bridge, created when missing (with the configured MTU, and VLAN filtering when
+    /// VLANs are used). Returns whether this call created it.
+    static func ensure(_ route: RouteNetlink, _ conf: BridgeConfig) throws -> (Link, created: Bool) {
+        var created = false
+        if let existing = try? route.link(named: conf.bridge) {
+            guard existing.kind == "bridge" else {
+                throw CNIError(.invalidNetworkConfig, "\"\(conf.bridge)\" already exists but is not a bridge", details: "key: bridge")
+            }
+        } else {
+            let spec = LinkSpec(name: conf.bridge, kind: .bridge(vlanFiltering: conf.usesVlans ? true : nil), mtu: conf.mtu)
+            switch Result(catching: { () throws(NetlinkError) in try route.addLink(spec) }) {
+            case .success: created = true
+            case .failure(let error) where error.errno == .fileExists: break  // another ADD won the race
+            case .failure(let error) where error.kind == .unsupported:
+                throw CNIError(.internalError, error.description, details: "key: vlan/vlanTrunk need bridge VLAN filtering")
+            case .failure(let error): throw error
+            }
+        }
+        var bridge = try route.link(named: conf.bridge)
+        guard bridge.kind == "bridge" else {
+            throw CNIError(.invalidNetworkConfig, "\"\(conf.bridge)\" already exists but is not a bridge", details: "key: bridge")
+        }
+        if conf.promiscMode, !bridge.flags.contains(.promiscuous) { try route.setLink(index: bridge.index, .promiscuous(true)) }
+        try? Sysctl.write("net/ipv6/conf/\(conf.bridge)/accept_ra", "0")
+        if !bridge.isUp { try route.setLink(index: bridge.index, up: true) }
+        bridge = try route.link(index: bridge.index)
+        return (bridge, created)
+    }
+
+    /// Deletes a bridge this ADD created, unless another attachment already uses it.
+    static func removeIfUnused(_ route: RouteNetlink, index: Int32) throws {
+        let ports = try route.links().filter { $0.masterIndex == index }
+        if ports.isEmpty { try? route.deleteLink(index: index) }
+    }
+
+    /// Puts `gateway/prefix` on the bridge. IPv4 bridges hold one address: a different one is
+    /// an error unless `forceAddress`, which replaces it. IPv6 allows several as long as their
+    /// subnets differ. Returns true when this call added the address.
+    static func ensureAddress(_ route: RouteNetlink, bridge: Link, gateway: IPPrefix, force: Bool) throws -> Bool {
+        let family: AddressFamily = gateway.address.isV4 ? .inet : .inet6
+        for existing in try route.addresses(family: family, index: UInt32(bridge.index)) {
+            guard let ip = IPAddress(bytes: existing.address) else { continue }
+            let current = IPPrefix(address: ip, prefixLength: Int(existing.prefixLength))
+            if current == gateway { return false }
+            if !gateway.address.isV4, !current.contains(gateway.address), !gateway.contains(ip) { continue }
+            if !gateway.address.isV4, (ip.bytes.first ?? 0) == 0xfe, ((ip.bytes.dropFirst().first ?? 0) & 0xc0) == 0x80 { continue }
+            guard force else {
+                throw CNIError(.internalError, "\"\(bridge.name)\" already has an IP address different from \(gateway)")
+            }
+            try route.deleteAddress(AddressSpec(index: bridge.index, address: existing.address, prefixLength: existing.prefixLength))
+        }
+        switch Result(catching: { () throws(NetlinkError) in
+            try route.addAddress(AddressSpec(index: bridge.index, address: gateway.address.bytes, prefixLength: UInt8(gateway.prefixLength),
+                                             broadcast: gateway.broadcastAddress?.bytes))
+        }) {
+        case .success: break
+        case .failure(let error) where error.errno == .fileExists: return false  // a concurrent ADD added it
+        case .failure(let error): throw CNIError(.internalError, "could not add IP address to \"\(bridge.name)\": \(error)")
+        }
+        // Pin the bridge MAC so it stops following its lowest-numbered port.
+        if !bridge.hardwareAddress.isEmpty { try? route.setLink(index: bridge.index, .hardwareAddress(bridge.hardwareAddress)) }
+        return true
+    }
+}
+
+extension IPPrefix {
+    /// The IPv4 broadcast address for prefixes shorter than /31.
+    var broadcastAddress: IPAddress? {
+        guard prefixLength < 31, case .v4(let v) = address else { return nil }
+        return .v4(v | ~(~UInt32(0) << UInt32(32 - prefixLength)))
+    }
+}
