@@ -1,7 +1,176 @@
 import CNISkeleton
+import Netlink
+import PluginSupport
 
-/// The `ptp` plugin. Not implemented yet: it answers VERSION and rejects every other command.
-public enum PtpPlugin {
+/// The `ptp` plugin: a routed veth pair. The container keeps its IPAM address, but every
+/// destination (its own subnet included) is reached through the gateway, which lives as a
+/// /32 (/128) on the host end.
+public struct PtpPlugin: CNIPlugin {
     /// The plugin instance the executables run.
-    public static let plugin = UnimplementedPlugin(type: "ptp")
+    public static let plugin = PtpPlugin()
+
+    public let type = "ptp"
+
+    public init() {}
+
+    struct Config {
+        var ipMasq = false
+        var mtu: UInt32?
+        var ipamType = ""
+        var dns: CNIResult.DNS?
+
+        init(_ request: CNIRequest) throws(CNIError) {
+            let f = request.config.fields
+            do {
+                ipMasq = try f.bool("ipMasq") ?? false
+                if let value = try f.int("mtu"), value != 0 {
+                    guard (68...65535).contains(value) else { throw CNIError.invalidConfig("invalid mtu \(value): must be between 68 and 65535") }
+                    mtu = UInt32(value)
+                }
+                if let backend = try f.string("ipMasqBackend"), !["", "iptables", "nftables"].contains(backend) {
+                    throw CNIError.invalidConfig("unknown ipmasq backend \"\(backend)\"", details: "key: ipMasqBackend")
+                }
+                if let d = try f.object("dns", typeName: "DNS") {
+                    let parsed = try CNIResult.decodeDNS(d)
+                    if !parsed.isEmpty { dns = parsed }
+                }
+            } catch let error as CNIError {
+                throw error
+            } catch {
+                throw .invalidConfig("failed to load netconf: \(error)")
+            }
+            ipamType = try request.config.ipamType()
+        }
+    }
+
+    public func add(_ request: CNIRequest) throws -> CNIResult {
+        let rollback = Rollback()
+        defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("ptp: \($0)\n") }) }
+        let conf = try Config(request)
+        let host = try RouteNetlink()
+        let namespace = try NetworkNamespace(path: request.netns)
+        let container = try namespace.withEntered { try RouteNetlink() }
+        var result = try IPAMDelegation.add(request, type: conf.ipamType, rollback: rollback)
+        result.cniVersion = request.config.cniVersion
+        for ip in result.ips where ip.gateway == nil {
+            throw CNIError(.internalError, "ptp needs IPAM to return a gateway for \(ip.address)")
+        }
+        try Forwarding.enable(v4: result.ips.contains { $0.address.address.isV4 }, v6: result.ips.contains { !$0.address.address.isV4 })
+
+        let veth = try ContainerNetwork.createVeth(host: host, container: container, namespace: namespace, ifname: request.ifname,
+                                                   mtu: conf.mtu, containerMAC: nil)
+        rollback.add("veth \(veth.host.name)") { try? host.deleteLink(index: veth.host.index) }
+        result.interfaces = [
+            .init(name: veth.host.name, mac: veth.host.macString),
+            .init(name: veth.container.name, mac: veth.container.macString, sandbox: request.netns),
+        ]
+        for i in result.ips.indices { result.ips[i].interface = 1 }
+        try ContainerNetwork.configureInterface(result, ifname: request.ifname, route: container, namespace: namespace)
+        try routeThroughGateway(result, container: container, index: veth.container.index)
+        try configureHost(result, host: host, index: veth.host.index)
+        if conf.ipMasq {
+            try Masquerade.setup(result.ips.map(\.address), network: request.config.name, ifname: request.ifname, containerID: request.containerID)
+            rollback.add("masquerade rules") {
+                try Masquerade.teardown(network: request.config.name, ifname: request.ifname, containerID: request.containerID)
+            }
+        }
+        if let dns = conf.dns { result.dns = dns }
+        rollback.commit()
+        return result
+    }
+
+    /// Replaces the kernel's subnet route by a link route to the gateway and a subnet route via it.
+    private func routeThroughGateway(_ result: CNIResult, container: RouteNetlink, index: Int32) throws {
+        for ip in result.ips {
+            guard let gateway = ip.gateway else { continue }
+            let subnet = ip.address.network.bytes
+            let length = UInt8(ip.address.prefixLength)
+            try? container.deleteRoute(RouteSpec(destination: subnet, destinationLength: length, outputIndex: index, scope: .nowhere))
+            try container.addRoute(RouteSpec(destination: gateway.bytes, destinationLength: UInt8(gateway.bitWidth),
+                                             preferredSource: ip.address.address.bytes, outputIndex: index, scope: .link))
+            try container.addRoute(RouteSpec(destination: subnet, destinationLength: length, gateway: gateway.bytes,
+                                             preferredSource: ip.address.address.bytes, outputIndex: index))
+        }
+    }
+
+    /// The gateway as /32 (/128) on the host end and a host route to the container address.
+    private func configureHost(_ result: CNIResult, host: RouteNetlink, index: Int32) throws {
+        for ip in result.ips {
+            guard let gateway = ip.gateway else { continue }
+            let bits = UInt8(gateway.bitWidth)
+            do {
+                try host.addAddress(AddressSpec(index: index, address: gateway.bytes, prefixLength: bits, flags: gateway.isV4 ? [] : [.noDAD]))
+            } catch {
+                throw CNIError(.internalError, "failed to add IP addr \(gateway)/\(bits) to veth: \(error)")
+            }
+            do {
+                try host.addRoute(RouteSpec(destination: ip.address.address.bytes, destinationLength: bits, outputIndex: index, scope: .host))
+            } catch where error.errno == .fileExists {
+                continue
+            } catch {
+                throw CNIError(.internalError, "failed to add route on host: \(error)")
+            }
+        }
+    }
+
+    /// IPAM DEL first, as the reference; then the container link; masquerade rules always.
+    public func del(_ request: CNIRequest) throws {
+        let conf = try Config(request)
+        try Delegate.run(conf.ipamType, command: .del, request: request)
+        var failures: [String] = []
+        if !request.netns.isEmpty {
+            do {
+                let container = try ContainerNetwork.routeSocket(netns: request.netns)
+                if let link = try? container.link(named: request.ifname) { try container.deleteLink(index: link.index) }
+            } catch where ContainerNetwork.isMissingNamespace(error) {
+            } catch {
+                failures.append("\(error)")
+            }
+        } else if let previous = try? request.config.prevResult(), let host = try? RouteNetlink() {
+            for interface in previous.interfaces where interface.sandbox.isEmpty {
+                if let link = try? host.link(named: interface.name), link.kind == "veth" { try? host.deleteLink(index: link.index) }
+            }
+        }
+        if conf.ipMasq {
+            do { try Masquerade.teardown(network: request.config.name, ifname: request.ifname, containerID: request.containerID) } catch {
+                failures.append("\(error)")
+            }
+        }
+        if !failures.isEmpty { throw CNIError(.internalError, failures.joined(separator: "; ")) }
+    }
+
+    public func check(_ request: CNIRequest) throws {
+        let conf = try Config(request)
+        let namespace = try NetworkNamespace(path: request.netns)
+        try Delegate.run(conf.ipamType, command: .check, request: request)
+        guard let previous = try request.config.prevResult() else { throw CNIError(.invalidNetworkConfig, "ptp: Required prevResult missing") }
+        guard let entry = previous.interfaces.first(where: { $0.name == request.ifname && $0.sandbox == request.netns }) else {
+            throw CNIError(.internalError, "Sandbox in prevResult doesn't match configured netns: \(request.netns)")
+        }
+        let container = try namespace.withEntered { try RouteNetlink() }
+        guard let link = try? container.link(named: request.ifname) else {
+            throw CNIError(.internalError, "ptp: Container Interface name in prevResult: \(request.ifname) not found")
+        }
+        guard link.kind == "veth" else { throw CNIError(.internalError, "Error: Container interface \(request.ifname) not of type veth/p2p") }
+        if !entry.mac.isEmpty, entry.mac != link.macString {
+            throw CNIError(.internalError, "ptp: Interface \(request.ifname) Mac \(entry.mac) doesn't match container Mac: \(link.macString)")
+        }
+        try ContainerCheck.addressesAndRoutes(previous, ifname: request.ifname, link: link, route: container)
+        if conf.ipMasq, try !Masquerade.present(network: request.config.name, ifname: request.ifname, containerID: request.containerID) {
+            throw CNIError(.internalError, "masquerade rules for \(request.containerID)/\(request.ifname) are missing")
+        }
+    }
+
+    public func gc(_ request: CNIRequest) throws {
+        let conf = try Config(request)
+        var failures: [String] = []
+        do { try Masquerade.collect(network: request.config.name, keep: try request.config.validAttachments()) } catch { failures.append("\(error)") }
+        do { try Delegate.run(conf.ipamType, command: .gc, request: request) } catch { failures.append(error.msg) }
+        if !failures.isEmpty { throw CNIError(.internalError, failures.joined(separator: "; ")) }
+    }
+
+    /// ptp always has IPAM, so STATUS is IPAM's.
+    public func status(_ request: CNIRequest) throws {
+        try Delegate.run(try Config(request).ipamType, command: .status, request: request)
+    }
 }
