@@ -33,13 +33,14 @@ fi
 command -v swift >/dev/null || { echo "install.sh: a Swift 6 toolchain is needed to build" >&2; exit 1; }
 
 cd "$root"
-build=(swift build -c release --static-swift-stdlib -Xlinker --gc-sections)
+# No $ORIGIN runpath: the loader would probe the plugin directory for every library first.
+build=(swift build -c release --static-swift-stdlib --disable-local-rpath -Xlinker --gc-sections)
 if ((separate)); then
     "${build[@]}"
 else
     "${build[@]}" --product cni-plugins
 fi
-bin="$(swift build -c release --show-bin-path)"
+bin="$(swift build -c release --disable-local-rpath --show-bin-path)"
 
 mkdir -p "$dest"
 if ((separate)); then

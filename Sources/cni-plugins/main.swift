@@ -34,6 +34,9 @@ let plugins: [String: any CNIPlugin] = [
     "tuning": TuningPlugin.plugin,
 ]
 
+// Delegation to a plugin that is this same binary (host-local under bridge) runs in-process.
+Delegate.linkedPlugins = plugins
+
 let invokedAs = String(CommandLine.arguments.first?.split(separator: "/").last ?? "cni-plugins")
 if let plugin = plugins[invokedAs] {
     PluginMain.run(plugin)

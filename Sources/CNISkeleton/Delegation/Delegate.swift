@@ -34,8 +34,37 @@ public enum Delegate {
         return outcome.stdout
     }
 
+    /// Plugins linked into this very binary, by type. The multi-call binary registers them at
+    /// start-up, before any delegation can happen, and never changes them afterwards.
+    nonisolated(unsafe) public static var linkedPlugins: [String: any CNIPlugin] = [:]
+
+    /// The linked plugin to run in-process instead of exec'ing `executable`: only when the
+    /// file found in CNI_PATH is this binary itself (a hard link of the multi-call binary),
+    /// so running it in-process is exactly what the exec would run, minus the exec.
+    static func inProcess(_ type: String, executable: String) -> (any CNIPlugin)? {
+        guard let plugin = linkedPlugins[type] else { return nil }
+        var theirs = stat(), ours = stat()
+        guard stat(executable, &theirs) == 0, stat("/proc/self/exe", &ours) == 0,
+              theirs.st_dev == ours.st_dev, theirs.st_ino == ours.st_ino else { return nil }
+        return plugin
+    }
+
+    private static func inProcessRequest(_ request: CNIRequest, _ command: CNICommand) -> CNIRequest {
+        CNIRequest(command: command, containerID: request.containerID, netns: request.netns, ifname: request.ifname,
+                   args: request.args, path: request.path, stdin: request.stdin, config: request.config)
+    }
+
+    private static func call(_ body: () throws -> Void) throws(CNIError) {
+        do { try body() } catch { throw CNIError.wrapping(error) }
+    }
+
     /// ADD on the delegate; its result in the 1.1.0 model.
     public static func add(_ type: String, request: CNIRequest) throws(CNIError) -> CNIResult {
+        if let plugin = inProcess(type, executable: try find(type, in: request.path)) {
+            var result = CNIResult()
+            try call { result = try plugin.add(inProcessRequest(request, .add)) }
+            return result
+        }
         let out = try exec(type, command: .add, request: request)
         let value: JSONValue
         do { value = try JSONParser.parse(out) } catch {
@@ -51,6 +80,17 @@ public enum Delegate {
 
     /// DEL, CHECK, GC or STATUS on the delegate.
     public static func run(_ type: String, command: CNICommand, request: CNIRequest) throws(CNIError) {
+        if let plugin = inProcess(type, executable: try find(type, in: request.path)) {
+            let inner = inProcessRequest(request, command)
+            switch command {
+            case .del: try call { try plugin.del(inner) }
+            case .check: try call { try plugin.check(inner) }
+            case .gc: try call { try plugin.gc(inner) }
+            case .status: try call { try plugin.status(inner) }
+            case .add, .version: _ = try exec(type, command: command, request: request)
+            }
+            return
+        }
         _ = try exec(type, command: command, request: request)
     }
 
