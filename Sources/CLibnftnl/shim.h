@@ -1,6 +1,8 @@
 // libnftnl (Debian: libnftnl-dev). architecture.md §3: linked statically from libnftnl.a.
 #include <stdint.h>
 #include <sys/types.h>
+// glibc first: linux/libc-compat.h then skips its own in_addr/in6_addr, which would clash.
+#include <netinet/in.h>
 #include <linux/netlink.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>

@@ -26,7 +26,7 @@ struct BridgeAdd {
         if conf.hairpinMode { portSettings.append((.hairpin, true)) }
         if conf.portIsolation { portSettings.append((.isolated, true)) }
         if !portSettings.isEmpty { try host.setBridgePort(index: veth.host.index, portSettings) }
-        if conf.usesVlans { try configureVlans(host, port: veth.host.index, conf) }
+        if conf.usesVlans { try BridgeVlans.apply(host, port: veth.host.index, conf) }
 
         var result = CNIResult(cniVersion: request.config.cniVersion, interfaces: [
             .init(name: bridge.name, mac: bridge.macString),
@@ -58,22 +58,6 @@ struct BridgeAdd {
         result.interfaces[0].mac = try host.link(index: bridge.index).macString
         rollback.commit()
         return result
-    }
-
-    /// Access VLAN (PVID, untagged) and trunk VLANs (tagged) on the host port.
-    private func configureVlans(_ host: RouteNetlink, port: Int32, _ conf: BridgeConfig) throws {
-        do {
-            if !conf.preserveDefaultVlan { try? host.deleteBridgeVlan(index: port, BridgeVlan(id: 1)) }
-            if conf.vlan != 0 {
-                try host.addBridgeVlan(index: port, BridgeVlan(id: UInt16(conf.vlan), pvid: true, untagged: true))
-            } else if !conf.preserveDefaultVlan {
-                try host.addBridgeVlan(index: port, BridgeVlan(id: 1, pvid: true, untagged: true))
-            }
-            for id in conf.vlanTrunk { try host.addBridgeVlan(index: port, BridgeVlan(id: UInt16(id))) }
-        } catch {
-            guard error.kind == .unsupported else { throw error }
-            throw CNIError(.internalError, error.description, details: "key: vlan/vlanTrunk need bridge VLAN filtering")
-        }
     }
 
     /// Fills in gateways (network+1 when IPAM gave none and the bridge is the gateway) and
