@@ -51,6 +51,7 @@ struct NFTEncoder {
                 nftnl_chain_set_str(chain, attr(NFTNL_CHAIN_TYPE), base.type)
                 nftnl_chain_set_u32(chain, attr(NFTNL_CHAIN_HOOKNUM), base.hook)
                 nftnl_chain_set_s32(chain, attr(NFTNL_CHAIN_PRIO), base.priority)
+                if let policy = base.policy { nftnl_chain_set_u32(chain, attr(NFTNL_CHAIN_POLICY), policy) }
             }
             if let comment = c.comment {
                 NFTEncoder.withComment(comment, type: UInt8(attr(NFTNL_UDATA_CHAIN_COMMENT))) { data, length in
@@ -81,6 +82,10 @@ struct NFTEncoder {
             defer { nftnl_rule_free(rule) }
             nftnl_rule_set_u64(rule, attr(NFTNL_RULE_HANDLE), handle)
             return message(NFT_MSG_DELRULE.rawValue, flags: NFTEncoder.ack, seq: seq) { nftnl_rule_nlmsg_build_payload($0, rule) }
+        case .deleteChain(let name):
+            let chain = makeChain(name)
+            defer { nftnl_chain_free(chain) }
+            return message(NFT_MSG_DELCHAIN.rawValue, flags: NFTEncoder.ack, seq: seq) { nftnl_chain_nlmsg_build_payload($0, chain) }
         case .deleteTable:
             let table = nftnl_table_alloc()!
             defer { nftnl_table_free(table) }

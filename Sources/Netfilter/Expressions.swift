@@ -18,6 +18,20 @@ enum NFTExpressions {
             } else {
                 compare(equal: equal, address, rule)
             }
+        case .inputInterface(let name):
+            meta(NFT_META_IIFNAME.rawValue, rule)
+            // Interface names compare as IFNAMSIZ (16) bytes, NUL-padded, as nft emits them.
+            var padded = Array(name.utf8.prefix(15))
+            padded += [UInt8](repeating: 0, count: 16 - padded.count)
+            compare(equal: true, padded, rule)
+        case .etherSource(let equal, let mac):
+            let e = nftnl_expr_alloc("payload")!
+            nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_DREG), reg1)
+            nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_BASE), UInt32(NFT_PAYLOAD_LL_HEADER.rawValue))
+            nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_OFFSET), 6)
+            nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_LEN), 6)
+            nftnl_rule_add_expr(rule, e)
+            compare(equal: equal, mac, rule)
         case .masquerade:
             let e = nftnl_expr_alloc("masq")!
             nftnl_rule_add_expr(rule, e)

@@ -36,11 +36,14 @@ public struct NFTChain: Sendable, Equatable {
         /// `NF_INET_*` hook number (postrouting is 4).
         public var hook: UInt32
         public var priority: Int32
+        /// `NF_ACCEPT` (1) or `NF_DROP` (0); nil leaves the kernel default (accept).
+        public var policy: UInt32?
 
-        public init(type: String, hook: UInt32, priority: Int32) {
+        public init(type: String, hook: UInt32, priority: Int32, policy: UInt32? = nil) {
             self.type = type
             self.hook = hook
             self.priority = priority
+            self.policy = policy
         }
 
         var hookName: String { ["prerouting", "input", "forward", "output", "postrouting"][Int(min(hook, 4))] }
@@ -64,6 +67,10 @@ public enum NFTStatement: Sendable, Equatable {
     /// `ip saddr == 10.0.0.5`, `ip daddr != 10.0.0.0/24`, `ip6 daddr == ff00::/8`: an address
     /// (v4 or v6, 4 or 16 bytes) with a prefix length.
     case address(Field, equal: Bool, address: [UInt8], prefixLength: Int)
+    /// `meta iifname == "name"`.
+    case inputInterface(String)
+    /// `ether saddr == aa:bb:cc:dd:ee:ff`.
+    case etherSource(equal: Bool, [UInt8])
     case masquerade
     case `return`
     case goto(String)
@@ -94,6 +101,7 @@ public enum NFTOperation: Sendable, Equatable {
     case flushChain(String)
     case addRule(NFTRule)
     case deleteRule(chain: String, handle: UInt64)
+    case deleteChain(String)
     case deleteTable
 }
 
@@ -119,7 +127,10 @@ public struct NFTTransaction: Sendable, Equatable {
                 return "add table \(prefix)" + (t.comment.map { " { comment \(quote($0)) ; }" } ?? "")
             case .addChain(let c):
                 var parts: [String] = []
-                if let base = c.base { parts.append("type \(base.type) hook \(base.hookName) priority \(base.priority) ;") }
+                if let base = c.base {
+                    parts.append("type \(base.type) hook \(base.hookName) priority \(base.priority) ;")
+                    if let policy = base.policy { parts.append("policy \(policy == 1 ? "accept" : "drop") ;") }
+                }
                 if let comment = c.comment { parts.append("comment \(quote(comment)) ;") }
                 return "add chain \(prefix) \(c.name)" + (parts.isEmpty ? "" : " { " + parts.joined(separator: " ") + " }")
             case .flushChain(let chain):
@@ -128,6 +139,8 @@ public struct NFTTransaction: Sendable, Equatable {
                 return "add rule \(prefix) \(r.chain) \(NFTTransaction.render(r.statements))" + (r.comment.map { " comment \(quote($0))" } ?? "")
             case .deleteRule(let chain, let handle):
                 return "delete rule \(prefix) \(chain) handle \(handle)"
+            case .deleteChain(let chain):
+                return "delete chain \(prefix) \(chain)"
             case .deleteTable:
                 return "delete table \(prefix)"
             }
@@ -141,6 +154,9 @@ public struct NFTTransaction: Sendable, Equatable {
                 let family = address.count == 4 ? "ip" : "ip6"
                 let text = NFTTransaction.addressText(address) + (length == address.count * 8 ? "" : "/\(length)")
                 return "\(family) \(field == .source ? "saddr" : "daddr") \(equal ? "==" : "!=") \(text)"
+            case .inputInterface(let name): return "meta iifname == \(quote(name))"
+            case .etherSource(let equal, let mac):
+                return "ether saddr \(equal ? "==" : "!=") " + mac.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: ":")
             case .masquerade: return "masquerade"
             case .return: return "return"
             case .goto(let chain): return "goto \(chain)"

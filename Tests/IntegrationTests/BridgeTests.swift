@@ -186,3 +186,29 @@ struct BridgeTests {
         #expect(try node.run("bridge", "DEL", config: conf, id: "ctr1", pod: pod).status == 0)
     }
 }
+
+@Suite("bridge macspoofchk", .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
+struct MacSpoofCheckTests {
+    @Test("Frames with another source MAC are dropped; DEL removes the bridge-family rule and chains")
+    func spoofing() throws {
+        let node = try Node("brs")
+        defer { node.tearDown() }
+        let pod = try node.pod()
+        let conf = #"{"cniVersion":"1.0.0","name":"spoofnet","type":"bridge","bridge":"cnitbr2","isGateway":true,"macspoofchk":true,"ipam":{"type":"host-local","subnet":"10.75.0.0/24","dataDir":"\#(node.dataDir)"}}"#
+        let added = try node.run("bridge", "ADD", config: conf, id: "ctr1", pod: pod)
+        #expect(added.status == 0, "\(added)")
+        let rules = try node.nftRuleset()
+        #expect(rules.contains("table bridge nat"))
+        #expect(rules.contains("chain cni-br-iface-ctr1-eth0-mac"))
+        #expect(rules.contains("comment \"macspoofchk-ctr1-eth0\""))
+        #expect(try ping(pod, "10.75.0.1"))
+        try Command.checked(["ip", "-n", pod.name, "link", "set", "eth0", "address", "02:00:00:00:be:ef"])
+        try Command.checked(["ip", "-n", pod.name, "neigh", "flush", "all"])
+        #expect(try !ping(pod, "10.75.0.1"), "a spoofed source MAC is dropped")
+        #expect(try node.run("bridge", "DEL", config: conf, id: "ctr1", pod: pod).status == 0)
+        let after = try node.nftRuleset()
+        #expect(!after.contains("cni-br-iface-ctr1-eth0"))
+        #expect(!after.contains("macspoofchk-ctr1-eth0"))
+        #expect(try node.run("bridge", "DEL", config: conf, id: "ctr1", pod: pod).status == 0)
+    }
+}

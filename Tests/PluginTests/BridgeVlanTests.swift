@@ -1,5 +1,6 @@
 import CNISkeleton
 import Netlink
+import PluginSupport
 import Testing
 @testable import BridgePlugin
 
@@ -85,5 +86,40 @@ struct BridgeVlanTests {
         } catch {
             Issue.record("\(error)")
         }
+    }
+}
+
+@Suite("nftables transactions rendered as nft text")
+struct NFTRenderingTests {
+    @Test("Masquerade setup in the reference's layout (compare knftables' fake Dump in the reference tests)")
+    func masquerade() {
+        let tx = Masquerade.setupTransaction([IPPrefix("192.168.1.1/24")!], network: "unit-test", ifname: "eth0", containerID: "one", stale: [])
+        #expect(tx.text == """
+            add table inet cni_plugins_masquerade { comment "Masquerading for plugins from github.com/containernetworking/plugins" ; }
+            add chain inet cni_plugins_masquerade masq_checks { comment "Masquerade traffic from certain IPs to any (non-multicast) IP outside their subnet" ; }
+            add chain inet cni_plugins_masquerade postrouting { type nat hook postrouting priority 100 ; }
+            flush chain inet cni_plugins_masquerade postrouting
+            add rule inet cni_plugins_masquerade postrouting ip daddr == 224.0.0.0/4 return
+            add rule inet cni_plugins_masquerade postrouting ip6 daddr == ff00::/8 return
+            add rule inet cni_plugins_masquerade postrouting goto masq_checks
+            add rule inet cni_plugins_masquerade masq_checks ip saddr == 192.168.1.1 ip daddr != 192.168.1.0/24 masquerade comment "6fd94d501e58f0aa-287fc69eff0574a2, net: unit-test, if: eth0, id: one"
+            """)
+    }
+
+    @Test("Rule comments hash like the reference's: sha512 prefixes of network and ifname:containerID")
+    func comments() {
+        #expect(Masquerade.comment(network: "alternate", ifname: "net1", containerID: "three")
+            == "82783ef24bdc7036-acb19d111858e348, net: alternate, if: net1, id: three")
+        let long = Masquerade.comment(network: "n", ifname: "eth0", containerID: String(repeating: "x", count: 200))
+        #expect(long.utf8.count == 128)
+    }
+
+    @Test("MAC spoof check objects as the reference names them")
+    func spoofCheck() {
+        let tx = MacSpoofCheck.setupTransaction(hostInterface: "net0", mac: [2, 0, 0, 0, 0x12, 0x34], containerID: "container99", ifname: "net1")
+        #expect(tx.text.contains("add chain bridge nat PREROUTING { type filter hook prerouting priority -300 ; policy accept ; }"))
+        #expect(tx.text.contains(#"add rule bridge nat PREROUTING meta iifname == "net0" jump cni-br-iface-container99-net1 comment "macspoofchk-container99-net1""#))
+        #expect(tx.text.contains("add rule bridge nat cni-br-iface-container99-net1-mac ether saddr == 02:00:00:00:12:34 return"))
+        #expect(tx.text.contains("add rule bridge nat cni-br-iface-container99-net1-mac drop"))
     }
 }

@@ -27,6 +27,11 @@ struct BridgeAdd {
         if conf.portIsolation { portSettings.append((.isolated, true)) }
         if !portSettings.isEmpty { try host.setBridgePort(index: veth.host.index, portSettings) }
         if conf.usesVlans { try BridgeVlans.apply(host, port: veth.host.index, conf) }
+        if conf.macSpoofCheck {
+            try MacSpoofCheck.setup(hostInterface: veth.host.name, mac: veth.container.hardwareAddress,
+                                    containerID: request.containerID, ifname: request.ifname)
+            rollback.add("mac spoof check") { try MacSpoofCheck.teardown(containerID: request.containerID, ifname: request.ifname) }
+        }
 
         var result = CNIResult(cniVersion: request.config.cniVersion, interfaces: [
             .init(name: bridge.name, mac: bridge.macString),

@@ -29,10 +29,15 @@ struct BridgeDel {
         if !conf.ipamType.isEmpty {
             do { try Delegate.run(conf.ipamType, command: .del, request: request) } catch { failures.append(error.msg) }
         }
-        do {
-            try Masquerade.teardown(network: request.config.name, ifname: request.ifname, containerID: request.containerID)
-        } catch {
-            failures.append("\(error)")
+        if conf.ipMasq {
+            do {
+                try Masquerade.teardown(network: request.config.name, ifname: request.ifname, containerID: request.containerID)
+            } catch {
+                failures.append("\(error)")
+            }
+        }
+        if conf.macSpoofCheck {
+            do { try MacSpoofCheck.teardown(containerID: request.containerID, ifname: request.ifname) } catch { failures.append("\(error)") }
         }
         if !failures.isEmpty { throw CNIError(.internalError, failures.joined(separator: "; ")) }
     }

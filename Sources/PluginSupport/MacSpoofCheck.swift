@@ -1,0 +1,54 @@
+import Netfilter
+import Netlink
+
+/// The bridge plugin's `macspoofchk`: frames entering the bridge from the host veth must carry
+/// the container's MAC. Same objects and comments as the reference (table `bridge nat`, base
+/// chain `PREROUTING`, per-attachment chains `cni-br-iface-<id>` and `...-mac`, comment
+/// `macspoofchk-<id>`, with `<id>` = `<containerID>-<ifname>`).
+public enum MacSpoofCheck {
+    static let table = "nat"
+    static let baseChain = "PREROUTING"
+
+    static func id(containerID: String, ifname: String) -> String { "\(containerID)-\(ifname)" }
+    static func ifaceChain(_ id: String) -> String { "cni-br-iface-\(id)" }
+    static func macChain(_ id: String) -> String { "cni-br-iface-\(id)-mac" }
+    static func comment(_ id: String) -> String { "macspoofchk-\(id)" }
+
+    /// The batch that installs the check for one attachment.
+    public static func setupTransaction(hostInterface: String, mac: [UInt8], containerID: String, ifname: String) -> NFTTransaction {
+        let id = id(containerID: containerID, ifname: ifname)
+        let note = comment(id)
+        var tx = NFTTransaction(family: .bridge, table: table)
+        tx.add(.addTable(NFTTable(family: .bridge, name: table)))
+        tx.add(.addChain(NFTChain(name: baseChain, base: .init(type: "filter", hook: 0, priority: -300, policy: 1))))
+        tx.add(.addChain(NFTChain(name: ifaceChain(id))))
+        tx.add(.addChain(NFTChain(name: macChain(id))))
+        tx.add(.flushChain(ifaceChain(id)))
+        tx.add(.flushChain(macChain(id)))
+        tx.add(.addRule(NFTRule(chain: baseChain, statements: [.inputInterface(hostInterface), .jump(ifaceChain(id))], comment: note)))
+        tx.add(.addRule(NFTRule(chain: ifaceChain(id), statements: [.jump(macChain(id))], comment: note)))
+        tx.add(.addRule(NFTRule(chain: macChain(id), statements: [.etherSource(equal: true, mac), .return], comment: note)))
+        tx.add(.addRule(NFTRule(chain: macChain(id), statements: [.drop], comment: note)))
+        return tx
+    }
+
+    public static func setup(hostInterface: String, mac: [UInt8], containerID: String, ifname: String) throws {
+        try NFTClient().run(setupTransaction(hostInterface: hostInterface, mac: mac, containerID: containerID, ifname: ifname))
+    }
+
+    /// Removes the attachment's rule and chains; missing pieces are fine.
+    public static func teardown(containerID: String, ifname: String) throws {
+        let id = id(containerID: containerID, ifname: ifname)
+        let client = try NFTClient()
+        guard try client.hasTable(family: .bridge, table: table) else { return }
+        var tx = NFTTransaction(family: .bridge, table: table)
+        for rule in try client.rules(family: .bridge, table: table, chain: baseChain) where rule.comment == comment(id) {
+            if let handle = rule.handle { tx.add(.deleteRule(chain: baseChain, handle: handle)) }
+        }
+        for chain in [ifaceChain(id), macChain(id)] where try !client.rules(family: .bridge, table: table, chain: chain).isEmpty {
+            tx.add(.deleteChain(chain))
+        }
+        guard !tx.operations.isEmpty else { return }
+        try client.run(tx)
+    }
+}
