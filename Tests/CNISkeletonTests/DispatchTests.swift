@@ -246,6 +246,13 @@ struct DispatchTests {
         #expect(dispatch(FakeEnvironment(command: "ADD", stdin: stdin)) == 0)
     }
 
+    @Test("A config carrying cniVersions is answered in its negotiated cniVersion")
+    func cniVersions() {
+        let env = FakeEnvironment(command: "ADD", stdin: #"{"cniVersion":"0.4.0","cniVersions":["0.4.0","1.0.0","1.1.0"],"name":"n","type":"fake"}"#)
+        #expect(dispatch(env) == 0)
+        #expect(env.stdoutObject?["cniVersion"]?.stringValue == "0.4.0")
+    }
+
     @Test("Unimplemented plugins answer VERSION and refuse every other command clearly")
     func unimplemented() {
         let plugin = UnimplementedPlugin(type: "portmap")
