@@ -63,3 +63,26 @@ extension ContainerNetwork {
         return out
     }
 }
+
+extension ContainerNetwork {
+    /// DEL's removal of the container interface: deletes `ifname` in the netns (which takes
+    /// the host end of a veth with it). A netns or link that is already gone is success.
+    public static func deleteContainerInterface(netns: String, ifname: String) throws {
+        guard !netns.isEmpty else { return }
+        do {
+            let container = try routeSocket(netns: netns)
+            if let link = try? container.link(named: ifname) { try container.deleteLink(index: link.index) }
+        } catch where isMissingNamespace(error) {
+            // Gone with its netns: the kernel destroyed the veth pair too.
+        }
+    }
+
+    /// Deletes the host-side veths that `previous` lists (interfaces without a sandbox), for a
+    /// DEL that cannot reach them through the netns. `keep` names interfaces to leave alone.
+    public static func deleteHostVeths(of previous: CNIResult?, keep: Set<String> = []) {
+        guard let previous, let host = try? RouteNetlink() else { return }
+        for interface in previous.interfaces where interface.sandbox.isEmpty && !keep.contains(interface.name) {
+            if let link = try? host.link(named: interface.name), link.kind == "veth" { try? host.deleteLink(index: link.index) }
+        }
+    }
+}

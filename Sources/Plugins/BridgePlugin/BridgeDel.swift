@@ -10,22 +10,11 @@ struct BridgeDel {
     func run() throws {
         let conf = try BridgeConfig(request)
         var failures: [String] = []
-        if !request.netns.isEmpty {
-            do {
-                let container = try ContainerNetwork.routeSocket(netns: request.netns)
-                if let link = try? container.link(named: request.ifname) { try container.deleteLink(index: link.index) }
-            } catch where ContainerNetwork.isMissingNamespace(error) {
-                // Gone with its netns: the kernel destroyed the veth pair too.
-            } catch {
-                failures.append("\(error)")
-            }
+        do { try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname) } catch {
+            failures.append("\(error)")
         }
         // Without a netns to go through, the host end from prevResult is removed directly.
-        if let previous = try? request.config.prevResult(), let host = try? RouteNetlink() {
-            for interface in previous.interfaces where interface.sandbox.isEmpty && interface.name != conf.bridge {
-                if let link = try? host.link(named: interface.name), link.kind == "veth" { try? host.deleteLink(index: link.index) }
-            }
-        }
+        ContainerNetwork.deleteHostVeths(of: try? request.config.prevResult(), keep: [conf.bridge])
         if !conf.ipamType.isEmpty {
             do { try Delegate.run(conf.ipamType, command: .del, request: request) } catch { failures.append(error.msg) }
         }

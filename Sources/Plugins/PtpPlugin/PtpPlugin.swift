@@ -118,19 +118,10 @@ public struct PtpPlugin: CNIPlugin {
         let conf = try Config(request)
         try Delegate.run(conf.ipamType, command: .del, request: request)
         var failures: [String] = []
-        if !request.netns.isEmpty {
-            do {
-                let container = try ContainerNetwork.routeSocket(netns: request.netns)
-                if let link = try? container.link(named: request.ifname) { try container.deleteLink(index: link.index) }
-            } catch where ContainerNetwork.isMissingNamespace(error) {
-            } catch {
-                failures.append("\(error)")
-            }
-        } else if let previous = try? request.config.prevResult(), let host = try? RouteNetlink() {
-            for interface in previous.interfaces where interface.sandbox.isEmpty {
-                if let link = try? host.link(named: interface.name), link.kind == "veth" { try? host.deleteLink(index: link.index) }
-            }
+        do { try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname) } catch {
+            failures.append("\(error)")
         }
+        if request.netns.isEmpty { ContainerNetwork.deleteHostVeths(of: try? request.config.prevResult()) }
         if conf.ipMasq {
             do { try Masquerade.teardown(network: request.config.name, ifname: request.ifname, containerID: request.containerID) } catch {
                 failures.append("\(error)")
