@@ -97,6 +97,16 @@ struct ResultConversionTests {
         #expect(throws: CNIError.self) { try CNIResult().json(version: "0.1.0") }
     }
 
+    @Test("R58: an ADD whose result cannot be printed in 0.2.0 fails and is undone with DEL")
+    func unprintableResultIsUndone() {
+        let env = FakeEnvironment(command: "ADD", stdin: #"{"cniVersion":"0.2.0","name":"n","type":"fake"}"#)
+        let plugin = RecordingPlugin()
+        plugin.result = CNIResult(interfaces: [.init(name: "eth0")])
+        #expect(dispatch(env, plugin) == 1)
+        #expect(env.errorMessage == "cannot convert: no valid IP addresses")
+        #expect(plugin.calls == [.add, .del])
+    }
+
     @Test("R60: empty dns is omitted in 1.x and printed as {} in 0.x")
     func emptyDNS() throws {
         var result = Self.dualStack

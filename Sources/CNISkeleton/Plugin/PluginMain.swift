@@ -108,7 +108,16 @@ public enum PluginMain {
         switch request.command {
         case .add:
             let result = try plugin.add(request)
-            return try result.printed(version: request.config.cniVersion)
+            do {
+                return try result.printed(version: request.config.cniVersion)
+            } catch {
+                // The result cannot be expressed in the requested version (0.1.0/0.2.0 without
+                // an IP): the ADD fails, so undo what it did rather than leak it.
+                try? plugin.del(CNIRequest(command: .del, containerID: request.containerID, netns: request.netns,
+                                           ifname: request.ifname, args: request.args, path: request.path,
+                                           stdin: request.stdin, config: request.config))
+                throw error
+            }
         case .del: try plugin.del(request)
         case .check: try plugin.check(request)
         case .gc: try plugin.gc(request)
