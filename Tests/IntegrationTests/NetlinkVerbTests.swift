@@ -207,6 +207,7 @@ struct NetlinkVerbTests {
         try s.route.addRule(rule)
         let rules = try s.ns.ipJSON(["rule", "show"])
         #expect(rules.contains { $0["priority"] as? Int == 1000 && $0["src"] as? String == "10.1.2.3" && $0["table"] as? String == "100" })
+        #expect(try s.route.rules(family: .inet).contains(rule))
         try s.route.deleteRule(rule)
         #expect(!(try s.ns.ipJSON(["rule", "show"])).contains { $0["priority"] as? Int == 1000 })
 

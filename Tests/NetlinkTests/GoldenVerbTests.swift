@@ -110,6 +110,7 @@ struct GoldenVerbTests {
     func rulesAndNeighbours() throws {
         let add = RuleSpec(family: .inet, source: [10, 1, 2, 4], sourceLength: 32, table: 100, priority: 1001)
         #expect(try sent { r throws(NetlinkError) in try r.addRule(add) } == Fixtures.addRule)
+        #expect(try RuleSpec(payload: #require(try NetlinkMessage.parse(Fixtures.addRule).first).payload) == add)
         let del = RuleSpec(family: .inet, source: [10, 1, 2, 3], sourceLength: 32, table: 100, priority: 1000)
         #expect(try sent { r throws(NetlinkError) in try r.deleteRule(del) } == Fixtures.delRule)
 

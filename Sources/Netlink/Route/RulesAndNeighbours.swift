@@ -30,6 +30,22 @@ public struct RuleSpec: Sendable, Equatable {
         self.priority = priority
     }
 
+    /// Parses an `RTM_NEWRULE` payload (`struct fib_rule_hdr` and `FRA_*` attributes).
+    public init(payload: [UInt8]) throws(NetlinkError) {
+        guard payload.count >= 12 else { throw NetlinkError.malformed("short fib_rule_hdr") }
+        self.init(family: AddressFamily(rawValue: payload[0]), sourceLength: payload[2], destinationLength: payload[1],
+                  table: UInt32(payload[4]))
+        for attribute in try AttributeReader.read(payload.dropFirst(12)) {
+            switch RuleAttribute(rawValue: attribute.type) {
+            case .dst: destination = attribute.payload
+            case .src: source = attribute.payload
+            case .priority: priority = attribute.u32
+            case .table: table = attribute.u32 ?? table
+            default: break
+            }
+        }
+    }
+
     /// `FR_ACT_TO_TBL` on add; the delete request leaves the action as a wildcard, as iproute2 does.
     func payload(adding: Bool) -> [UInt8] {
         var w = AttributeWriter()
@@ -102,6 +118,16 @@ struct NeighbourAttribute: AttributeType {
 }
 
 extension RouteNetlink {
+    /// Every rule of `family`. `RTM_GETRULE` with `NLM_F_DUMP`.
+    public func rules(family: AddressFamily) throws(NetlinkError) -> [RuleSpec] {
+        let request = [family.rawValue] + [UInt8](repeating: 0, count: 11)
+        var out: [RuleSpec] = []
+        for message in try connection.dump(.getRule, payload: request) where message.type == .newRule {
+            out.append(try RuleSpec(payload: message.payload))
+        }
+        return out
+    }
+
     /// Adds a rule. The corresponding kernel message is `RTM_NEWRULE`.
     public func addRule(_ rule: RuleSpec) throws(NetlinkError) {
         try connection.acknowledged(.newRule, flags: [.create, .exclusive], payload: rule.payload(adding: true))
