@@ -25,12 +25,13 @@ var targets: [Target] = [
     .target(name: "Netlink", dependencies: ["CSystemShim"]),
     .systemLibrary(name: "CLibmnl", path: "Sources/CLibmnl"),
     .systemLibrary(name: "CLibnftnl", path: "Sources/CLibnftnl"),
+    // The libmnl functions libnftnl needs, so no shared library is linked (no libmnl.a exists in Debian).
+    .target(name: "CMnl"),
     .target(
         name: "Netfilter",
-        dependencies: ["Netlink", "CLibmnl", "CLibnftnl"],
-        // libnftnl from its static archive (architecture.md §3); libmnl stays dynamic since
-        // Debian ships no libmnl.a, and every host with iproute2 has libmnl0.
-        linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libnftnl.a", "-Xlinker", "-lmnl"])]
+        dependencies: ["Netlink", "CLibmnl", "CLibnftnl", "CMnl"],
+        // libnftnl from its static archive (architecture.md §3).
+        linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libnftnl.a"])]
     ),
     .target(name: "IPAM", dependencies: ["CNISkeleton"]),
     .target(name: "PluginSupport", dependencies: ["CNISkeleton", "Netlink", "Netfilter", "IPAM"]),

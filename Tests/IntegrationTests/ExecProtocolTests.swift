@@ -31,6 +31,13 @@ struct ExecProtocolTests {
         #expect(result.stdout == #"{"cniVersion":"1.1.0","supportedVersions":["0.1.0","0.2.0","0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]}"# + "\n")
     }
 
+    @Test("The installed binaries are static: no shared library, so no host requirement",
+          .enabled(if: ProcessInfo.processInfo.environment["SWIFT_CNI_BIN_DIR"] != nil, "only for the installed release build (Scripts/test.sh)"))
+    func staticBinaries() throws {
+        let result = try Command.run(["ldd", TestEnvironment.plugin("bridge")])
+        #expect(result.stdout.contains("not a dynamic executable") || result.stderr.contains("not a dynamic executable"), "\(result)")
+    }
+
     @Test("R3: VERSION with libcni's probe environment")
     func versionProbe() throws {
         let result = try Command.run([TestEnvironment.plugin("loopback")], environment: [
