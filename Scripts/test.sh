@@ -8,9 +8,10 @@ cd "$root"
 
 if [[ $(id -u) -eq 0 ]]; then
     # iproute2: netns and `ip -j`; containernetworking-plugins: the Go reference (oracle);
-    # golang-go + golang-github-appc-cni-dev: the libcni driver; nftables, strace: checks.
+    # golang-go + golang-github-appc-cni-dev: the libcni driver; podman + runc + busybox-static:
+    # a real runtime with its CNI backend; nftables, strace: checks.
     wanted=(iproute2 nftables strace iputils-ping containernetworking-plugins golang-go
-            golang-github-appc-cni-dev libnftnl-dev libmnl-dev)
+            golang-github-appc-cni-dev libnftnl-dev libmnl-dev podman runc busybox-static)
     need=()
     for pkg in "${wanted[@]}"; do
         dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
