@@ -34,8 +34,9 @@ struct PtpTests {
         // A UDP listener outside records the source address of what arrives.
         let script = "import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(('192.0.2.2',5999));s.settimeout(5);print(s.recvfrom(64)[1][0])"
         let listener = Thread.detachedResult { try out.run(["python3", "-c", script]) }
-        usleep(300_000)
-        _ = try pod.run(["python3", "-c", "import socket;socket.socket(socket.AF_INET,socket.SOCK_DGRAM).sendto(b'hi',('192.0.2.2',5999))"])
+        // Send a few times: under load the listener may bind a little later.
+        let sender = "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor _ in range(15):\n    s.sendto(b'hi',('192.0.2.2',5999)); time.sleep(0.2)"
+        _ = try pod.run(["python3", "-c", sender])
         let seen = try listener.wait()
         #expect(seen.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "192.0.2.1", "\(seen)")
         #expect(try ping(pod, "192.0.2.2"))
