@@ -4,7 +4,8 @@ import TestSupport
 
 /// A per-test node (where the plugins run, as a runtime on that node would) with a scratch
 /// IPAM dataDir, and helpers to attach pods.
-final class Node {
+final class Node: @unchecked Sendable {
+    // @unchecked: pods are created before any concurrent use; concurrent callers only read.
     let ns: TestNamespace
     let dataDir: String
     private var pods: [TestNamespace] = []
