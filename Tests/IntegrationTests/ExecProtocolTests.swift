@@ -113,7 +113,7 @@ struct ExecProtocolTests {
         }
     }
 
-    @Test("Plugins not implemented yet refuse ADD with a clear error", arguments: ["portmap", "tuning", "firewall"])
+    @Test("Plugins not implemented yet refuse ADD with a clear error", arguments: ["portmap", "firewall", "bandwidth"])
     func unimplemented(plugin: String) throws {
         var invocation = PluginInvocation(plugin: plugin, command: "ADD")
         invocation.netns = "/run/netns/cnit-none"

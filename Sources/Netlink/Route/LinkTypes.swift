@@ -93,6 +93,8 @@ public struct Link: Sendable, Equatable {
     public var name: String
     public var flags: LinkFlags
     public var mtu: UInt32
+    /// `IFLA_TXQLEN`.
+    public var txQueueLength: UInt32 = 0
     /// The hardware address, empty when the link has none.
     public var hardwareAddress: [UInt8]
     /// `IFLA_INFO_KIND`, e.g. "veth" or "bridge"; nil for devices without one (lo, physical).
@@ -120,6 +122,7 @@ public struct Link: Sendable, Equatable {
             switch LinkAttribute(rawValue: attribute.type) {
             case .ifname: name = attribute.string
             case .mtu: mtu = attribute.u32 ?? 0
+            case .txqlen: txQueueLength = attribute.u32 ?? 0
             case .address: hardwareAddress = attribute.payload
             case .master: masterIndex = attribute.i32
             case .operstate: operationalState = OperationalState(rawValue: attribute.u8 ?? 0) ?? .unknown

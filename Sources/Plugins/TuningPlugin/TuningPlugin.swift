@@ -1,7 +1,106 @@
 import CNISkeleton
+import Netlink
+import PluginSupport
 
-/// The `tuning` plugin. Not implemented yet: it answers VERSION and rejects every other command.
-public enum TuningPlugin {
+/// The `tuning` plugin: sysctls and link attributes (MAC, MTU, promisc, allmulti, txqueuelen)
+/// of the container interface, after the main plugin. Attributes it changes are backed up to
+/// `<dataDir>/<containerID>_<ifname>.json` (the reference's file) and restored on DEL.
+public struct TuningPlugin: CNIPlugin {
     /// The plugin instance the executables run.
-    public static let plugin = UnimplementedPlugin(type: "tuning")
+    public static let plugin = TuningPlugin()
+
+    public let type = "tuning"
+
+    public init() {}
+
+    func backupPath(_ conf: TuningConfig, _ request: CNIRequest) -> String {
+        "\(conf.dataDir)/\(request.containerID)_\(request.ifname).json"
+    }
+
+    public func add(_ request: CNIRequest) throws -> CNIResult {
+        let conf = try TuningConfig(request)
+        guard var result = try request.config.prevResult() else { throw CNIError(.invalidNetworkConfig, "Required prevResult missing") }
+        result.cniVersion = request.config.cniVersion
+        let rollback = Rollback()
+        defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("tuning: \($0)\n") }) }
+        let namespace = try NetworkNamespace(path: request.netns)
+        let container = try namespace.withEntered { try RouteNetlink() }
+        guard let link = try? container.link(named: request.ifname) else {
+            throw CNIError(.internalError, "failed to get \"\(request.ifname)\"")
+        }
+        let previous = try namespace.withEntered { try Self.writeSysctls(conf.sysctl, ifname: request.ifname) }
+        rollback.add("sysctls") { try namespace.withEntered { for (path, value) in previous { try? TuningFiles.write(path, value) } } }
+        if conf.changesLink {
+            let backup = TuningBackup(of: link, for: conf)
+            try TuningFiles.makeDirectory(conf.dataDir)
+            try TuningFiles.write(backupPath(conf, request), Array(backup.json.utf8), create: true)
+            rollback.add("link attributes") {
+                try backup.restore(container, index: link.index)
+                TuningFiles.remove(backupPath(conf, request))
+            }
+            try apply(conf, container, index: link.index)
+            if let mac = conf.macText?.lowercased() {
+                for i in result.interfaces.indices where result.interfaces[i].name == request.ifname { result.interfaces[i].mac = mac }
+            }
+        }
+        rollback.commit()
+        return result
+    }
+
+    /// Writes each sysctl; returns the previous values, for rollback.
+    static func writeSysctls(_ sysctls: [(key: String, value: String)], ifname: String) throws -> [(String, [UInt8])] {
+        var previous: [(String, [UInt8])] = []
+        do {
+            for (key, value) in sysctls {
+                let path = try TuningConfig.path(of: key, ifname: ifname)
+                let old = try TuningFiles.read(path) ?? []
+                try TuningFiles.write(path, Array(value.utf8))
+                previous.append((path, old))
+            }
+        } catch {
+            for (path, value) in previous.reversed() { try? TuningFiles.write(path, value) }
+            throw error
+        }
+        return previous
+    }
+
+    private func apply(_ conf: TuningConfig, _ route: RouteNetlink, index: Int32) throws {
+        if let mac = conf.mac { try route.setLink(index: index, .hardwareAddress(mac)) }
+        if conf.promisc { try route.setLink(index: index, .promiscuous(true)) }
+        if let mtu = conf.mtu { try route.setLink(index: index, .mtu(mtu)) }
+        if let on = conf.allMulticast { try route.setLink(index: index, .allMulticast(on)) }
+        if let length = conf.txQueueLength { try route.setLink(index: index, .txQueueLength(length)) }
+    }
+
+    /// Restores what ADD changed, when the backup and the link still exist. Always succeeds.
+    public func del(_ request: CNIRequest) throws {
+        let conf = try TuningConfig(request)
+        let path = backupPath(conf, request)
+        guard let bytes = try? TuningFiles.read(path) else { return }
+        guard let backup = TuningBackup(json: bytes) else { return }
+        guard !request.netns.isEmpty, let container = try? ContainerNetwork.routeSocket(netns: request.netns),
+              let link = try? container.link(named: request.ifname) else { return }
+        if (try? backup.restore(container, index: link.index)) != nil { TuningFiles.remove(path) }
+    }
+
+    public func check(_ request: CNIRequest) throws {
+        let conf = try TuningConfig(request)
+        guard try request.config.prevResult() != nil else { throw CNIError(.invalidNetworkConfig, "Required prevResult missing") }
+        let namespace = try NetworkNamespace(path: request.netns)
+        let mismatch = try namespace.withEntered { () throws -> String? in
+            for (key, value) in conf.sysctl {
+                let path = try TuningConfig.path(of: key, ifname: request.ifname)
+                var current = String(decoding: try TuningFiles.read(path) ?? [], as: UTF8.self)
+                if current.hasSuffix("\n") { current.removeLast() }
+                if current != value { return "Error: Tuning configured value of \(path) is \(value), current value is \(current)" }
+            }
+            return nil
+        }
+        if let mismatch { throw CNIError(.internalError, mismatch) }
+        let container = try namespace.withEntered { try RouteNetlink() }
+        guard let link = try? container.link(named: request.ifname) else {
+            throw CNIError(.internalError, "Cannot find container link \(request.ifname)")
+        }
+        try TuningBackup.verify(conf, link: link, ifname: request.ifname)
+    }
 }
