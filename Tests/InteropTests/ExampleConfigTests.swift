@@ -14,6 +14,7 @@ struct ExampleConfigTests {
         var list = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/" + file))) as! [String: Any]
         var plugins = list["plugins"] as! [[String: Any]]
         for i in plugins.indices {
+            if plugins[i]["type"] as? String == "tuning" { plugins[i]["dataDir"] = dataDir + "/tuning" }
             if var ipam = plugins[i]["ipam"] as? [String: Any], ipam["type"] as? String == "host-local" {
                 ipam["dataDir"] = dataDir
                 plugins[i]["ipam"] = ipam
