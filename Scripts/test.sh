@@ -25,11 +25,13 @@ else
 fi
 
 bin="$root/.build/cni-test-bin"
-rm -rf "$bin"
+separate="$root/.build/cni-test-separate"
+rm -rf "$bin" "$separate"
 Scripts/install.sh "$bin"
+Scripts/install.sh --separate "$separate"
 
 status=0
-SWIFT_CNI_BIN_DIR="$bin" swift test "$@" || status=$?
+SWIFT_CNI_BIN_DIR="$bin" SWIFT_CNI_SEPARATE_DIR="$separate" swift test "$@" || status=$?
 
 # Every integration test removes what it made; anything left is a bug worth failing for.
 if [[ $(id -u) -eq 0 ]]; then

@@ -38,6 +38,21 @@ struct ExecProtocolTests {
         #expect(result.stdout.contains("not a dynamic executable") || result.stderr.contains("not a dynamic executable"), "\(result)")
     }
 
+    @Test("install.sh --separate gives one self-contained static executable per plugin",
+          .enabled(if: ProcessInfo.processInfo.environment["SWIFT_CNI_SEPARATE_DIR"] != nil, "only with Scripts/test.sh, which installs them"))
+    func separateInstall() throws {
+        let dir = ProcessInfo.processInfo.environment["SWIFT_CNI_SEPARATE_DIR"]!
+        for name in TestEnvironment.pluginNames {
+            let path = dir + "/" + name
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            #expect((attributes[.referenceCount] as? Int) == 1, "\(name) is its own file, not a hard link")
+            let result = try Command.run([path], environment: ["CNI_COMMAND": "VERSION"])
+            #expect(result.status == 0 && result.stdout.contains("supportedVersions"), "\(name): \(result)")
+        }
+        let ldd = try Command.run(["ldd", dir + "/bridge"])
+        #expect((ldd.stdout + ldd.stderr).contains("not a dynamic executable"))
+    }
+
     @Test("R3: VERSION with libcni's probe environment")
     func versionProbe() throws {
         let result = try Command.run([TestEnvironment.plugin("loopback")], environment: [
