@@ -68,7 +68,7 @@ struct NFTEncoder {
         case .addRule(let r):
             let rule = makeRule(chain: r.chain)
             defer { nftnl_rule_free(rule) }
-            for statement in r.statements { NFTExpressions.add(statement, to: rule) }
+            for statement in r.statements { NFTExpressions.add(statement, family: family, to: rule) }
             if let comment = r.comment {
                 NFTEncoder.withComment(comment, type: UInt8(attr(NFTNL_UDATA_RULE_COMMENT))) { data, length in
                     nftnl_rule_set_data(rule, attr(NFTNL_RULE_USERDATA), data, length)

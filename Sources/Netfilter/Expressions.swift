@@ -2,13 +2,15 @@ import CLibnftnl
 
 /// Each statement as the expressions `nft` generates for it in an inet/ip/ip6 table.
 enum NFTExpressions {
-    static func add(_ statement: NFTStatement, to rule: OpaquePointer) {
+    static func add(_ statement: NFTStatement, family: NFTFamily, to rule: OpaquePointer) {
         switch statement {
         case .address(let field, let equal, let address, let length):
             let v4 = address.count == 4
             // In inet tables nft guards address matches with the protocol (meta nfproto).
-            meta(NFT_META_NFPROTO.rawValue, rule)
-            compare(equal: true, [UInt8(v4 ? NFPROTO_IPV4 : NFPROTO_IPV6)], rule)
+            if family == .inet {
+                meta(NFT_META_NFPROTO.rawValue, rule)
+                compare(equal: true, [UInt8(v4 ? NFPROTO_IPV4 : NFPROTO_IPV6)], rule)
+            }
             let offset: UInt32 = v4 ? (field == .source ? 12 : 16) : (field == .source ? 8 : 24)
             payload(offset: offset, length: UInt32(address.count), rule)
             if length < address.count * 8 {
@@ -32,6 +34,34 @@ enum NFTExpressions {
             nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_LEN), 6)
             nftnl_rule_add_expr(rule, e)
             compare(equal: equal, mac, rule)
+        case .destinationIsLocal:
+            let e = nftnl_expr_alloc("fib")!
+            nftnl_expr_set_u32(e, attr(NFTNL_EXPR_FIB_FLAGS), UInt32(NFTA_FIB_F_DADDR.rawValue))
+            nftnl_expr_set_u32(e, attr(NFTNL_EXPR_FIB_RESULT), UInt32(NFT_FIB_RESULT_ADDRTYPE.rawValue))
+            nftnl_expr_set_u32(e, attr(NFTNL_EXPR_FIB_DREG), reg1)
+            nftnl_rule_add_expr(rule, e)
+            // RTN_LOCAL, compared as the host-order u32 the fib expression stores.
+            compare(equal: true, withUnsafeBytes(of: UInt32(2)) { Array($0) }, rule)
+        case .destinationPort(let proto, let port):
+            meta(NFT_META_L4PROTO.rawValue, rule)
+            compare(equal: true, [proto], rule)
+            let e = nftnl_expr_alloc("payload")!
+            nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_DREG), reg1)
+            nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_BASE), UInt32(NFT_PAYLOAD_TRANSPORT_HEADER.rawValue))
+            nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_OFFSET), 2)
+            nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_LEN), 2)
+            nftnl_rule_add_expr(rule, e)
+            compare(equal: true, [UInt8(port >> 8), UInt8(port & 0xff)], rule)
+        case .dnat(let address, let port):
+            load(address, into: reg1, rule)
+            load([UInt8(port >> 8), UInt8(port & 0xff)], into: UInt32(NFT_REG_2.rawValue), rule)
+            let e = nftnl_expr_alloc("nat")!
+            nftnl_expr_set_u32(e, attr(NFTNL_EXPR_NAT_TYPE), UInt32(NFT_NAT_DNAT.rawValue))
+            nftnl_expr_set_u32(e, attr(NFTNL_EXPR_NAT_FAMILY), UInt32(address.count == 4 ? NFPROTO_IPV4 : NFPROTO_IPV6))
+            nftnl_expr_set_u32(e, attr(NFTNL_EXPR_NAT_REG_ADDR_MIN), reg1)
+            nftnl_expr_set_u32(e, attr(NFTNL_EXPR_NAT_REG_PROTO_MIN), UInt32(NFT_REG_2.rawValue))
+            nftnl_expr_set_u32(e, attr(NFTNL_EXPR_NAT_FLAGS), 2)  // NF_NAT_RANGE_PROTO_SPECIFIED
+            nftnl_rule_add_expr(rule, e)
         case .masquerade:
             let e = nftnl_expr_alloc("masq")!
             nftnl_rule_add_expr(rule, e)
@@ -84,6 +114,13 @@ enum NFTExpressions {
         nftnl_expr_set_u32(e, attr(NFTNL_EXPR_CMP_SREG), reg1)
         nftnl_expr_set_u32(e, attr(NFTNL_EXPR_CMP_OP), equal ? NFT_CMP_EQ.rawValue : NFT_CMP_NEQ.rawValue)
         data.withUnsafeBytes { _ = nftnl_expr_set(e, attr(NFTNL_EXPR_CMP_DATA), $0.baseAddress, UInt32(data.count)) }
+        nftnl_rule_add_expr(rule, e)
+    }
+
+    private static func load(_ data: [UInt8], into register: UInt32, _ rule: OpaquePointer) {
+        let e = nftnl_expr_alloc("immediate")!
+        nftnl_expr_set_u32(e, attr(NFTNL_EXPR_IMM_DREG), register)
+        data.withUnsafeBytes { _ = nftnl_expr_set(e, attr(NFTNL_EXPR_IMM_DATA), $0.baseAddress, UInt32(data.count)) }
         nftnl_rule_add_expr(rule, e)
     }
 

@@ -71,6 +71,12 @@ public enum NFTStatement: Sendable, Equatable {
     case inputInterface(String)
     /// `ether saddr == aa:bb:cc:dd:ee:ff`.
     case etherSource(equal: Bool, [UInt8])
+    /// `fib daddr type local`: the destination is an address of this host.
+    case destinationIsLocal
+    /// `tcp dport 8080` (protocol number: 6 tcp, 17 udp, 132 sctp).
+    case destinationPort(protocolNumber: UInt8, port: UInt16)
+    /// `dnat to 10.0.0.2:80` / `dnat to [fd00::2]:80`.
+    case dnat(address: [UInt8], port: UInt16)
     case masquerade
     case `return`
     case goto(String)
@@ -157,6 +163,13 @@ public struct NFTTransaction: Sendable, Equatable {
             case .inputInterface(let name): return "meta iifname == \(quote(name))"
             case .etherSource(let equal, let mac):
                 return "ether saddr \(equal ? "==" : "!=") " + mac.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: ":")
+            case .destinationIsLocal: return "fib daddr type local"
+            case .destinationPort(let proto, let port):
+                let name = [6: "tcp", 17: "udp", 132: "sctp"][Int(proto)] ?? "meta l4proto \(proto) th"
+                return "\(name) dport \(port)"
+            case .dnat(let address, let port):
+                let text = NFTTransaction.addressText(address)
+                return "dnat to " + (address.count == 4 ? "\(text):\(port)" : "[\(text)]:\(port)")
             case .masquerade: return "masquerade"
             case .return: return "return"
             case .goto(let chain): return "goto \(chain)"

@@ -128,7 +128,7 @@ struct ExecProtocolTests {
         }
     }
 
-    @Test("Plugins not implemented yet refuse ADD with a clear error", arguments: ["portmap", "firewall", "bandwidth"])
+    @Test("Plugins not implemented yet refuse ADD with a clear error", arguments: ["firewall", "bandwidth", "macvlan"])
     func unimplemented(plugin: String) throws {
         var invocation = PluginInvocation(plugin: plugin, command: "ADD")
         invocation.netns = "/run/netns/cnit-none"

@@ -36,16 +36,18 @@ struct ExampleConfigTests {
         }
         let (name, json) = try Self.localized(file, dataDir: dataDir)
         try json.write(to: URL(fileURLWithPath: confDir + "/" + file))
-        let added = try LibcniDriver.run("add", network: name, netns: pod.path, confDir: confDir, cacheDir: confDir, node: node)
+        // Capability arguments as a runtime passes them; only plugins that declare them get them.
+        let capabilities = ["CAP_ARGS": #"{"portMappings":[{"hostPort":18080,"containerPort":80,"protocol":"tcp"}],"mac":"02:00:00:00:42:01"}"#]
+        let added = try LibcniDriver.run("add", network: name, netns: pod.path, confDir: confDir, cacheDir: confDir, node: node, extra: capabilities)
         #expect(added.status == 0, "\(added)")
         let result = try added.object()
         for ip in result["ips"] as? [[String: Any]] ?? [] {
             guard let gateway = ip["gateway"] as? String, (ip["address"] as? String)?.contains(".") == true else { continue }
             #expect(try pod.run(["ping", "-c", "1", "-W", "2", gateway]).status == 0, "ping \(gateway)")
         }
-        let checked = try LibcniDriver.run("check", network: name, netns: pod.path, confDir: confDir, cacheDir: confDir, node: node)
+        let checked = try LibcniDriver.run("check", network: name, netns: pod.path, confDir: confDir, cacheDir: confDir, node: node, extra: capabilities)
         #expect(checked.status == 0, "\(checked)")
-        let deleted = try LibcniDriver.run("del", network: name, netns: pod.path, confDir: confDir, cacheDir: confDir, node: node)
+        let deleted = try LibcniDriver.run("del", network: name, netns: pod.path, confDir: confDir, cacheDir: confDir, node: node, extra: capabilities)
         #expect(deleted.status == 0, "\(deleted)")
         #expect(try pod.ipJSON(["link", "show"]).count == 1)
         let left = try node.ipJSON(["link", "show"]).compactMap { $0["ifname"] as? String }.filter { !$0.hasPrefix("veth") }
@@ -54,5 +56,6 @@ struct ExampleConfigTests {
         #expect(reservations.allSatisfy { $0.first?.isNumber != true && !$0.contains(":") }, "\(reservations)")
         let rules = try Command.checked(["ip", "netns", "exec", node.name, "nft", "list", "ruleset"])
         #expect(!rules.contains("masquerade comment"))
+        #expect(!rules.contains("dnat to"))
     }
 }

@@ -158,6 +158,16 @@ extension RouteNetlink {
         try connection.acknowledged(.delRoute, payload: route.deletePayload)
     }
 
+    /// The route the kernel would use to reach `destination` (`ip route get`).
+    /// The corresponding kernel message is `RTM_GETROUTE` without `NLM_F_DUMP`.
+    public func routeGet(_ destination: [UInt8]) throws(NetlinkError) -> RouteSpec {
+        var w = AttributeWriter()
+        let family: AddressFamily = destination.count == 4 ? .inet : .inet6
+        w.header([family.rawValue, UInt8(destination.count * 8), 0, 0, 0, 0, 0, 0] + AttributeWriter.encode(UInt32(0)))
+        w.bytes(RouteAttribute.dst, destination)
+        return try RouteSpec(payload: connection.single(.getRoute, payload: w.bytes).payload)
+    }
+
     /// Every route of `family` in every table. `RTM_GETROUTE` with `NLM_F_DUMP`.
     public func routes(family: AddressFamily) throws(NetlinkError) -> [RouteSpec] {
         let request = [family.rawValue] + [UInt8](repeating: 0, count: RouteSpec.headerSize - 1)

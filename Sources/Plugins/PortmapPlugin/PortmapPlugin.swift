@@ -1,7 +1,71 @@
 import CNISkeleton
+import Netfilter
+import Netlink
+import PluginSupport
 
-/// The `portmap` plugin. Not implemented yet: it answers VERSION and rejects every other command.
-public enum PortmapPlugin {
+/// The `portmap` plugin: forwards host ports to the container (DNAT), with masquerading for
+/// hairpin and localhost traffic, in nftables. Chained: it passes prevResult through.
+public struct PortmapPlugin: CNIPlugin {
     /// The plugin instance the executables run.
-    public static let plugin = UnimplementedPlugin(type: "portmap")
+    public static let plugin = PortmapPlugin()
+
+    public let type = "portmap"
+
+    public init() {}
+
+    public func add(_ request: CNIRequest) throws -> CNIResult {
+        let conf = try PortmapConfig(request)
+        guard var result = try request.config.prevResult() else { throw CNIError(.invalidNetworkConfig, "must be called as chained plugin") }
+        result.cniVersion = request.config.cniVersion
+        guard !conf.mappings.isEmpty else { return result }
+        let rollback = Rollback()
+        defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("portmap: \($0)\n") }) }
+        let client = try NFTClient()
+        rollback.add("port mappings") { try PortmapRules.remove(containerID: request.containerID) }
+        for container in PortmapConfig.containerAddresses(result, ifname: request.ifname) {
+            let stale = try PortmapRules.rules(client, family: PortmapRules.family(container), containerID: request.containerID)
+            do {
+                try client.run(PortmapRules.transaction(for: container, conf, containerID: request.containerID, stale: stale))
+            } catch {
+                throw CNIError(.internalError, "unable to set up nftables rules for port mappings: \(error)")
+            }
+            if container.isV4 && conf.snat { enableLocalhostRouting(to: container) }
+        }
+        rollback.commit()
+        return result
+    }
+
+    /// Localhost-originated traffic to a mapped port needs `route_localnet` on the interface
+    /// that routes to the container, as in the reference. Best effort.
+    private func enableLocalhostRouting(to container: IPAddress) {
+        guard let route = try? RouteNetlink(), let output = try? route.routeGet(container.bytes).outputIndex,
+              let link = try? route.link(index: output) else { return }
+        try? Sysctl.ensure("net/ipv4/conf/\(link.name)/route_localnet", "1")
+    }
+
+    /// Removes this container's rules. Like the reference, a DEL without portMappings has
+    /// nothing to do (and does no netfilter work).
+    public func del(_ request: CNIRequest) throws {
+        let conf = try PortmapConfig(request)
+        guard !conf.mappings.isEmpty else { return }
+        try PortmapRules.remove(containerID: request.containerID)
+    }
+
+    /// Every mapping and masquerade rule of the container must be present.
+    public func check(_ request: CNIRequest) throws {
+        let conf = try PortmapConfig(request)
+        guard let result = try request.config.prevResult() else { throw CNIError(.invalidNetworkConfig, "Required prevResult missing") }
+        guard !conf.mappings.isEmpty else { return }
+        let client = try NFTClient()
+        for container in PortmapConfig.containerAddresses(result, ifname: request.ifname) {
+            let expected = PortmapRules.transaction(for: container, conf, containerID: request.containerID, stale: []).operations.filter {
+                if case .addRule(let rule) = $0 { return rule.comment == request.containerID }
+                return false
+            }.count
+            let present = try PortmapRules.rules(client, family: PortmapRules.family(container), containerID: request.containerID).count
+            if present < expected {
+                throw CNIError(.internalError, "missing hostport rules in \"\(PortmapRules.table)\" (\(present) of \(expected) present)")
+            }
+        }
+    }
 }

@@ -1,0 +1,79 @@
+import CNISkeleton
+import Netfilter
+
+/// The nftables layout of the reference's portmap backend: table `cni_hostport` per family,
+/// DNAT rules in `hostports`, hairpin/localhost masquerade in `masquerading`, every rule
+/// commented with the container ID so DEL finds exactly its own.
+enum PortmapRules {
+    static let table = "cni_hostport"
+    static let chains = ["hostports", "hostip_hostports", "masquerading"]
+
+    static func family(_ ip: IPAddress) -> NFTFamily { ip.isV4 ? .ip : .ip6 }
+
+    /// The batch for one container address: the shared structure (re-asserted each time, as
+    /// the reference does), this container's previous rules removed, its new rules added.
+    static func transaction(for container: IPAddress, _ conf: PortmapConfig, containerID: String, stale: [NFTRule]) -> NFTTransaction {
+        var tx = NFTTransaction(family: family(container), table: table)
+        tx.add(.addTable(NFTTable(family: family(container), name: table, comment: "CNI portmap plugin")))
+        for name in ["hostports", "hostip_hostports", "hostports_all"] { tx.add(.addChain(NFTChain(name: name))) }
+        tx.add(.flushChain("hostports_all"))
+        tx.add(.addRule(NFTRule(chain: "hostports_all", statements: [.jump("hostip_hostports")])))
+        tx.add(.addRule(NFTRule(chain: "hostports_all", statements: [.jump("hostports")])))
+        // NF_INET_PRE_ROUTING (0) and NF_INET_LOCAL_OUT (3), priority dstnat (-100).
+        for (name, hook) in [("prerouting", UInt32(0)), ("output", UInt32(3))] {
+            tx.add(.addChain(NFTChain(name: name, base: .init(type: "nat", hook: hook, priority: -100))))
+            tx.add(.flushChain(name))
+            tx.add(.addRule(NFTRule(chain: name, statements: [.destinationIsLocal, .jump("hostports_all")])))
+        }
+        if conf.snat {
+            tx.add(.addChain(NFTChain(name: "masquerading", base: .init(type: "nat", hook: 4, priority: 100))))
+        }
+        for rule in stale { if let handle = rule.handle { tx.add(.deleteRule(chain: rule.chain, handle: handle)) } }
+        let bits = container.bitWidth
+        for mapping in conf.mappings {
+            var statements: [NFTStatement] = []
+            if let hostIP = mapping.hostIP {
+                guard hostIP.isV4 == container.isV4 else { continue }  // other family's mapping
+                if !hostIP.isUnspecified { statements.append(.address(.destination, equal: true, address: hostIP.bytes, prefixLength: bits)) }
+            }
+            statements += [.destinationPort(protocolNumber: mapping.protocolNumber, port: mapping.hostPort),
+                           .dnat(address: container.bytes, port: mapping.containerPort)]
+            tx.add(.addRule(NFTRule(chain: "hostports", statements: statements, comment: containerID)))
+        }
+        if conf.snat {
+            let to = NFTStatement.address(.destination, equal: true, address: container.bytes, prefixLength: bits)
+            if conf.masqAll {
+                tx.add(.addRule(NFTRule(chain: "masquerading", statements: [to, .masquerade], comment: containerID)))
+            } else {
+                let hairpin = NFTStatement.address(.source, equal: true, address: container.bytes, prefixLength: bits)
+                tx.add(.addRule(NFTRule(chain: "masquerading", statements: [hairpin, to, .masquerade], comment: containerID)))
+                if container.isV4 {
+                    let localhost = NFTStatement.address(.source, equal: true, address: [127, 0, 0, 1], prefixLength: 32)
+                    tx.add(.addRule(NFTRule(chain: "masquerading", statements: [localhost, to, .masquerade], comment: containerID)))
+                }
+            }
+        }
+        return tx
+    }
+
+    /// This container's rules in one family's table.
+    static func rules(_ client: NFTClient, family: NFTFamily, containerID: String) throws -> [NFTRule] {
+        var out: [NFTRule] = []
+        for chain in chains {
+            out += try client.rules(family: family, table: table, chain: chain).filter { $0.comment == containerID }
+        }
+        return out
+    }
+
+    /// Removes this container's rules in both families; missing tables are fine.
+    static func remove(containerID: String) throws {
+        let client = try NFTClient()
+        for family in [NFTFamily.ip, .ip6] {
+            let doomed = try rules(client, family: family, containerID: containerID)
+            guard !doomed.isEmpty else { continue }
+            var tx = NFTTransaction(family: family, table: table)
+            for rule in doomed { if let handle = rule.handle { tx.add(.deleteRule(chain: rule.chain, handle: handle)) } }
+            try client.run(tx)
+        }
+    }
+}
