@@ -99,6 +99,8 @@ public struct Link: Sendable, Equatable {
     public var hardwareAddress: [UInt8]
     /// `IFLA_INFO_KIND`, e.g. "veth" or "bridge"; nil for devices without one (lo, physical).
     public var kind: String?
+    /// `IFLA_LINK`: for a veth, the peer's index (in the peer's namespace).
+    public var linkIndex: Int32?
     /// Index of the master device (bridge), when enslaved.
     public var masterIndex: Int32?
     public var operationalState: OperationalState
@@ -125,6 +127,7 @@ public struct Link: Sendable, Equatable {
             case .txqlen: txQueueLength = attribute.u32 ?? 0
             case .address: hardwareAddress = attribute.payload
             case .master: masterIndex = attribute.i32
+            case .link: linkIndex = attribute.i32
             case .operstate: operationalState = OperationalState(rawValue: attribute.u8 ?? 0) ?? .unknown
             case .linkNetnsID: linkNetnsID = attribute.i32
             case .linkinfo:

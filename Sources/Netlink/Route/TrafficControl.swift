@@ -122,6 +122,12 @@ struct TBFAttribute: AttributeType {
     static let burst = TBFAttribute(rawValue: 6)
 }
 
+/// tc's tick arithmetic, for callers that compare with what the kernel reports.
+public enum TBFTicks {
+    /// Scheduler ticks to send `size` bytes at `rate` bytes per second.
+    public static func transmit(rate: UInt32, size: UInt32) -> UInt32 { TokenBucket.transmitTicks(rate: rate, size: size) }
+}
+
 /// A u32 filter matching every packet and redirecting it to another link's egress
 /// (`tc filter add dev X parent P protocol all u32 match u32 0 0 action mirred egress redirect dev Y`),
 /// which is how the bandwidth plugin sends ingress traffic through an ifb.
@@ -195,6 +201,14 @@ public struct TrafficObject: Sendable, Equatable {
     public var handle: UInt32
     public var parent: UInt32
     public var kind: String
+    /// For tbf qdiscs: rate (bytes/s), limit (bytes) and buffer (ticks) from `TCA_TBF_PARMS`.
+    public var tokenBucket: (rate: UInt32, limit: UInt32, buffer: UInt32)?
+
+    public static func == (a: TrafficObject, b: TrafficObject) -> Bool {
+        a.index == b.index && a.handle == b.handle && a.parent == b.parent && a.kind == b.kind
+            && a.tokenBucket?.rate == b.tokenBucket?.rate && a.tokenBucket?.limit == b.tokenBucket?.limit
+            && a.tokenBucket?.buffer == b.tokenBucket?.buffer
+    }
 
     public init(index: Int32, handle: UInt32, parent: UInt32, kind: String) {
         self.index = index
@@ -212,7 +226,16 @@ public struct TrafficObject: Sendable, Equatable {
         self.index = index
         self.handle = handle
         self.parent = parent
-        kind = try AttributeReader.read(bytes.dropFirst(20)).first { $0.is(TCAttribute.kind) }?.string ?? ""
+        let attributes = try AttributeReader.read(bytes.dropFirst(20))
+        kind = attributes.first { $0.is(TCAttribute.kind) }?.string ?? ""
+        if kind == "tbf", let options = attributes.first(where: { $0.is(TCAttribute.options) }),
+           let parms = try options.nested().first(where: { $0.is(TBFAttribute.parms) }) {
+            let p = parms.payload[...]
+            if let rate: UInt32 = FieldReader.integer(p, at: 8), let limit: UInt32 = FieldReader.integer(p, at: 24),
+               let buffer: UInt32 = FieldReader.integer(p, at: 28) {
+                tokenBucket = (rate, limit, buffer)
+            }
+        }
     }
 }
 
