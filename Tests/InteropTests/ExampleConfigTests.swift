@@ -37,7 +37,7 @@ struct ExampleConfigTests {
         let (name, json) = try Self.localized(file, dataDir: dataDir)
         try json.write(to: URL(fileURLWithPath: confDir + "/" + file))
         // Capability arguments as a runtime passes them; only plugins that declare them get them.
-        let capabilities = ["CAP_ARGS": #"{"portMappings":[{"hostPort":18080,"containerPort":80,"protocol":"tcp"}],"mac":"02:00:00:00:42:01"}"#]
+        let capabilities = ["CAP_ARGS": #"{"portMappings":[{"hostPort":18080,"containerPort":80,"protocol":"tcp"}],"mac":"02:00:00:00:42:01","bandwidth":{"ingressRate":10000000,"ingressBurst":100000,"egressRate":10000000,"egressBurst":100000}}"#]
         let added = try LibcniDriver.run("add", network: name, netns: pod.path, confDir: confDir, cacheDir: confDir, node: node, extra: capabilities)
         #expect(added.status == 0, "\(added)")
         let result = try added.object()
@@ -57,5 +57,6 @@ struct ExampleConfigTests {
         let rules = try Command.checked(["ip", "netns", "exec", node.name, "nft", "list", "ruleset"])
         #expect(!rules.contains("masquerade comment"))
         #expect(!rules.contains("dnat to"))
+        #expect(try node.ipJSON(["link", "show"]).allSatisfy { ($0["ifname"] as? String)?.hasPrefix("bwp") == false }, "IFB removed")
     }
 }
