@@ -13,9 +13,18 @@ public final class TestNamespace: Sendable {
         try Command.checked(["ip", "netns", "add", name])
     }
 
-    /// Deletes the namespace.
+    /// Deletes the namespace. Retries for a while: a container that another test starts
+    /// (podman) copies the mount table, and while it lives its copy of our netns mount keeps
+    /// the file busy (EBUSY).
     public func remove() throws {
-        try Command.checked(["ip", "netns", "delete", name])
+        var last: CommandResult? = nil
+        for _ in 0..<50 {
+            let result = try Command.run(["ip", "netns", "delete", name])
+            if result.status == 0 || !FileManager.default.fileExists(atPath: path) { return }
+            last = result
+            usleep(200_000)
+        }
+        throw TestFailure("ip netns delete \(name) failed: \(last.map { "\($0)" } ?? "")")
     }
 
     /// Runs a command inside the namespace.
