@@ -68,6 +68,8 @@ public struct LinkSpec: Sendable, Equatable {
     /// Create the link directly inside this network namespace (an nsfs fd).
     public var namespaceFD: Int32?
     public var txQueueLength: UInt32?
+    /// macvlan only: `IFLA_MACVLAN_BC_QUEUE_LEN`, the broadcast queue length.
+    public var macvlanBroadcastQueueLength: UInt32?
 
     public init(name: String, kind: Kind, mtu: UInt32? = nil, hardwareAddress: [UInt8]? = nil,
                 namespaceFD: Int32? = nil, txQueueLength: UInt32? = nil) {
@@ -87,6 +89,7 @@ struct LinkDataAttribute: AttributeType {
     static let vethPeer = LinkDataAttribute(rawValue: 1)  // VETH_INFO_PEER
     static let bridgeVlanFiltering = LinkDataAttribute(rawValue: 7)  // IFLA_BR_VLAN_FILTERING
     static let macvlanMode = LinkDataAttribute(rawValue: 1)  // IFLA_MACVLAN_MODE
+    static let macvlanBroadcastQueueLength = LinkDataAttribute(rawValue: 7)  // IFLA_MACVLAN_BC_QUEUE_LEN
     static let ipvlanMode = LinkDataAttribute(rawValue: 1)  // IFLA_IPVLAN_MODE
     static let ipvlanFlags = LinkDataAttribute(rawValue: 2)  // IFLA_IPVLAN_FLAGS
     static let vlanID = LinkDataAttribute(rawValue: 1)  // IFLA_VLAN_ID
@@ -130,7 +133,10 @@ extension LinkSpec {
             guard let vlanFiltering else { return }
             info.nested(LinkInfoAttribute.data) { $0.u8(LinkDataAttribute.bridgeVlanFiltering, vlanFiltering ? 1 : 0) }
         case .macvlan(_, let mode):
-            info.nested(LinkInfoAttribute.data) { $0.u32(LinkDataAttribute.macvlanMode, mode.rawValue) }
+            info.nested(LinkInfoAttribute.data) {
+                $0.u32(LinkDataAttribute.macvlanMode, mode.rawValue)
+                if let length = macvlanBroadcastQueueLength { $0.u32(LinkDataAttribute.macvlanBroadcastQueueLength, length) }
+            }
         case .ipvlan(_, let mode, let flag):
             info.nested(LinkInfoAttribute.data) {
                 $0.u16(LinkDataAttribute.ipvlanMode, mode.rawValue)

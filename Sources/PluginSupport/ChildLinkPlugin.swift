@@ -1,0 +1,81 @@
+import CNISkeleton
+import Netlink
+
+/// ADD, DEL and CHECK of a plugin whose container interface is a child of a master
+/// (macvlan, ipvlan). The plugin supplies its decoded config.
+public struct ChildLinkFlow {
+    public let request: CNIRequest
+    public let child: ChildLinkRequest
+    public let ipamType: String
+    /// ipvlan's chained mode: without IPAM, take the addresses from prevResult.
+    public let usePrevResultAddresses: Bool
+    public let dns: CNIResult.DNS?
+
+    public init(request: CNIRequest, child: ChildLinkRequest, ipamType: String, usePrevResultAddresses: Bool = false, dns: CNIResult.DNS?) {
+        self.request = request
+        self.child = child
+        self.ipamType = ipamType
+        self.usePrevResultAddresses = usePrevResultAddresses
+        self.dns = dns
+    }
+
+    public func add() throws -> CNIResult {
+        let rollback = Rollback()
+        defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("\(request.config.type): \($0)\n") }) }
+        let host = try RouteNetlink()
+        let namespace = try NetworkNamespace(path: request.netns)
+        let container = try namespace.withEntered { try RouteNetlink() }
+        let master = try ContainerNetwork.master(child.master, in: child.linkInContainer ? container : host)
+        if let mtu = child.mtu, mtu > master.mtu {
+            throw CNIError(.invalidNetworkConfig, "invalid MTU \(mtu), must be [0, master MTU(\(master.mtu))]", details: "key: mtu")
+        }
+        let link = try ContainerNetwork.createChild(child, master: master, ifname: request.ifname, host: host,
+                                                    container: container, namespace: namespace)
+        rollback.add("link \(request.ifname)") { try? container.deleteLink(index: link.index) }
+        var result = CNIResult(cniVersion: request.config.cniVersion,
+                               interfaces: [.init(name: link.name, mac: link.macString, sandbox: request.netns)])
+        if !ipamType.isEmpty {
+            let ipam = try IPAMDelegation.add(request, type: ipamType, rollback: rollback)
+            result.ips = ipam.ips
+            result.routes = ipam.routes
+            result.dns = ipam.dns
+        } else if usePrevResultAddresses, let previous = try request.config.prevResult(), !previous.ips.isEmpty {
+            result.ips = previous.ips
+            result.routes = previous.routes
+            result.dns = previous.dns
+        }
+        if result.ips.isEmpty {
+            try container.setLink(index: link.index, up: true)
+        } else {
+            for i in result.ips.indices { result.ips[i].interface = 0 }
+            try ContainerNetwork.configureChild(result, ifname: request.ifname, route: container, namespace: namespace)
+        }
+        if let dns { result.dns = dns }
+        result.interfaces[0].mac = try container.link(index: link.index).macString
+        rollback.commit()
+        return result
+    }
+
+    /// IPAM DEL when set, then the link; a missing netns or link is fine.
+    public func del() throws {
+        if !ipamType.isEmpty { try Delegate.run(ipamType, command: .del, request: request) }
+        try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname)
+    }
+
+    /// The link must be a `kind` child with prevResult's MAC, carrying prevResult's addresses and routes.
+    public func check(kind: String) throws {
+        if !ipamType.isEmpty { try Delegate.run(ipamType, command: .check, request: request) }
+        guard let previous = try request.config.prevResult() else { throw CNIError(.invalidNetworkConfig, "Required prevResult missing") }
+        guard let entry = previous.interfaces.first(where: { $0.name == request.ifname }), entry.sandbox == request.netns else {
+            throw CNIError(.internalError, "Sandbox in prevResult doesn't match configured netns: \(request.netns)")
+        }
+        let container = try ContainerNetwork.routeSocket(netns: request.netns)
+        guard let link = try? container.link(named: request.ifname), link.kind == kind else {
+            throw CNIError(.internalError, "Container interface \(request.ifname) is missing or not of type \(kind)")
+        }
+        if !entry.mac.isEmpty, entry.mac != link.macString {
+            throw CNIError(.internalError, "Interface \(request.ifname) MAC \(link.macString) doesn't match \(entry.mac)")
+        }
+        try ContainerCheck.addressesAndRoutes(previous, ifname: request.ifname, link: link, route: container)
+    }
+}
