@@ -65,7 +65,7 @@ struct NFTEncoder {
             let rule = makeRule(chain: name)
             defer { nftnl_rule_free(rule) }
             return message(NFT_MSG_DELRULE.rawValue, flags: NFTEncoder.ack, seq: seq) { nftnl_rule_nlmsg_build_payload($0, rule) }
-        case .addRule(let r):
+        case .addRule(let r), .insertRule(let r):
             let rule = makeRule(chain: r.chain)
             defer { nftnl_rule_free(rule) }
             for statement in r.statements { NFTExpressions.add(statement, family: family, to: rule) }
@@ -74,7 +74,10 @@ struct NFTEncoder {
                     nftnl_rule_set_data(rule, attr(NFTNL_RULE_USERDATA), data, length)
                 }
             }
-            return message(NFT_MSG_NEWRULE.rawValue, flags: Int32(NLM_F_CREATE | NLM_F_APPEND) | NFTEncoder.ack, seq: seq) {
+            // Without NLM_F_APPEND the kernel puts the rule first in its chain.
+            var flags = Int32(NLM_F_CREATE) | NFTEncoder.ack
+            if case .addRule = operation { flags |= Int32(NLM_F_APPEND) }
+            return message(NFT_MSG_NEWRULE.rawValue, flags: flags, seq: seq) {
                 nftnl_rule_nlmsg_build_payload($0, rule)
             }
         case .deleteRule(let chain, let handle):

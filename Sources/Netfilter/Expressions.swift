@@ -22,10 +22,18 @@ enum NFTExpressions {
             }
         case .inputInterface(let name):
             meta(NFT_META_IIFNAME.rawValue, rule)
-            // Interface names compare as IFNAMSIZ (16) bytes, NUL-padded, as nft emits them.
-            var padded = Array(name.utf8.prefix(15))
-            padded += [UInt8](repeating: 0, count: 16 - padded.count)
-            compare(equal: true, padded, rule)
+            compare(equal: true, interfaceName(name), rule)
+        case .outputInterface(let name, let equal):
+            meta(NFT_META_OIFNAME.rawValue, rule)
+            compare(equal: equal, interfaceName(name), rule)
+        case .establishedOrRelated:
+            let e = nftnl_expr_alloc("ct")!
+            nftnl_expr_set_u32(e, attr(NFTNL_EXPR_CT_KEY), UInt32(NFT_CT_STATE.rawValue))
+            nftnl_expr_set_u32(e, attr(NFTNL_EXPR_CT_DREG), reg1)
+            nftnl_rule_add_expr(rule, e)
+            // The state is a host-order u32 bit set: ESTABLISHED (2) | RELATED (4).
+            bitwise(mask: withUnsafeBytes(of: UInt32(6)) { Array($0) }, rule)
+            compare(equal: false, [0, 0, 0, 0], rule)
         case .etherSource(let equal, let mac):
             let e = nftnl_expr_alloc("payload")!
             nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_DREG), reg1)
@@ -81,6 +89,12 @@ enum NFTExpressions {
     }
 
     private static let reg1 = UInt32(NFT_REG_1.rawValue)
+
+    /// Interface names compare as IFNAMSIZ (16) bytes, NUL-padded, as nft emits them.
+    private static func interfaceName(_ name: String) -> [UInt8] {
+        let bytes = Array(name.utf8.prefix(15))
+        return bytes + [UInt8](repeating: 0, count: 16 - bytes.count)
+    }
 
     private static func meta(_ key: UInt32, _ rule: OpaquePointer) {
         let e = nftnl_expr_alloc("meta")!

@@ -69,6 +69,10 @@ public enum NFTStatement: Sendable, Equatable {
     case address(Field, equal: Bool, address: [UInt8], prefixLength: Int)
     /// `meta iifname == "name"`.
     case inputInterface(String)
+    /// `meta oifname == "name"` or, with `equal` false, `!=`.
+    case outputInterface(String, equal: Bool)
+    /// `ct state established,related`: replies and related flows of a tracked connection.
+    case establishedOrRelated
     /// `ether saddr == aa:bb:cc:dd:ee:ff`.
     case etherSource(equal: Bool, [UInt8])
     /// `fib daddr type local`: the destination is an address of this host.
@@ -106,6 +110,8 @@ public enum NFTOperation: Sendable, Equatable {
     case addChain(NFTChain)
     case flushChain(String)
     case addRule(NFTRule)
+    /// Adds the rule at the head of its chain.
+    case insertRule(NFTRule)
     case deleteRule(chain: String, handle: UInt64)
     case deleteChain(String)
     case deleteTable
@@ -141,8 +147,9 @@ public struct NFTTransaction: Sendable, Equatable {
                 return "add chain \(prefix) \(c.name)" + (parts.isEmpty ? "" : " { " + parts.joined(separator: " ") + " }")
             case .flushChain(let chain):
                 return "flush chain \(prefix) \(chain)"
-            case .addRule(let r):
-                return "add rule \(prefix) \(r.chain) \(NFTTransaction.render(r.statements))" + (r.comment.map { " comment \(quote($0))" } ?? "")
+            case .addRule(let r), .insertRule(let r):
+                let verb = { if case .insertRule = op { return "insert" } else { return "add" } }()
+                return "\(verb) rule \(prefix) \(r.chain) \(NFTTransaction.render(r.statements))" + (r.comment.map { " comment \(quote($0))" } ?? "")
             case .deleteRule(let chain, let handle):
                 return "delete rule \(prefix) \(chain) handle \(handle)"
             case .deleteChain(let chain):
@@ -161,6 +168,8 @@ public struct NFTTransaction: Sendable, Equatable {
                 let text = NFTTransaction.addressText(address) + (length == address.count * 8 ? "" : "/\(length)")
                 return "\(family) \(field == .source ? "saddr" : "daddr") \(equal ? "==" : "!=") \(text)"
             case .inputInterface(let name): return "meta iifname == \(quote(name))"
+            case .outputInterface(let name, let equal): return "meta oifname \(equal ? "==" : "!=") \(quote(name))"
+            case .establishedOrRelated: return "ct state established,related"
             case .etherSource(let equal, let mac):
                 return "ether saddr \(equal ? "==" : "!=") " + mac.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: ":")
             case .destinationIsLocal: return "fib daddr type local"

@@ -14,20 +14,9 @@ public enum Masquerade {
     public static let chain = "masq_checks"
     static let tableComment = "Masquerading for plugins from github.com/containernetworking/plugins"
     static let chainComment = "Masquerade traffic from certain IPs to any (non-multicast) IP outside their subnet"
-    /// knftables' limit on comment length.
-    static let commentLimit = 128
-
-    static func networkHash(_ network: String) -> String { SHA512.hexPrefix(network, length: 16) }
-
-    static func instanceHash(network: String, ifname: String, containerID: String) -> String {
-        networkHash(network) + "-" + SHA512.hexPrefix(ifname + ":" + containerID, length: 16)
-    }
-
     /// `<hash>, net: N, if: I, id: C` with double quotes removed, cut to 128 bytes.
     public static func comment(network: String, ifname: String, containerID: String) -> String {
-        func clean(_ s: String) -> String { s.split(separator: "\"", omittingEmptySubsequences: false).joined() }
-        let text = "\(instanceHash(network: network, ifname: ifname, containerID: containerID)), net: \(clean(network)), if: \(clean(ifname)), id: \(clean(containerID))"
-        return String(decoding: Array(text.utf8).prefix(commentLimit), as: UTF8.self)
+        AttachmentTag(network: network, ifname: ifname, containerID: containerID).comment
     }
 
     /// The batch that sets up masquerading for `addresses`, replacing `stale` rules.
@@ -56,27 +45,26 @@ public enum Masquerade {
     /// Installs the rules for one attachment.
     public static func setup(_ addresses: [IPPrefix], network: String, ifname: String, containerID: String) throws {
         let client = try NFTClient()
-        let prefix = instanceHash(network: network, ifname: ifname, containerID: containerID)
+        let prefix = AttachmentTag(network: network, ifname: ifname, containerID: containerID).prefix
         let stale = try client.rules(family: .inet, table: table, chain: chain).filter { $0.comment?.hasPrefix(prefix) == true }
         try client.run(setupTransaction(addresses, network: network, ifname: ifname, containerID: containerID, stale: stale))
     }
 
     /// Removes the rules of one attachment; nothing to remove is fine.
     public static func teardown(network: String, ifname: String, containerID: String) throws {
-        try delete(matching: { $0.hasPrefix(instanceHash(network: network, ifname: ifname, containerID: containerID)) })
+        let prefix = AttachmentTag(network: network, ifname: ifname, containerID: containerID).prefix
+        try delete(matching: { $0.hasPrefix(prefix) })
     }
 
     /// True when the attachment's rules are present (for CHECK).
     public static func present(network: String, ifname: String, containerID: String) throws -> Bool {
-        let prefix = instanceHash(network: network, ifname: ifname, containerID: containerID)
+        let prefix = AttachmentTag(network: network, ifname: ifname, containerID: containerID).prefix
         return try NFTClient().rules(family: .inet, table: table, chain: chain).contains { $0.comment?.hasPrefix(prefix) == true }
     }
 
     /// Removes the rules of `network` whose attachment is not in `keep`.
     public static func collect(network: String, keep: [NetworkConfig.Attachment]) throws {
-        let valid = Set(keep.map { comment(network: network, ifname: $0.ifname, containerID: $0.containerID) })
-        let networkPrefix = networkHash(network) + "-"
-        try delete(matching: { $0.hasPrefix(networkPrefix) && !valid.contains($0) })
+        try delete(matching: { AttachmentTag.isStale($0, network: network, keep: keep) })
     }
 
     private static func delete(matching: (String) -> Bool) throws {

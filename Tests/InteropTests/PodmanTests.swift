@@ -15,7 +15,8 @@ enum Podman {
     }
 }
 
-@Suite("podman (CNI backend) runs containers on our plugins", .enabled(if: Podman.unavailableReason == nil, Comment(rawValue: Podman.unavailableReason ?? "")))
+// Serialized: podman instances share the SHM lock segment and /run/libpod even with private roots.
+@Suite("podman (CNI backend) runs containers on our plugins", .serialized, .enabled(if: Podman.unavailableReason == nil, Comment(rawValue: Podman.unavailableReason ?? "")))
 struct PodmanTests {
     /// A podman instance with private storage, config and CNI network directory.
     final class Instance {
@@ -36,6 +37,7 @@ struct PodmanTests {
                 cgroup_manager = "cgroupfs"
                 runtime = "runc"
                 events_logger = "file"
+                tmp_dir = "\(dir)/tmp"
                 [network]
                 network_backend = "cni"
                 cni_plugin_dirs = ["\(TestEnvironment.pluginDirectory)"]
@@ -43,7 +45,7 @@ struct PodmanTests {
                 """.write(toFile: dir + "/containers.conf", atomically: true, encoding: .utf8)
             try FileManager.default.createDirectory(atPath: dir + "/rootfs/bin", withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: dir + "/rootfs/bin/busybox")
-            for applet in ["sh", "ip", "ping", "cat", "sleep"] {
+            for applet in ["sh", "ip", "ping", "cat", "sleep", "httpd", "echo"] {
                 try FileManager.default.createSymbolicLink(atPath: dir + "/rootfs/bin/" + applet, withDestinationPath: "busybox")
             }
             try Command.checked(["tar", "-C", dir + "/rootfs", "-cf", dir + "/rootfs.tar", "."])
@@ -84,5 +86,30 @@ struct PodmanTests {
         #expect(!links.contains { $0.hasPrefix("veth") }, "\(links)")
         let rules = try Command.checked(["ip", "netns", "exec", instance.node.name, "nft", "list", "ruleset"])
         #expect(!rules.contains("masquerade comment"))
+    }
+
+    @Test("podman's own default chain (bridge, portmap, firewall, tuning): a published port serves from the container; rm removes every rule")
+    func defaultChain() throws {
+        let dataDir = try TestEnvironment.scratchDirectory("pmipam")
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        // The plugin list `podman network create` writes for the CNI backend.
+        let conflist = #"{"cniVersion":"0.4.0","name":"cnitpf","plugins":[{"type":"bridge","bridge":"cnitpf0","isGateway":true,"ipMasq":true,"hairpinMode":true,"ipam":{"type":"host-local","routes":[{"dst":"0.0.0.0/0"}],"ranges":[[{"subnet":"10.72.0.0/24","gateway":"10.72.0.1"}]],"dataDir":"\#(dataDir)"}},{"type":"portmap","capabilities":{"portMappings":true}},{"type":"firewall","backend":""},{"type":"tuning"}]}"#
+        let instance = try Instance(network: "cnitpf", conflist: conflist)
+        defer { instance.tearDown() }
+        let started = try instance.podman(["run", "-d", "--name", "web", "-p", "18081:80", "--network", "cnitpf", "localhost/cnit-busybox",
+                                           "sh", "-c", "mkdir -p /www && echo served > /www/index.html && httpd -f -p 80 -h /www"])
+        #expect(started.status == 0, "\(started)")
+        let rules = try Command.checked(["ip", "netns", "exec", instance.node.name, "nft", "list", "ruleset"])
+        #expect(rules.contains("ip saddr 10.72.0.2 accept"), "firewall rules: \(rules)")
+        #expect(rules.contains("dnat to 10.72.0.2:80"), "portmap rules: \(rules)")
+        let fetch = "import socket,time\nfor _ in range(25):\n    try:\n        s=socket.create_connection(('10.72.0.1',18081),2); s.send(b'GET / HTTP/1.0\\r\\n\\r\\n'); print(s.makefile('rb').read().decode()); break\n    except OSError: time.sleep(0.2)"
+        let fetched = try Command.run(["ip", "netns", "exec", instance.node.name, "python3", "-c", fetch])
+        #expect(fetched.stdout.contains("served"), "\(fetched)")
+        let removed = try instance.podman(["rm", "-f", "-t", "0", "web"])
+        #expect(removed.status == 0, "\(removed)")
+        let after = try Command.checked(["ip", "netns", "exec", instance.node.name, "nft", "list", "ruleset"])
+        #expect(!after.contains("10.72.0.2"), "rules left: \(after)")
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: dataDir + "/cnitpf")) ?? []
+        #expect(left.allSatisfy { $0.first?.isNumber != true }, "reservations left: \(left)")
     }
 }

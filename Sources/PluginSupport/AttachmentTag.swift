@@ -1,0 +1,39 @@
+import CNISkeleton
+
+/// The rule comment that ties an nftables rule to one attachment (network, interface,
+/// container), in the format of the reference's nftables ipmasq backend:
+/// `<hash(network)>-<hash(ifname:containerID)>, net: N, if: I, id: C`. The hash prefix lets
+/// DEL and GC find an attachment's rules, or a network's, without decoding any rule.
+public struct AttachmentTag: Sendable, Equatable {
+    public var network: String
+    public var ifname: String
+    public var containerID: String
+
+    public init(network: String, ifname: String, containerID: String) {
+        self.network = network
+        self.ifname = ifname
+        self.containerID = containerID
+    }
+
+    /// knftables' limit on comment length.
+    static let commentLimit = 128
+
+    /// The prefix shared by every rule of `network`.
+    public static func networkPrefix(_ network: String) -> String { SHA512.hexPrefix(network, length: 16) + "-" }
+
+    /// The prefix of this attachment's rules.
+    public var prefix: String { Self.networkPrefix(network) + SHA512.hexPrefix(ifname + ":" + containerID, length: 16) }
+
+    /// The full comment, double quotes removed, cut to 128 bytes.
+    public var comment: String {
+        func clean(_ s: String) -> String { s.split(separator: "\"", omittingEmptySubsequences: false).joined() }
+        let text = "\(prefix), net: \(clean(network)), if: \(clean(ifname)), id: \(clean(containerID))"
+        return String(decoding: Array(text.utf8).prefix(Self.commentLimit), as: UTF8.self)
+    }
+
+    /// Whether a rule with `comment` belongs to `network` but to none of `keep`.
+    public static func isStale(_ comment: String, network: String, keep: [NetworkConfig.Attachment]) -> Bool {
+        guard comment.hasPrefix(networkPrefix(network)) else { return false }
+        return !keep.contains { comment.hasPrefix(AttachmentTag(network: network, ifname: $0.ifname, containerID: $0.containerID).prefix) }
+    }
+}

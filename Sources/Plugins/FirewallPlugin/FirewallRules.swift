@@ -1,0 +1,124 @@
+import CNISkeleton
+import Netfilter
+import PluginSupport
+
+/// The firewall plugin's nftables layout: the reference's iptables chains, in one
+/// `inet cni_plugins_firewall` table.
+///
+/// ```
+/// forward (filter hook forward priority 0): jump CNI-ISOLATION-STAGE-1; jump CNI-FORWARD
+/// CNI-FORWARD: jump <admin chain> (once per admin chain name, first)
+///              ip daddr <ip> ct state established,related accept   (per container IP)
+///              ip saddr <ip> accept
+/// CNI-ISOLATION-STAGE-1: iifname <br> oifname != <br> jump CNI-ISOLATION-STAGE-2
+///                        iifname <br> oifname <br> drop              (isolated only)
+/// CNI-ISOLATION-STAGE-2: oifname <br> drop
+/// ```
+/// The admin chain belongs to the operator: it is created empty and never changed.
+/// Per-IP rules carry the attachment's `AttachmentTag`, so DEL needs no prevResult and GC
+/// finds rules of attachments that are gone.
+enum FirewallRules {
+    static let table = "cni_plugins_firewall"
+    static let forward = "forward"
+    static let filterChain = "CNI-FORWARD"
+    static let stage1 = "CNI-ISOLATION-STAGE-1"
+    static let stage2 = "CNI-ISOLATION-STAGE-2"
+    static let forwardComment = "CNI firewall plugin rules"
+    static let isolationComment = "CNI firewall plugin rules (ingressPolicy: same-bridge|isolated)"
+
+    static func adminComment(_ chain: String) -> String { "CNI firewall plugin admin overrides: \(chain)" }
+
+    /// The comment of a per-bridge isolation rule; the bridge name comes last so GC can read it.
+    static func bridgeComment(_ policy: IngressPolicy, bridge: String) -> String {
+        "CNI firewall plugin rules (ingressPolicy: \(policy.rawValue)) bridge: \(bridge)"
+    }
+
+    /// The two rules that let one container address through the forward hook.
+    static func addressRules(_ address: IPAddress, tag: AttachmentTag) -> [NFTRule] {
+        let host = address.bitWidth
+        return [
+            NFTRule(chain: filterChain, statements: [.address(.destination, equal: true, address: address.bytes, prefixLength: host),
+                                                     .establishedOrRelated, .accept], comment: tag.comment),
+            NFTRule(chain: filterChain, statements: [.address(.source, equal: true, address: address.bytes, prefixLength: host), .accept],
+                    comment: tag.comment),
+        ]
+    }
+
+    /// The rules an ingress policy adds for `bridge`.
+    static func isolationRules(_ policy: IngressPolicy, bridge: String) -> [NFTRule] {
+        guard policy != .open else { return [] }
+        let sameBridge = bridgeComment(.sameBridge, bridge: bridge)
+        var rules = [
+            NFTRule(chain: stage1, statements: [.inputInterface(bridge), .outputInterface(bridge, equal: false), .jump(stage2)], comment: sameBridge),
+            NFTRule(chain: stage2, statements: [.outputInterface(bridge, equal: true), .drop], comment: sameBridge),
+        ]
+        if policy == .isolated {
+            rules.append(NFTRule(chain: stage1, statements: [.inputInterface(bridge), .outputInterface(bridge, equal: true), .drop],
+                                 comment: bridgeComment(.isolated, bridge: bridge)))
+        }
+        return rules
+    }
+
+    /// What is in the table now, as far as ADD needs to know.
+    struct Current {
+        var filter: [NFTRule] = []
+        var stage1: [NFTRule] = []
+        var stage2: [NFTRule] = []
+
+        init(_ client: NFTClient) throws {
+            filter = try client.rules(family: .inet, table: table, chain: filterChain)
+            stage1 = try client.rules(family: .inet, table: table, chain: FirewallRules.stage1)
+            stage2 = try client.rules(family: .inet, table: table, chain: FirewallRules.stage2)
+        }
+
+        init() {}
+    }
+
+    /// One batch that sets up the table, the admin jump, the isolation rules of the
+    /// bridge, and this attachment's address rules (replacing any it had before).
+    static func setup(_ conf: FirewallConfig, addresses: [IPAddress], bridge: String?, tag: AttachmentTag, current: Current) -> NFTTransaction {
+        var tx = NFTTransaction(family: .inet, table: table)
+        tx.add(.addTable(NFTTable(family: .inet, name: table, comment: "CNI firewall plugin")))
+        tx.add(.addChain(NFTChain(name: forward, base: .init(type: "filter", hook: 2, priority: 0, policy: 1))))
+        for chain in [filterChain, conf.adminChain, stage1, stage2] { tx.add(.addChain(NFTChain(name: chain))) }
+        tx.add(.flushChain(forward))
+        tx.add(.addRule(NFTRule(chain: forward, statements: [.jump(stage1)], comment: isolationComment)))
+        tx.add(.addRule(NFTRule(chain: forward, statements: [.jump(filterChain)], comment: forwardComment)))
+        // A concurrent first ADD may have inserted the same jump: keep exactly one.
+        let adminJumps = current.filter.filter { $0.comment == adminComment(conf.adminChain) }
+        if adminJumps.isEmpty {
+            tx.add(.insertRule(NFTRule(chain: filterChain, statements: [.jump(conf.adminChain)], comment: adminComment(conf.adminChain))))
+        }
+        for extra in adminJumps.dropFirst() { delete(extra, &tx) }
+        for stale in current.filter where stale.comment?.hasPrefix(tag.prefix) == true { delete(stale, &tx) }
+        for rule in addresses.flatMap({ addressRules($0, tag: tag) }) { tx.add(.addRule(rule)) }
+        if let bridge {
+            let present = Set((current.stage1 + current.stage2).map { "\($0.chain)/\($0.comment ?? "")" })
+            for rule in isolationRules(conf.ingressPolicy, bridge: bridge) where !present.contains("\(rule.chain)/\(rule.comment ?? "")") {
+                tx.add(.addRule(rule))
+            }
+        }
+        return tx
+    }
+
+    static func delete(_ rule: NFTRule, _ tx: inout NFTTransaction) {
+        if let handle = rule.handle { tx.add(.deleteRule(chain: rule.chain, handle: handle)) }
+    }
+
+    /// Deletes the rules `matching` selects from the table's chains, in one batch.
+    static func remove(_ client: NFTClient, chains: [String], matching: (NFTRule) -> Bool) throws {
+        var tx = NFTTransaction(family: .inet, table: table)
+        for chain in chains {
+            for rule in try client.rules(family: .inet, table: table, chain: chain) where matching(rule) { delete(rule, &tx) }
+        }
+        try client.run(tx)
+    }
+
+    /// The bridge named by an isolation rule's comment.
+    static func bridge(inComment comment: String) -> String? {
+        // Interface names hold no whitespace, so the name is the last word.
+        guard comment.hasPrefix("CNI firewall plugin rules (ingressPolicy: "), let last = comment.split(separator: " ").last else { return nil }
+        let name = String(last)
+        return comment.hasSuffix(") bridge: " + name) ? name : nil
+    }
+}
