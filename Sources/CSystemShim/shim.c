@@ -1,6 +1,9 @@
 #define _GNU_SOURCE
 #include <sched.h>
 #include <sys/vfs.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <linux/if_packet.h>
 #include "CSystemShim.h"
 
 int CSystemShim_setns_net(int fd) {
@@ -16,3 +19,12 @@ int CSystemShim_fstatfs_type(int fd, long *type) {
     return rc;
 }
 
+
+int CSystemShim_bind_packet(int fd, int ifindex, unsigned short protocol_be) {
+    struct sockaddr_ll address;
+    memset(&address, 0, sizeof(address));
+    address.sll_family = AF_PACKET;
+    address.sll_protocol = protocol_be;
+    address.sll_ifindex = ifindex;
+    return bind(fd, (struct sockaddr *)&address, sizeof(address));
+}

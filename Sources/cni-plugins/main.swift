@@ -38,6 +38,7 @@ let plugins: [String: any CNIPlugin] = [
 Delegate.linkedPlugins = plugins
 
 let invokedAs = String(CommandLine.arguments.first?.split(separator: "/").last ?? "cni-plugins")
+if invokedAs == "dhcp" { DhcpPlugin.runDaemonIfAsked() }
 if let plugin = plugins[invokedAs] {
     PluginMain.run(plugin)
 }

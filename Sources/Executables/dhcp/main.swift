@@ -1,4 +1,5 @@
 import CNISkeleton
 import DhcpPlugin
 
+DhcpPlugin.runDaemonIfAsked()
 PluginMain.run(DhcpPlugin.plugin)
