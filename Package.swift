@@ -44,7 +44,7 @@ var targets: [Target] = [
     .testTarget(name: "CNISkeletonTests", dependencies: ["CNISkeleton"]),
     .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
     .testTarget(name: "IPAMTests", dependencies: ["IPAM", "CNISkeleton"]),
-    .testTarget(name: "PluginTests", dependencies: ["BridgePlugin", "PluginSupport", "Netfilter", "Netlink", "CNISkeleton", "CLibmnl", "CMnl"]),
+    .testTarget(name: "PluginTests", dependencies: ["BridgePlugin", "DhcpPlugin", "PluginSupport", "Netfilter", "Netlink", "CNISkeleton", "CLibmnl", "CMnl"]),
     .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Netlink"], exclude: ["Fixtures"]),
     .testTarget(name: "InteropTests", dependencies: ["TestSupport"], exclude: ["driver"]),
 ]

@@ -132,11 +132,14 @@ struct ExecProtocolTests {
         }
     }
 
-    @Test("Plugins not implemented yet refuse ADD with a clear error", arguments: ["dhcp"])
-    func unimplemented(plugin: String) throws {
-        var invocation = PluginInvocation(plugin: plugin, command: "ADD")
+    @Test("dhcp without its daemon: ADD is error 999 naming the socket; DEL succeeds")
+    func dhcpWithoutDaemon() throws {
+        let config = #"{"cniVersion":"1.0.0","name":"n","type":"dhcp","ipam":{"type":"dhcp","daemonSocketPath":"/run/cnit-no-such/dhcp.sock"}}"#
+        var invocation = PluginInvocation(plugin: "dhcp", command: "ADD")
         invocation.netns = "/run/netns/cnit-none"
-        let result = try invocation.run(stdin: #"{"cniVersion":"1.0.0","name":"n","type":"\#(plugin)"}"#)
-        try expectError(result, code: 999, message: "the swift-cni \(plugin) plugin is not implemented yet")
+        let result = try invocation.run(stdin: config)
+        try expectError(result, code: 999, message: "error dialing DHCP daemon: dial unix /run/cnit-no-such/dhcp.sock: No such file or directory")
+        invocation.command = "DEL"
+        #expect(try invocation.run(stdin: config).status == 0)
     }
 }

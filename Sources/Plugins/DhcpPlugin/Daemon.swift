@@ -73,15 +73,15 @@ struct DhcpDaemon: Sendable {
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         signal(SIGPIPE, SIG_IGN)
         let path = hostPrefix + socketPath
-        let listener: Int32
-        do { listener = try listen(path) } catch {
+        let listener: Int32, activated: Bool
+        do { (listener, activated) = try listen(path) } catch {
             env.writeStderr("dhcp daemon: \(error.msg)\n")
             exit(1)
         }
         if !pidfile.isEmpty { _ = try? writeFile(pidfile, "\(getpid())\n") }
         let registry = LeaseRegistry(log: { ProcessEnvironment().writeStderr("dhcp daemon: \($0)\n") })
         let server = DaemonServer(registry: registry, hostPrefix: hostPrefix, broadcast: broadcast, timing: timing)
-        let (pidfile, activated, waitSet) = (self.pidfile, listener == 3, signals)
+        let (pidfile, waitSet) = (self.pidfile, signals)
         Threads.detach {
             var caught: Int32 = 0
             var set = waitSet
@@ -95,10 +95,10 @@ struct DhcpDaemon: Sendable {
     }
 
     /// The listening socket: the systemd-activated one, or a new one at `path` in a 0700 directory.
-    private func listen(_ path: String) throws(CNIError) -> Int32 {
+    private func listen(_ path: String) throws(CNIError) -> (fd: Int32, activated: Bool) {
         if let count = getenv("LISTEN_FDS").map({ String(cString: $0) }), count == "1",
            let pid = getenv("LISTEN_PID").map({ String(cString: $0) }), pid == String(getpid()) {
-            return 3
+            return (3, true)
         }
         let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
         if !directory.isEmpty { makeDirectories(directory) }
@@ -109,7 +109,7 @@ struct DhcpDaemon: Sendable {
         guard bound == 0, Glibc.listen(fd, 128) == 0 else {
             throw CNIError(.internalError, "error listening on \(path): \(String(cString: strerror(errno)))")
         }
-        return fd
+        return (fd, false)
     }
 
     private func makeDirectories(_ path: String) {

@@ -10,14 +10,16 @@ import CNISkeleton
 /// "config"}`; response: `{"result": <1.0.0 result>}`, `{}` or `{"error": {"code", "msg"}}`.
 /// Both halves are swift-cni (the Go pair speaks gob-encoded net/rpc instead).
 enum DaemonProtocol {
-    /// A stream socket connected to `path`.
-    static func connect(_ path: String) throws(CNIError) -> Int32 {
+    /// A stream socket connected to `path`; nil when no daemon listens there and
+    /// `absentIsFine` (the socket file is missing or nobody accepts on it).
+    static func connect(_ path: String, absentIsFine: Bool = false) throws(CNIError) -> Int32? {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0, var address = unixAddress(path) else { throw CNIError(.internalError, "error dialing DHCP daemon: invalid socket path \(path)") }
         let rc = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
         if rc < 0 {
             let error = errno
             close(fd)
+            if absentIsFine && (error == ENOENT || error == ECONNREFUSED) { return nil }
             throw CNIError(.internalError, "error dialing DHCP daemon: dial unix \(path): \(String(cString: strerror(error)))")
         }
         return fd
@@ -59,8 +61,8 @@ enum DaemonProtocol {
     }
 
     /// Plugin side: sends one request and returns the daemon's response object.
-    static func call(_ path: String, _ request: JSONValue) throws(CNIError) -> JSONObject {
-        let fd = try connect(path)
+    static func call(_ path: String, _ request: JSONValue, absentIsFine: Bool = false) throws(CNIError) -> JSONObject {
+        guard let fd = try connect(path, absentIsFine: absentIsFine) else { return JSONObject() }
         defer { close(fd) }
         guard writeAll(fd, Array(JSONWriter.compact(request).utf8)) else { throw CNIError(.internalError, "error calling DHCP daemon: write failed") }
         shutdown(fd, Int32(SHUT_WR))

@@ -55,7 +55,7 @@ public struct DhcpPlugin: CNIPlugin {
     /// then (the reference fails with "error dialing DHCP daemon").
     public func del(_ request: CNIRequest) throws {
         let conf = try DhcpConfig(request.config)
-        try callIgnoringAbsentDaemon(conf.socketPath, message("DEL", request))
+        _ = try DaemonProtocol.call(conf.socketPath, message("DEL", request), absentIsFine: true)
     }
 
     /// Succeeds when the daemon holds and maintains a lease for this attachment (the
@@ -68,7 +68,7 @@ public struct DhcpPlugin: CNIPlugin {
     /// Releases the leases of this network's attachments that are not valid any more.
     public func gc(_ request: CNIRequest) throws {
         let conf = try DhcpConfig(request.config)
-        try callIgnoringAbsentDaemon(conf.socketPath, message("GC", request))
+        _ = try DaemonProtocol.call(conf.socketPath, message("GC", request), absentIsFine: true)
     }
 
     /// Ready when the daemon answers.
@@ -77,10 +77,5 @@ public struct DhcpPlugin: CNIPlugin {
         do { _ = try DaemonProtocol.call(conf.socketPath, message("STATUS", request)) } catch {
             throw CNIError(.pluginNotAvailable, "DHCP daemon is not reachable at \(conf.socketPath): \(error.msg)")
         }
-    }
-
-    private func callIgnoringAbsentDaemon(_ path: String, _ message: JSONValue) throws {
-        guard access(path, F_OK) == 0 else { return }
-        _ = try DaemonProtocol.call(path, message)
     }
 }
