@@ -2,7 +2,11 @@
 """Benchmark, not a test: bridge + host-local ADD and DEL for N pods, swift-cni and the Go
 reference (/usr/lib/cni, Debian containernetworking-plugins) in the same run.
 
-    sudo Scripts/bench-bridge.py [OURS_DIR] [--pods N]
+    sudo Scripts/bench-bridge.py [OURS_DIR] [--pods N] [--chain]
+
+With --chain, each pod runs podman's default plugin list instead (bridge, portmap with one
+host port, firewall, tuning), each plugin exec'd with the previous result as libcni does,
+and DEL in reverse order; the reference's portmap and firewall then drive iptables.
 
 Everything happens inside a scratch "node" network namespace (the real host is not touched);
 the pods are namespaces created before timing starts. Prints median and p90 per operation and
@@ -21,24 +25,49 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE = "/usr/lib/cni"
 
 
-def run_pods(bin_dir, pods, data_dir, bridge):
-    config = json.dumps({"cniVersion": "1.0.0", "name": "benchnet", "type": "bridge", "bridge": bridge, "isGateway": True,
-                         "ipam": {"type": "host-local", "subnet": "10.66.0.0/16", "dataDir": data_dir}}).encode()
+def plugin_list(data_dir, bridge, chain):
+    plugins = [{"type": "bridge", "bridge": bridge, "isGateway": True, "ipMasq": chain,
+                "ipam": {"type": "host-local", "subnet": "10.66.0.0/16", "dataDir": data_dir}}]
+    if chain:
+        plugins += [{"type": "portmap", "capabilities": {"portMappings": True}}, {"type": "firewall"}, {"type": "tuning"}]
+    return plugins
+
+
+def invoke(bin_dir, plugin, command, i, pod, previous):
+    config = dict(plugin, cniVersion="1.0.0", name="benchnet")
+    if plugin["type"] == "portmap":
+        config["runtimeConfig"] = {"portMappings": [{"hostPort": 20000 + i, "containerPort": 80, "protocol": "tcp"}]}
+    if previous is not None:
+        config["prevResult"] = previous
+    env = {"CNI_COMMAND": command, "CNI_CONTAINERID": f"bench{i}", "CNI_NETNS": f"/run/netns/{pod}",
+           "CNI_IFNAME": "eth0", "CNI_PATH": bin_dir, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    done = subprocess.run([os.path.join(bin_dir, plugin["type"])], input=json.dumps(config).encode(), env=env, capture_output=True)
+    if done.returncode != 0:
+        sys.exit(f"{bin_dir}/{plugin['type']} {command} failed: {done.stdout.decode()} {done.stderr.decode()}")
+    return json.loads(done.stdout) if command == "ADD" else None
+
+
+def run_pods(bin_dir, pods, data_dir, bridge, chain):
+    plugins = plugin_list(data_dir, bridge, chain)
     timings = {"ADD": [], "DEL": []}
-    for command in ("ADD", "DEL"):
-        for i, pod in enumerate(pods):
-            env = {"CNI_COMMAND": command, "CNI_CONTAINERID": f"bench{i}", "CNI_NETNS": f"/run/netns/{pod}",
-                   "CNI_IFNAME": "eth0", "CNI_PATH": bin_dir, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-            start = time.perf_counter()
-            done = subprocess.run([os.path.join(bin_dir, "bridge")], input=config, env=env, capture_output=True)
-            timings[command].append(time.perf_counter() - start)
-            if done.returncode != 0:
-                sys.exit(f"{bin_dir}/bridge {command} failed: {done.stdout.decode()} {done.stderr.decode()}")
+    results = {}
+    for i, pod in enumerate(pods):
+        start = time.perf_counter()
+        previous = None
+        for plugin in plugins:
+            previous = invoke(bin_dir, plugin, "ADD", i, pod, previous)
+        timings["ADD"].append(time.perf_counter() - start)
+        results[i] = previous
+    for i, pod in enumerate(pods):
+        start = time.perf_counter()
+        for plugin in reversed(plugins):
+            invoke(bin_dir, plugin, "DEL", i, pod, results[i])
+        timings["DEL"].append(time.perf_counter() - start)
     subprocess.run(["ip", "link", "delete", bridge], capture_output=True)
     return timings
 
 
-def inner(ours, count):
+def inner(ours, count, chain):
     pods = [f"benchpod-{os.getpid()}-{i}" for i in range(count)]
     scratch = tempfile.mkdtemp(prefix="bench-bridge-")
     try:
@@ -46,8 +75,9 @@ def inner(ours, count):
             subprocess.run(["ip", "netns", "add", pod], check=True)
         results = {}
         for label, bin_dir, bridge in (("swift-cni", ours, "benchbr0"), ("go-reference", REFERENCE, "benchbr1")):
-            results[label] = run_pods(bin_dir, pods, os.path.join(scratch, label), bridge)
-        print(f"bridge + host-local, {count} pods (ms)")
+            results[label] = run_pods(bin_dir, pods, os.path.join(scratch, label), bridge, chain)
+        title = "bridge (ipMasq) + host-local, portmap, firewall, tuning" if chain else "bridge + host-local"
+        print(f"{title}, {count} pods (ms per pod)")
         print(f"{'implementation':<14} {'op':<4} {'median':>8} {'p90':>8}")
         for label, timings in results.items():
             for op, values in timings.items():
@@ -66,7 +96,7 @@ def main():
     args = sys.argv[1:]
     count = int(args[args.index("--pods") + 1]) if "--pods" in args else 200
     if "--inner" in args:
-        inner(args[args.index("--inner") + 1], count)
+        inner(args[args.index("--inner") + 1], count, "--chain" in args)
         return
     positional = [a for i, a in enumerate(args) if not a.startswith("--") and (i == 0 or args[i - 1] != "--pods")]
     if not os.path.exists(REFERENCE + "/bridge"):
@@ -79,7 +109,7 @@ def main():
             subprocess.run([os.path.join(ROOT, "Scripts/install.sh"), ours], check=True, stdout=subprocess.DEVNULL)
         subprocess.run(["ip", "netns", "add", node], check=True)
         subprocess.run(["ip", "netns", "exec", node, sys.executable, os.path.abspath(__file__), "--inner", os.path.abspath(ours),
-                        "--pods", str(count)], check=True)
+                        "--pods", str(count)] + (["--chain"] if "--chain" in args else []), check=True)
     finally:
         subprocess.run(["ip", "netns", "delete", node], capture_output=True)
         shutil.rmtree(scratch, ignore_errors=True)
