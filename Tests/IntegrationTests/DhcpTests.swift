@@ -78,8 +78,11 @@ final class DhcpLab {
         return status & 0x7f == 0 ? (status >> 8) & 0xff : nil
     }
 
-    func start() throws {
-        daemon = try Self.spawn(["ip", "netns", "exec", node.ns.name, TestEnvironment.plugin("dhcp"), "daemon",
+    /// Starts the daemon; `activated` starts it the way a systemd socket unit does.
+    func start(activated: Bool = false) throws {
+        let launcher = activated ? ["systemd-socket-activate", "-l", socket] : []
+        try FileManager.default.createDirectory(atPath: node.dataDir + "/run", withIntermediateDirectories: true)
+        daemon = try Self.spawn(["ip", "netns", "exec", node.ns.name] + launcher + [TestEnvironment.plugin("dhcp"), "daemon",
                                  "-socketpath", socket, "-pidfile", pidfile, "-resendtimeout", "20s"], output: log)
         guard eventually(5, { FileManager.default.fileExists(atPath: socket) }) else { throw TestFailure("daemon did not start: \(daemonLog)") }
     }
@@ -160,6 +163,19 @@ struct DhcpTests {
         #expect(try lab.node.run("dhcp", "STATUS", config: status, id: "", pod: nil).status == 0)
         #expect(try lab.node.run("bridge", "DEL", config: lab.config(), id: "a", pod: a).status == 0)
         #expect(try lab.node.run("bridge", "DEL", config: lab.config(), id: "b", pod: b).status == 0)
+    }
+
+    @Test("systemd socket activation: the daemon serves the socket it inherits",
+          .enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/systemd-socket-activate"), "needs systemd-socket-activate"))
+    func socketActivation() throws {
+        let lab = try DhcpLab("dha", startDaemon: false)
+        defer { lab.tearDown() }
+        try lab.start(activated: true)
+        let pod = try lab.node.pod()
+        let added = try lab.node.run("bridge", "ADD", config: lab.config(), id: "ctr1", pod: pod)
+        #expect(added.status == 0, "\(added)\n\(lab.daemonLog)")
+        #expect(lab.daemonLog.contains("listening on the socket systemd passed"), "\(lab.daemonLog)")
+        #expect(try lab.node.run("bridge", "DEL", config: lab.config(), id: "ctr1", pod: pod).status == 0)
     }
 
     @Test("Without a daemon: ADD fails and rolls back, STATUS is code 50, DEL succeeds; SIGTERM removes socket and pidfile")

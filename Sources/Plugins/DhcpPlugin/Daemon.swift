@@ -90,7 +90,7 @@ struct DhcpDaemon: Sendable {
             if !pidfile.isEmpty { unlink(pidfile) }
             exit(0)
         }
-        env.writeStderr("dhcp daemon: listening on \(path)\n")
+        env.writeStderr("dhcp daemon: listening on \(activated ? "the socket systemd passed" : path)\n")
         server.serve(listener)
     }
 
