@@ -34,6 +34,8 @@ struct DhcpCodecTests {
         #expect(lease.prefixLength == 24 && lease.router == [10, 85, 0, 1] && lease.server == [10, 85, 0, 1])
         #expect(lease.leaseSeconds == 100 && lease.renewSeconds == 50 && lease.rebindSeconds == 85)
         #expect(lease.routes.count == 1 && lease.routes[0].prefixLength == 0 && lease.routes[0].gateway == [10, 85, 0, 1])
+        let eager = try DHCPLease(ack: ack([(1, [255, 255, 255, 0]), (58, [0, 0, 0, 0]), (59, [0, 0, 0, 0])]))
+        #expect(eager.renewSeconds == 1 && eager.rebindSeconds == 1, "a zero T1 from the server does not make renewals spin")
         #expect(throws: DHCPLease.Failure.noSubnetMask) { try DHCPLease(ack: ack([(3, [10, 85, 0, 1])])) }
         #expect(throws: DHCPLease.Failure.badMask) { try DHCPLease(ack: ack([(1, [255, 0, 255, 0])])) }
     }

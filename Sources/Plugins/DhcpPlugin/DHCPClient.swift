@@ -101,7 +101,7 @@ final class DHCPClient {
             let left = deadline - Clock.now
             guard left > 0 else { return nil }
             var poller = pollfd(fd: packet, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&poller, 1, Int32(left * 1000) + 1)
+            let ready = poll(&poller, 1, Int32(min(left, 60) * 1000) + 1)
             if ready < 0 && errno == EINTR { continue }
             guard ready > 0 else { return nil }
             let count = buffer.withUnsafeMutableBytes { recv(packet, $0.baseAddress, $0.count, 0) }

@@ -105,7 +105,7 @@ struct DHCPLease: Sendable, Equatable {
     enum Failure: Error, Equatable { case noSubnetMask, badMask }
 
     /// Reads the lease out of an ACK: T1 = lease/2 and T2 = 0.85 × lease unless the server
-    /// sets them; a lease of one hour when the server gives none.
+    /// sets them (T1 at least 1 s); a lease of one hour when the server gives none.
     init(ack: DHCPMessage) throws(Failure) {
         address = ack.yourAddress
         guard let mask = ack.option(1), mask.count == 4 else { throw .noSubnetMask }
@@ -116,8 +116,9 @@ struct DHCPLease: Sendable, Equatable {
         server = ack.option(54).flatMap { $0.count == 4 ? $0 : nil } ?? [0, 0, 0, 0]
         func seconds(_ code: UInt8) -> UInt32? { ack.option(code).flatMap { $0.count == 4 ? $0.reduce(0) { $0 << 8 | UInt32($1) } : nil } }
         leaseSeconds = seconds(51) ?? 3600
-        renewSeconds = seconds(58) ?? leaseSeconds / 2
-        rebindSeconds = seconds(59) ?? UInt32(Double(leaseSeconds) * 0.85)
+        // At least a second between renewals, whatever the server says.
+        renewSeconds = max(1, seconds(58) ?? leaseSeconds / 2)
+        rebindSeconds = max(renewSeconds, seconds(59) ?? UInt32(Double(leaseSeconds) * 0.85))
         if let classless = ack.option(121), let parsed = Self.classlessRoutes(classless) {
             routes = parsed
         } else {
