@@ -91,7 +91,27 @@ public final class NFTClient {
         if let data = nftnl_rule_get_data(rule, attr(NFTNL_RULE_USERDATA), &length) {
             comment = NFTClient.comment(in: UnsafeRawBufferPointer(start: data, count: Int(length)), type: UInt8(attr(NFTNL_UDATA_RULE_COMMENT)))
         }
-        return NFTRule(chain: chain, statements: [], comment: comment, handle: handle)
+        var decoded = NFTRule(chain: chain, statements: [], comment: comment, handle: handle)
+        decoded.inputInterface = NFTClient.inputInterface(of: rule)
+        return decoded
+    }
+
+    /// The name compared by a `meta iifname` match: the `cmp` right after that `meta` load.
+    static func inputInterface(of rule: OpaquePointer) -> String? {
+        guard let iterator = nftnl_expr_iter_create(rule) else { return nil }
+        defer { nftnl_expr_iter_destroy(iterator) }
+        var loadedName = false
+        while let expression = nftnl_expr_iter_next(iterator) {
+            let name = nftnl_expr_get_str(expression, attr(NFTNL_EXPR_NAME)).map { String(cString: $0) } ?? ""
+            if loadedName && name == "cmp" {
+                var length: UInt32 = 0
+                guard let data = nftnl_expr_get(expression, attr(NFTNL_EXPR_CMP_DATA), &length) else { return nil }
+                let bytes = UnsafeRawBufferPointer(start: data, count: Int(length))
+                return String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            loadedName = name == "meta" && nftnl_expr_get_u32(expression, attr(NFTNL_EXPR_META_KEY)) == NFT_META_IIFNAME.rawValue
+        }
+        return nil
     }
 
     /// Reads the comment TLV (`type`, `len`, NUL-terminated value) from userdata.

@@ -89,12 +89,14 @@ public enum NFTStatement: Sendable, Equatable {
     case drop
 }
 
-/// A rule with its comment; `handle` is set on rules read back from the kernel.
+/// A rule with its comment; `handle` is set on rules read back from the kernel, and so is
+/// `inputInterface` when the rule matches `meta iifname`.
 public struct NFTRule: Sendable, Equatable {
     public var chain: String
     public var statements: [NFTStatement]
     public var comment: String?
     public var handle: UInt64?
+    public var inputInterface: String?
 
     public init(chain: String, statements: [NFTStatement], comment: String? = nil, handle: UInt64? = nil) {
         self.chain = chain

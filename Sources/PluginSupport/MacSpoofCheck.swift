@@ -36,6 +36,28 @@ public enum MacSpoofCheck {
         try NFTClient().run(setupTransaction(hostInterface: hostInterface, mac: mac, containerID: containerID, ifname: ifname))
     }
 
+    /// Removes the checks whose host interface no longer exists (the pod and its veth are
+    /// gone without a DEL); the reference never removes them. Returns how many it removed.
+    @discardableResult
+    public static func collect(existingInterfaces: Set<String>) throws -> Int {
+        let client = try NFTClient()
+        guard try client.hasTable(family: .bridge, table: table) else { return 0 }
+        var tx = NFTTransaction(family: .bridge, table: table)
+        var removed = 0
+        for rule in try client.rules(family: .bridge, table: table, chain: baseChain) {
+            guard let note = rule.comment, note.hasPrefix("macspoofchk-"), let name = rule.inputInterface,
+                  !existingInterfaces.contains(name), let handle = rule.handle else { continue }
+            let id = String(note.dropFirst("macspoofchk-".count))
+            tx.add(.deleteRule(chain: baseChain, handle: handle))
+            for chain in [ifaceChain(id), macChain(id)] where try !client.rules(family: .bridge, table: table, chain: chain).isEmpty {
+                tx.add(.deleteChain(chain))
+            }
+            removed += 1
+        }
+        try client.run(tx)
+        return removed
+    }
+
     /// Removes the attachment's rule and chains; missing pieces are fine.
     public static func teardown(containerID: String, ifname: String) throws {
         let id = id(containerID: containerID, ifname: ifname)

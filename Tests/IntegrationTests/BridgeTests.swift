@@ -212,4 +212,23 @@ struct MacSpoofCheckTests {
         #expect(!after.contains("macspoofchk-ctr1-eth0"))
         #expect(try node.run("bridge", "DEL", config: conf, id: "ctr1", pod: pod).status == 0)
     }
+
+    @Test("GC removes the checks of pods whose veth vanished without a DEL, and keeps live ones")
+    func collect() throws {
+        let node = try Node("brg")
+        defer { node.tearDown() }
+        let (live, dead) = (try node.pod("live"), try node.pod("dead"))
+        let conf = #"{"cniVersion":"1.1.0","name":"spoofnet","type":"bridge","bridge":"cnitbr3","macspoofchk":true,"ipam":{"type":"host-local","subnet":"10.76.0.0/24","dataDir":"\#(node.dataDir)"}}"#
+        #expect(try node.run("bridge", "ADD", config: conf, id: "live", pod: live).status == 0)
+        #expect(try node.run("bridge", "ADD", config: conf, id: "dead", pod: dead).status == 0)
+        try dead.remove()  // the pod's end of the veth goes, and with it (asynchronously) the host end
+        #expect(try eventually(5) { try node.links().filter { $0.hasPrefix("veth") }.count == 1 })
+        let gc = String(conf.dropLast()) + #","cni.dev/valid-attachments":[{"containerID":"live","ifname":"eth0"},{"containerID":"dead","ifname":"eth0"}]}"#
+        let collected = try node.run("bridge", "GC", config: gc, id: "", pod: nil)
+        #expect(collected.status == 0, "\(collected)")
+        let rules = try node.nftRuleset()
+        #expect(!rules.contains("macspoofchk-dead-eth0") && !rules.contains("cni-br-iface-dead-eth0"), "\(rules)")
+        #expect(rules.contains("macspoofchk-live-eth0") && rules.contains("chain cni-br-iface-live-eth0-mac"))
+        #expect(try node.run("bridge", "DEL", config: conf, id: "live", pod: live).status == 0)
+    }
 }

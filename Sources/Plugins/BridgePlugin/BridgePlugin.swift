@@ -24,13 +24,18 @@ public struct BridgePlugin: CNIPlugin {
         try BridgeCheck(request: request).run()
     }
 
-    /// Removes masquerade rules of attachments that are gone, then passes GC to IPAM.
+    /// Removes masquerade rules of attachments that are gone and MAC spoof checks whose host
+    /// veth is gone, then passes GC to IPAM.
     public func gc(_ request: CNIRequest) throws {
         let conf = try BridgeConfig(request)
         var failures: [String] = []
         do { try Masquerade.collect(network: request.config.name, keep: try request.config.validAttachments()) } catch {
             failures.append("\(error)")
         }
+        do {
+            let names = Set(try RouteNetlink().links().map(\.name))
+            try MacSpoofCheck.collect(existingInterfaces: names)
+        } catch { failures.append("\(error)") }
         if !conf.ipamType.isEmpty {
             do { try Delegate.run(conf.ipamType, command: .gc, request: request) } catch { failures.append(error.msg) }
         }
