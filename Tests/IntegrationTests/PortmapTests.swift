@@ -81,6 +81,8 @@ struct PortmapTests {
         #expect(added.status == 0)
         #expect((try added.object()["ips"] as? [[String: Any]])?.count == 1)
         #expect(try !node.nftRuleset().contains("cni_hostport"))
+        let status = #"{"cniVersion":"1.1.0","name":"pmnet","type":"portmap"}"#
+        #expect(try node.run("portmap", "STATUS", config: status, id: "", pod: nil).status == 0, "nftables answers")
     }
 
     @Test("Invalid mappings and options are error 7; without prevResult ADD fails", arguments: [

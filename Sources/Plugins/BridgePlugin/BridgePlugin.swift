@@ -42,9 +42,11 @@ public struct BridgePlugin: CNIPlugin {
         if !failures.isEmpty { throw CNIError(.internalError, failures.joined(separator: "; ")) }
     }
 
-    /// Ready when IPAM is (no IPAM: always ready).
+    /// Ready when IPAM is (no IPAM: always ready), and nftables answers when `ipMasq` or
+    /// `macspoofchk` needs it.
     public func status(_ request: CNIRequest) throws {
         let conf = try BridgeConfig(request)
+        if conf.ipMasq || conf.macSpoofCheck { try NetfilterStatus.require() }
         if !conf.ipamType.isEmpty { try Delegate.run(conf.ipamType, command: .status, request: request) }
     }
 }

@@ -113,8 +113,6 @@ public struct FirewallPlugin: CNIPlugin {
 
     /// Ready when nftables answers.
     public func status(_ request: CNIRequest) throws {
-        do { _ = try NFTClient().hasTable(family: .inet, table: FirewallRules.table) } catch {
-            throw CNIError(.pluginNotAvailable, "nftables is not available: \(error)")
-        }
+        try NetfilterStatus.require()
     }
 }

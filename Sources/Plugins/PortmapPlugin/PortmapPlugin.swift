@@ -51,6 +51,11 @@ public struct PortmapPlugin: CNIPlugin {
         try PortmapRules.remove(containerID: request.containerID)
     }
 
+    /// Ready when nftables answers.
+    public func status(_ request: CNIRequest) throws {
+        try NetfilterStatus.require()
+    }
+
     /// Every mapping and masquerade rule of the container must be present.
     public func check(_ request: CNIRequest) throws {
         let conf = try PortmapConfig(request)

@@ -160,8 +160,10 @@ public struct PtpPlugin: CNIPlugin {
         if !failures.isEmpty { throw CNIError(.internalError, failures.joined(separator: "; ")) }
     }
 
-    /// ptp always has IPAM, so STATUS is IPAM's.
+    /// Ready when IPAM is (ptp always has one), and nftables answers when `ipMasq` needs it.
     public func status(_ request: CNIRequest) throws {
-        try Delegate.run(try Config(request).ipamType, command: .status, request: request)
+        let conf = try Config(request)
+        if conf.ipMasq { try NetfilterStatus.require() }
+        try Delegate.run(conf.ipamType, command: .status, request: request)
     }
 }
