@@ -178,6 +178,19 @@ struct DhcpTests {
         #expect(try lab.node.run("bridge", "DEL", config: lab.config(), id: "ctr1", pod: pod).status == 0)
     }
 
+    @Test("With the Go reference daemon on the socket, ADD fails with an error that says so",
+          .enabled(if: FileManager.default.fileExists(atPath: "/usr/lib/cni/dhcp"), "needs the reference plugins in /usr/lib/cni"))
+    func foreignDaemon() throws {
+        let lab = try DhcpLab("dhf", startDaemon: false)
+        defer { lab.tearDown() }
+        let pid = try DhcpLab.spawn(["ip", "netns", "exec", lab.node.ns.name, "/usr/lib/cni/dhcp", "daemon", "-socketpath", lab.socket], output: lab.log)
+        defer { _ = DhcpLab.end(pid, signal: SIGKILL) }
+        #expect(eventually(5) { FileManager.default.fileExists(atPath: lab.socket) })
+        let pod = try lab.node.pod()
+        let added = try lab.node.run("bridge", "ADD", config: lab.config(), id: "ctr1", pod: pod)
+        #expect(try added.status == 1 && (added.object()["msg"] as? String)?.contains("Go reference daemon") == true, "\(added)")
+    }
+
     @Test("Without a daemon: ADD fails and rolls back, STATUS is code 50, DEL succeeds; SIGTERM removes socket and pidfile")
     func daemonLifecycle() throws {
         let lab = try DhcpLab("dhd")

@@ -68,6 +68,10 @@ enum DaemonProtocol {
         shutdown(fd, Int32(SHUT_WR))
         let reply = readAll(fd)
         guard let object = (try? JSONParser.parse(reply))?.objectValue else {
+            // The Go daemon speaks net/rpc over HTTP and answers a bare request with an HTTP error.
+            if reply.starts(with: Array("HTTP/".utf8)) {
+                throw CNIError(.internalError, "error calling DHCP daemon: the daemon at \(path) is not swift-cni's (the Go reference daemon speaks another protocol); run swift-cni's `dhcp daemon` there")
+            }
             throw CNIError(.internalError, "error calling DHCP daemon: malformed reply")
         }
         if let error = object["error"]?.objectValue {
