@@ -9,9 +9,11 @@ cd "$root"
 if [[ $(id -u) -eq 0 ]]; then
     # iproute2: netns and `ip -j`; containernetworking-plugins: the Go reference (oracle);
     # golang-go + golang-github-appc-cni-dev: the libcni driver; podman + runc + busybox-static:
-    # a real runtime with its CNI backend; nftables, strace: checks.
+    # a real runtime with its CNI backend, and busybox's udhcpd a DHCP server; nftables, strace:
+    # checks; python3: traffic helpers; systemd: systemd-socket-activate for the dhcp daemon.
     wanted=(iproute2 nftables strace iputils-ping containernetworking-plugins golang-go
-            golang-github-appc-cni-dev libnftnl-dev libmnl-dev podman runc busybox-static)
+            golang-github-appc-cni-dev libnftnl-dev libmnl-dev podman runc busybox-static
+            python3 systemd)
     need=()
     for pkg in "${wanted[@]}"; do
         dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
@@ -41,5 +43,17 @@ if [[ $(id -u) -eq 0 ]]; then
         for ns in $leftovers; do ip netns delete "$ns" || true; done
         status=1
     fi
+    # Helpers the tests start (udhcpd, dhcp daemons) run with `cnit-` scratch paths in argv.
+    procs="$(pgrep -af 'cnit-' | grep -v -e pgrep -e "$0" || true)"
+    if [[ -n "$procs" ]]; then
+        echo "test.sh: tests left processes behind: $procs" >&2
+        pkill -9 -f '/cnit-' || true
+        status=1
+    fi
+fi
+scratch="$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'cnit-*' 2>/dev/null || true)"
+if [[ -n "$scratch" ]]; then
+    echo "test.sh: tests left scratch directories behind: $scratch" >&2
+    status=1
 fi
 exit "$status"

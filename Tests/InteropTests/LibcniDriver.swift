@@ -17,9 +17,11 @@ enum LibcniDriver {
 
     /// The built driver binary.
     static let binary: Result<String, TestFailure> = {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("cnit-driver-\(getpid())").path
+        // Under .build, so repeated runs leave nothing in /tmp and reuse the Go build cache.
+        let build = TestEnvironment.repositoryRoot.appendingPathComponent(".build/interop").path
+        let out = build + "/cni-driver"
         let source = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/InteropTests/driver/main.go").path
-        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("cnit-gocache").path
+        let cache = build + "/gocache"
         let result = try? Command.run(["go", "build", "-o", out, source], environment: [
             "GO111MODULE": "off", "GOPATH": gopath, "GOCACHE": cache, "HOME": "/tmp",
             "PATH": "/usr/lib/go/bin:/usr/local/go/bin:/usr/bin:/bin",
