@@ -79,3 +79,25 @@ public struct ChildLinkFlow {
         try ContainerCheck.addressesAndRoutes(previous, ifname: request.ifname, link: link, route: container)
     }
 }
+
+/// A plugin whose container interface is a child link: it decodes its config into a
+/// `ChildLinkFlow`; ADD, DEL and CHECK run the flow, GC and STATUS go to its IPAM plugin.
+public protocol ChildLinkPlugin: CNIPlugin {
+    func flow(_ request: CNIRequest) throws -> ChildLinkFlow
+}
+
+extension ChildLinkPlugin {
+    public func add(_ request: CNIRequest) throws -> CNIResult { try flow(request).add() }
+    public func del(_ request: CNIRequest) throws { try flow(request).del() }
+    public func check(_ request: CNIRequest) throws { try flow(request).check(kind: type) }
+
+    public func status(_ request: CNIRequest) throws {
+        let ipam = try request.config.ipamType()
+        if !ipam.isEmpty { try Delegate.run(ipam, command: .status, request: request) }
+    }
+
+    public func gc(_ request: CNIRequest) throws {
+        let ipam = try request.config.ipamType()
+        if !ipam.isEmpty { try Delegate.run(ipam, command: .gc, request: request) }
+    }
+}

@@ -132,6 +132,17 @@ struct ExecProtocolTests {
         }
     }
 
+    @Test("macvlan and ipvlan pass STATUS and GC to their IPAM plugin", arguments: ["macvlan", "ipvlan"])
+    func childLinkDelegation(plugin: String) throws {
+        for command in ["STATUS", "GC"] {
+            var invocation = PluginInvocation(plugin: plugin, command: command)
+            (invocation.containerID, invocation.netns, invocation.ifname) = ("", "", "")
+            let result = try invocation.run(stdin: #"{"cniVersion":"1.1.0","name":"n","type":"\#(plugin)","ipam":{"type":"cnit-no-such-ipam"}}"#)
+            #expect(try result.status == 1 && (result.object()["msg"] as? String)?.hasPrefix("failed to find plugin \"cnit-no-such-ipam\"") == true,
+                    "\(command): \(result)")
+        }
+    }
+
     @Test("dhcp without its daemon: ADD is error 999 naming the socket; DEL succeeds")
     func dhcpWithoutDaemon() throws {
         let config = #"{"cniVersion":"1.0.0","name":"n","type":"dhcp","ipam":{"type":"dhcp","daemonSocketPath":"/run/cnit-no-such/dhcp.sock"}}"#

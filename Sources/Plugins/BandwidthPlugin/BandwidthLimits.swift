@@ -31,12 +31,8 @@ struct BandwidthLimits {
             func value(_ key: String) throws -> UInt64 { try (useTop ? top.uint(key) : runtime?.uint(key)) ?? 0 }
             ingress = try BandwidthLimits.direction(rate: value("ingressRate"), burst: value("ingressBurst"))
             egress = try BandwidthLimits.direction(rate: value("egressRate"), burst: value("egressBurst"))
-        } catch let error as CNIError {
-            throw error
-        } catch let error as JSONTypeError {
-            throw .invalidConfig("failed to load netconf: \(error.message)")
         } catch {
-            throw .invalidConfig("failed to load netconf: \(error)")
+            throw CNIError.decodingConfig(error)
         }
     }
 

@@ -50,12 +50,8 @@ struct BridgeConfig {
                 let parsed = try CNIResult.decodeDNS(d)
                 if !parsed.isEmpty { dns = parsed }
             }
-        } catch let error as CNIError {
-            throw error
-        } catch let error as JSONTypeError {
-            throw .invalidConfig("failed to load netconf: \(error.message)")
         } catch {
-            throw .invalidConfig("failed to load netconf: \(error)")
+            throw CNIError.decodingConfig(error)
         }
         ipamType = try request.config.ipamType()
         mac = try BridgeConfig.mac(request)

@@ -42,8 +42,8 @@ struct DhcpConfig: Sendable {
                 let code = try Self.parseOption(name)
                 provided.append((code, try entry.string("value"), try entry.string("fromArg")))
             }
-        } catch let error as CNIError { throw error } catch {
-            throw CNIError.invalidConfig("failed to load dhcp config: \(error)", details: "key: ipam")
+        } catch {
+            throw CNIError.decodingConfig(error, prefix: "failed to load dhcp config", details: "key: ipam")
         }
     }
 

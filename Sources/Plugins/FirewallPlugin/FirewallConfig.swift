@@ -28,8 +28,8 @@ struct FirewallConfig: Sendable {
             }
             _ = try f.string("backend")
             _ = try f.string("firewalldZone")
-        } catch let error as CNIError { throw error } catch {
-            throw CNIError.invalidConfig("failed to load netconf: \(error)")
+        } catch {
+            throw CNIError.decodingConfig(error)
         }
         let reserved = [FirewallRules.forward, FirewallRules.filterChain, FirewallRules.stage1, FirewallRules.stage2]
         // nftables allows 255 bytes; our own chains would make a jump loop.

@@ -3,7 +3,7 @@ import Netlink
 import PluginSupport
 
 /// The `macvlan` plugin: the container interface is a macvlan child of a host master.
-public struct MacvlanPlugin: CNIPlugin {
+public struct MacvlanPlugin: ChildLinkPlugin {
     /// The plugin instance the executables run.
     public static let plugin = MacvlanPlugin()
 
@@ -11,7 +11,7 @@ public struct MacvlanPlugin: CNIPlugin {
 
     public init() {}
 
-    func flow(_ request: CNIRequest) throws -> ChildLinkFlow {
+    public func flow(_ request: CNIRequest) throws -> ChildLinkFlow {
         let f = request.config.fields
         let mode: MacvlanMode
         let master: String?, mtu: Int?, inContainer: Bool, queue: UInt64?, macText: String?
@@ -34,7 +34,7 @@ public struct MacvlanPlugin: CNIPlugin {
                 let parsed = try CNIResult.decodeDNS(d)
                 if !parsed.isEmpty { dns = parsed }
             }
-        } catch let error as CNIError { throw error } catch { throw CNIError.invalidConfig("failed to load netconf: \(error)") }
+        } catch { throw CNIError.decodingConfig(error) }
         if let mtu, mtu < 0 { throw CNIError.invalidConfig("invalid MTU \(mtu), must be [0, master MTU]", details: "key: mtu") }
         var mac: [UInt8]? = nil
         if let macText {
@@ -45,19 +45,5 @@ public struct MacvlanPlugin: CNIPlugin {
                                      mtu: mtu.flatMap { $0 == 0 ? nil : UInt32($0) }, mac: mac,
                                      broadcastQueueLength: queue.flatMap { $0 == 0 ? nil : UInt32(clamping: $0) })
         return ChildLinkFlow(request: request, child: child, ipamType: try request.config.ipamType(), dns: dns)
-    }
-
-    public func add(_ request: CNIRequest) throws -> CNIResult { try flow(request).add() }
-    public func del(_ request: CNIRequest) throws { try flow(request).del() }
-    public func check(_ request: CNIRequest) throws { try flow(request).check(kind: "macvlan") }
-
-    public func status(_ request: CNIRequest) throws {
-        let ipam = try request.config.ipamType()
-        if !ipam.isEmpty { try Delegate.run(ipam, command: .status, request: request) }
-    }
-
-    public func gc(_ request: CNIRequest) throws {
-        let ipam = try request.config.ipamType()
-        if !ipam.isEmpty { try Delegate.run(ipam, command: .gc, request: request) }
     }
 }

@@ -38,12 +38,8 @@ struct PortmapConfig {
                                              details: "key: \(key)")
             }
             mappings = try PortmapConfig.mappings(request.config.runtimeConfig()?.array("portMappings") ?? [])
-        } catch let error as CNIError {
-            throw error
-        } catch let error as JSONTypeError {
-            throw .invalidConfig("failed to parse config: \(error.message)")
         } catch {
-            throw .invalidConfig("failed to parse config: \(error)")
+            throw CNIError.decodingConfig(error, prefix: "failed to parse config")
         }
     }
 

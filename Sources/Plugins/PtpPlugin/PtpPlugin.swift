@@ -34,10 +34,8 @@ public struct PtpPlugin: CNIPlugin {
                     let parsed = try CNIResult.decodeDNS(d)
                     if !parsed.isEmpty { dns = parsed }
                 }
-            } catch let error as CNIError {
-                throw error
             } catch {
-                throw .invalidConfig("failed to load netconf: \(error)")
+                throw CNIError.decodingConfig(error)
             }
             ipamType = try request.config.ipamType()
         }

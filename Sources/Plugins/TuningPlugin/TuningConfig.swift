@@ -38,12 +38,8 @@ struct TuningConfig {
                 if let value = try TuningConfig.positive(args.int("txQLen"), key: "args.cni.txQLen", allowZero: true) { txQueueLength = value }
                 if let value = try args.bool("allmulti") { allMulticast = value }
             }
-        } catch let error as CNIError {
-            throw error
-        } catch let error as JSONTypeError {
-            throw .invalidConfig("failed to load netconf: \(error.message)")
         } catch {
-            throw .invalidConfig("failed to load netconf: \(error)")
+            throw CNIError.decodingConfig(error)
         }
         if let macText {
             guard let parsed = ContainerNetwork.parseMAC(macText) else {
