@@ -28,11 +28,9 @@ final class DHCPClient {
     private let udp: Int32
     private let packet: Int32
     let hardwareAddress: [UInt8]
-    let broadcast: Bool
 
     /// Opens the sockets in `netns` on `ifname`, bringing the link up if it is down.
-    init(netns: String, ifname: String, broadcast: Bool) throws(DHCPFailure) {
-        self.broadcast = broadcast
+    init(netns: String, ifname: String) throws(DHCPFailure) {
         let opened: (Int32, Int32, [UInt8])
         do {
             let namespace = try NetworkNamespace(path: netns)

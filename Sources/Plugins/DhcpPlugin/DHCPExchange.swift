@@ -43,7 +43,7 @@ struct DHCPExchange: Sendable {
 
     /// DISCOVER, OFFER, REQUEST, ACK; a NAK starts over.
     func acquire() throws(DHCPFailure) -> DHCPLease {
-        let client = try DHCPClient(netns: netns, ifname: ifname, broadcast: broadcast)
+        let client = try DHCPClient(netns: netns, ifname: ifname)
         let start = Clock.now
         while Clock.now - start < timing.resendTimeout {
             let limit = timing.resendTimeout - (Clock.now - start)
@@ -62,7 +62,7 @@ struct DHCPExchange: Sendable {
     /// RENEWING: a unicast REQUEST to the server, with ciaddr and without the
     /// requested-address and server-ID options (RFC 2131 §4.3.2).
     func renew(_ lease: DHCPLease) throws(DHCPFailure) -> DHCPLease {
-        let client = try DHCPClient(netns: netns, ifname: ifname, broadcast: false)
+        let client = try DHCPClient(netns: netns, ifname: ifname)
         var request = message(.request, xid: UInt32.random(in: 1...UInt32.max), hardwareAddress: client.hardwareAddress)
         request.clientAddress = lease.address
         let answer = try transact(client, request, to: lease.server, limit: max(timing.timeout, 1))
@@ -72,7 +72,7 @@ struct DHCPExchange: Sendable {
 
     /// DHCPRELEASE to the server; best effort, there is no reply.
     func release(_ lease: DHCPLease) {
-        guard let client = try? DHCPClient(netns: netns, ifname: ifname, broadcast: false) else { return }
+        guard let client = try? DHCPClient(netns: netns, ifname: ifname) else { return }
         var release = message(.release, xid: UInt32.random(in: 1...UInt32.max), hardwareAddress: client.hardwareAddress)
         release.clientAddress = lease.address
         release.options.append((54, lease.server))

@@ -70,8 +70,6 @@ enum FirewallRules {
             stage1 = try client.rules(family: .inet, table: table, chain: FirewallRules.stage1)
             stage2 = try client.rules(family: .inet, table: table, chain: FirewallRules.stage2)
         }
-
-        init() {}
     }
 
     /// One batch that sets up the table, the admin jump, the isolation rules of the
