@@ -65,6 +65,18 @@ public final class NFTClient {
         }
     }
 
+    /// Deletes, in one batch, the rules of `chains` that `matching` selects; when it selects
+    /// none, nothing is sent. A missing table or chain has nothing to delete.
+    public func deleteRules(family: NFTFamily, table: String, chains: [String], where matching: (NFTRule) -> Bool) throws(NetlinkError) {
+        var tx = NFTTransaction(family: family, table: table)
+        for chain in chains {
+            for rule in try rules(family: family, table: table, chain: chain) where matching(rule) {
+                if let handle = rule.handle { tx.add(.deleteRule(chain: chain, handle: handle)) }
+            }
+        }
+        try run(tx)
+    }
+
     /// True when the table exists.
     public func hasTable(family: NFTFamily, table: String) throws(NetlinkError) -> Bool {
         do {

@@ -49,9 +49,7 @@ public enum MacSpoofCheck {
                   !existingInterfaces.contains(name), let handle = rule.handle else { continue }
             let id = String(note.dropFirst("macspoofchk-".count))
             tx.add(.deleteRule(chain: baseChain, handle: handle))
-            for chain in [ifaceChain(id), macChain(id)] where try !client.rules(family: .bridge, table: table, chain: chain).isEmpty {
-                tx.add(.deleteChain(chain))
-            }
+            try deleteChains(id, client, &tx)
             removed += 1
         }
         try client.run(tx)
@@ -67,10 +65,15 @@ public enum MacSpoofCheck {
         for rule in try client.rules(family: .bridge, table: table, chain: baseChain) where rule.comment == comment(id) {
             if let handle = rule.handle { tx.add(.deleteRule(chain: baseChain, handle: handle)) }
         }
+        try deleteChains(id, client, &tx)
+        guard !tx.operations.isEmpty else { return }
+        try client.run(tx)
+    }
+
+    /// Deletes the attachment's two chains, those that exist (a chain with rules exists).
+    private static func deleteChains(_ id: String, _ client: NFTClient, _ tx: inout NFTTransaction) throws {
         for chain in [ifaceChain(id), macChain(id)] where try !client.rules(family: .bridge, table: table, chain: chain).isEmpty {
             tx.add(.deleteChain(chain))
         }
-        guard !tx.operations.isEmpty else { return }
-        try client.run(tx)
     }
 }

@@ -14,11 +14,6 @@ public enum Masquerade {
     public static let chain = "masq_checks"
     static let tableComment = "Masquerading for plugins from github.com/containernetworking/plugins"
     static let chainComment = "Masquerade traffic from certain IPs to any (non-multicast) IP outside their subnet"
-    /// `<hash>, net: N, if: I, id: C` with double quotes removed, cut to 128 bytes.
-    public static func comment(network: String, ifname: String, containerID: String) -> String {
-        AttachmentTag(network: network, ifname: ifname, containerID: containerID).comment
-    }
-
     /// The batch that sets up masquerading for `addresses`, replacing `stale` rules.
     public static func setupTransaction(_ addresses: [IPPrefix], network: String, ifname: String, containerID: String,
                                         stale: [NFTRule]) -> NFTTransaction {
@@ -31,7 +26,7 @@ public enum Masquerade {
         tx.add(.addRule(NFTRule(chain: "postrouting", statements: [.address(.destination, equal: true, address: [0xff] + [UInt8](repeating: 0, count: 15), prefixLength: 8), .return])))
         tx.add(.addRule(NFTRule(chain: "postrouting", statements: [.goto(chain)])))
         for rule in stale { if let handle = rule.handle { tx.add(.deleteRule(chain: chain, handle: handle)) } }
-        let note = comment(network: network, ifname: ifname, containerID: containerID)
+        let note = AttachmentTag(network: network, ifname: ifname, containerID: containerID).comment
         for prefix in addresses {
             tx.add(.addRule(NFTRule(chain: chain, statements: [
                 .address(.source, equal: true, address: prefix.address.bytes, prefixLength: prefix.address.bitWidth),
@@ -68,11 +63,6 @@ public enum Masquerade {
     }
 
     private static func delete(matching: (String) -> Bool) throws {
-        let client = try NFTClient()
-        let doomed = try client.rules(family: .inet, table: table, chain: chain).filter { $0.comment.map(matching) ?? false }
-        guard !doomed.isEmpty else { return }
-        var tx = NFTTransaction(family: .inet, table: table)
-        for rule in doomed { if let handle = rule.handle { tx.add(.deleteRule(chain: chain, handle: handle)) } }
-        try client.run(tx)
+        try NFTClient().deleteRules(family: .inet, table: table, chains: [chain]) { $0.comment.map(matching) ?? false }
     }
 }

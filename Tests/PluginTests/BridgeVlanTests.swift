@@ -108,9 +108,9 @@ struct NFTRenderingTests {
 
     @Test("Rule comments hash like the reference's: sha512 prefixes of network and ifname:containerID")
     func comments() {
-        #expect(Masquerade.comment(network: "alternate", ifname: "net1", containerID: "three")
+        #expect(AttachmentTag(network: "alternate", ifname: "net1", containerID: "three").comment
             == "82783ef24bdc7036-acb19d111858e348, net: alternate, if: net1, id: three")
-        let long = Masquerade.comment(network: "n", ifname: "eth0", containerID: String(repeating: "x", count: 200))
+        let long = AttachmentTag(network: "n", ifname: "eth0", containerID: String(repeating: "x", count: 200)).comment
         #expect(long.utf8.count == 128)
     }
 

@@ -60,7 +60,7 @@ public struct FirewallPlugin: CNIPlugin {
         let prefix = Self.tag(request).prefix
         do {
             let client = try NFTClient()
-            try FirewallRules.remove(client, chains: [FirewallRules.filterChain]) { $0.comment?.hasPrefix(prefix) == true }
+            try client.deleteRules(family: .inet, table: FirewallRules.table, chains: [FirewallRules.filterChain]) { $0.comment?.hasPrefix(prefix) == true }
         } catch {
             throw CNIError(.internalError, "failed to remove firewall rules from nftables table \(FirewallRules.table): \(error)")
         }
@@ -97,12 +97,12 @@ public struct FirewallPlugin: CNIPlugin {
         let network = request.config.name
         do {
             let client = try NFTClient()
-            try FirewallRules.remove(client, chains: [FirewallRules.filterChain]) {
+            try client.deleteRules(family: .inet, table: FirewallRules.table, chains: [FirewallRules.filterChain]) {
                 $0.comment.map { AttachmentTag.isStale($0, network: network, keep: keep) } ?? false
             }
             let route = try RouteNetlink()
             let bridges = Set(try route.links().map(\.name))
-            try FirewallRules.remove(client, chains: [FirewallRules.stage1, FirewallRules.stage2]) { rule in
+            try client.deleteRules(family: .inet, table: FirewallRules.table, chains: [FirewallRules.stage1, FirewallRules.stage2]) { rule in
                 guard let name = rule.comment.flatMap(FirewallRules.bridge(inComment:)) else { return false }
                 return !bridges.contains(name)
             }

@@ -103,15 +103,6 @@ enum FirewallRules {
         if let handle = rule.handle { tx.add(.deleteRule(chain: rule.chain, handle: handle)) }
     }
 
-    /// Deletes the rules `matching` selects from the table's chains, in one batch.
-    static func remove(_ client: NFTClient, chains: [String], matching: (NFTRule) -> Bool) throws {
-        var tx = NFTTransaction(family: .inet, table: table)
-        for chain in chains {
-            for rule in try client.rules(family: .inet, table: table, chain: chain) where matching(rule) { delete(rule, &tx) }
-        }
-        try client.run(tx)
-    }
-
     /// The bridge named by an isolation rule's comment.
     static func bridge(inComment comment: String) -> String? {
         // Interface names hold no whitespace, so the name is the last word.

@@ -69,11 +69,7 @@ enum PortmapRules {
     static func remove(containerID: String) throws {
         let client = try NFTClient()
         for family in [NFTFamily.ip, .ip6] {
-            let doomed = try rules(client, family: family, containerID: containerID)
-            guard !doomed.isEmpty else { continue }
-            var tx = NFTTransaction(family: family, table: table)
-            for rule in doomed { if let handle = rule.handle { tx.add(.deleteRule(chain: rule.chain, handle: handle)) } }
-            try client.run(tx)
+            try client.deleteRules(family: family, table: table, chains: chains) { $0.comment == containerID }
         }
     }
 }
