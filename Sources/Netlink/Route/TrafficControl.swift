@@ -84,10 +84,38 @@ struct TokenBucket {
     static let mtu: UInt32 = 2047
 
     /// Time in scheduler ticks to send `size` bytes at `rate`: tc truncates to whole
-    /// microseconds first, then to whole ticks.
+    /// microseconds first, then to whole ticks. Saturates at `UInt32.max` (tc itself wraps),
+    /// so a huge burst or a tiny rate can never trap.
     static func transmitTicks(rate: UInt32, size: UInt32) -> UInt32 {
-        let microseconds = UInt32(1_000_000.0 * (Double(size) / Double(rate)))
-        return UInt32(Double(microseconds) * ticksPerMicrosecond)
+        guard rate > 0 else { return .max }
+        let microseconds = saturating(1_000_000.0 * (Double(size) / Double(rate)))
+        return saturating(Double(microseconds) * ticksPerMicrosecond)
+    }
+
+    static func saturating(_ value: Double) -> UInt32 {
+        guard value >= 0 else { return 0 }
+        guard value < 4_294_967_295.0 else { return .max }
+        return UInt32(value)
+    }
+
+    /// The buffer in ticks that the kernel stores and reports for a tbf given `TCA_TBF_BURST`:
+    /// it converts the burst to nanoseconds with its own fixed-point rate (`mult`, `shift`, as
+    /// `psched_ratecfg_precompute` derives them) and reports `ns >> 6` truncated to 32 bits.
+    /// The full value is returned so callers can see when that truncation would wrap.
+    static func kernelTicks(rate: UInt32, burst: UInt32) -> UInt64 {
+        guard rate > 0 else { return UInt64.max }
+        var factor: UInt64 = 1_000_000_000
+        var shift: UInt64 = 0
+        var mult: UInt64 = 1
+        while true {
+            mult = factor / UInt64(rate)
+            if mult & (1 << 31) != 0 || factor & (1 << 63) != 0 { break }
+            factor <<= 1
+            shift += 1
+        }
+        // burst < 2^32 and mult < 2^32, so the product fits in 64 bits.
+        let nanoseconds = (UInt64(burst) * (mult & 0xffff_ffff)) >> shift
+        return nanoseconds >> 6
     }
 
     var cellLog: UInt8 {
@@ -124,8 +152,34 @@ struct TBFAttribute: AttributeType {
 
 /// tc's tick arithmetic, for callers that compare with what the kernel reports.
 public enum TBFTicks {
-    /// Scheduler ticks to send `size` bytes at `rate` bytes per second.
+    /// Scheduler ticks to send `size` bytes at `rate` bytes per second, as tc computes them.
     public static func transmit(rate: UInt32, size: UInt32) -> UInt32 { TokenBucket.transmitTicks(rate: rate, size: size) }
+
+    /// The buffer (in ticks, before the kernel truncates it to 32 bits) that a tbf made by
+    /// ``QdiscKind/tbf(rate:burst:limit:)`` reports.
+    public static func kernel(rate: UInt32, burst: UInt32) -> UInt64 { TokenBucket.kernelTicks(rate: rate, burst: burst) }
+
+    /// Whether a tbf with this rate and burst is representable: both tc's buffer and the
+    /// kernel's fit in 32 bits and neither is zero.
+    public static func representable(rate: UInt32, burst: UInt32) -> Bool {
+        let kernel = TokenBucket.kernelTicks(rate: rate, burst: burst)
+        let tc = TokenBucket.transmitTicks(rate: rate, size: burst)
+        return kernel > 0 && kernel < UInt64(UInt32.max) && tc > 0 && tc < UInt32.max
+    }
+
+    /// The largest burst in bytes, at most `UInt32.max`, whose buffer fits in 32 bits at `rate`.
+    public static func largestBurst(rate: UInt32) -> UInt32 {
+        var low: UInt32 = 0
+        var high: UInt32 = .max
+        // Both tick counts grow with the burst, so the representable bursts are a prefix.
+        while low < high {
+            let middle = low + (high - low) / 2 + 1
+            let kernel = TokenBucket.kernelTicks(rate: rate, burst: middle)
+            let tc = TokenBucket.transmitTicks(rate: rate, size: middle)
+            if kernel < UInt64(UInt32.max) && tc < UInt32.max { low = middle } else { high = middle - 1 }
+        }
+        return low
+    }
 }
 
 /// A u32 filter matching every packet and redirecting it to another link's egress

@@ -26,6 +26,7 @@ public struct BandwidthPlugin: CNIPlugin {
         var result = previous
         result.cniVersion = request.config.cniVersion
         guard !limits.isEmpty else { return result }
+        for note in limits.clampNotes { ProcessEnvironment().writeStderr(note + "\n") }
         let host = try RouteNetlink()
         let hostVeth = try hostInterface(request, previous, host: host)
         let rollback = Rollback()
@@ -70,9 +71,10 @@ public struct BandwidthPlugin: CNIPlugin {
         return hostVeth
     }
 
-    /// Deletes the IFB; the qdiscs on the veth go with the veth. A missing IFB is fine.
+    /// Deletes the IFB; the qdiscs on the veth go with the veth. A missing IFB is fine. The
+    /// limits are not read (the reference validates them here too), so no value that an ADD
+    /// accepted can make the attachment undeletable.
     public func del(_ request: CNIRequest) throws {
-        _ = try BandwidthLimits(request)
         let host = try RouteNetlink()
         let name = Self.ifbName(network: request.config.name, containerID: request.containerID)
         if let ifb = try? host.link(named: name) { try? host.deleteLink(index: ifb.index) }
@@ -100,6 +102,6 @@ public struct BandwidthPlugin: CNIPlugin {
         }
         if tbf.rate != limit.rateBytes { throw CNIError(.internalError, "Rate doesn't match") }
         if tbf.limit != limit.limitBytes { throw CNIError(.internalError, "Limit doesn't match") }
-        if tbf.buffer != limit.bufferTicks { throw CNIError(.internalError, "Buffer doesn't match") }
+        if !limit.matches(buffer: tbf.buffer) { throw CNIError(.internalError, "Buffer doesn't match") }
     }
 }
