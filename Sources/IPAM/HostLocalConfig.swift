@@ -50,6 +50,12 @@ public struct HostLocalConfig: Sendable {
         requestedIPs = try HostLocalConfig.requested(config, args: args, runtime: runtime)
     }
 
+    /// `ipam.dataDir` read leniently, for DEL: the default when absent or not a string.
+    public static func dataDir(_ config: NetworkConfig) -> String {
+        let dir = ((try? config.ipam()) ?? nil)?.lenientString("dataDir") ?? ""
+        return dir.isEmpty ? defaultDataDir : dir
+    }
+
     static func routes(_ ipam: JSONFields) throws(CNIError) -> [CNIResult.Route] {
         let values: [JSONValue]
         do { values = try ipam.array("routes") ?? [] } catch { throw .invalidConfig("ipam.routes: \(error.message)") }

@@ -37,3 +37,10 @@ public struct AttachmentTag: Sendable, Equatable {
         return !keep.contains { comment.hasPrefix(AttachmentTag(network: network, ifname: $0.ifname, containerID: $0.containerID).prefix) }
     }
 }
+
+extension AttachmentTag {
+    /// The attachment a request names: its network, interface and container.
+    public init(_ request: CNIRequest) {
+        self.init(network: request.config.name, ifname: request.ifname, containerID: request.containerID)
+    }
+}

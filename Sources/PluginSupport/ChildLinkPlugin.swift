@@ -56,12 +56,6 @@ public struct ChildLinkFlow {
         return result
     }
 
-    /// IPAM DEL when set, then the link; a missing netns or link is fine.
-    public func del() throws {
-        if !ipamType.isEmpty { try Delegate.run(ipamType, command: .del, request: request) }
-        try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname)
-    }
-
     /// The link must be a `kind` child with prevResult's MAC, carrying prevResult's addresses and routes.
     public func check(kind: String) throws {
         if !ipamType.isEmpty { try Delegate.run(ipamType, command: .check, request: request) }
@@ -88,7 +82,13 @@ public protocol ChildLinkPlugin: CNIPlugin {
 
 extension ChildLinkPlugin {
     public func add(_ request: CNIRequest) throws -> CNIResult { try flow(request).add() }
-    public func del(_ request: CNIRequest) throws { try flow(request).del() }
+    /// IPAM DEL when set, then the link; a missing netns or link is fine. Lenient: only the IPAM type and the container interface matter, so a config that an
+    /// ADD accepted (a bad `mtu` or `mode` here is harmless) is always deletable.
+    public func del(_ request: CNIRequest) throws {
+        let ipamType = request.config.lenientIPAMType
+        if !ipamType.isEmpty { try Delegate.run(ipamType, command: .del, request: request) }
+        try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname)
+    }
     public func check(_ request: CNIRequest) throws { try flow(request).check(kind: type) }
 
     public func status(_ request: CNIRequest) throws {

@@ -1,21 +1,17 @@
 import CNISkeleton
 
-/// IPAM by exec, with the rollback rule of the spec: an ADD that fails after IPAM ADD (or
-/// inside it) runs IPAM DEL before reporting the failure.
+/// IPAM by exec, with the rollback rule of the spec: an ADD that fails after a successful
+/// IPAM ADD runs IPAM DEL before reporting the failure.
 public enum IPAMDelegation {
     /// Runs IPAM ADD and registers IPAM DEL on `rollback`. Fails when no IP comes back.
+    ///
+    /// An IPAM ADD that failed owns nothing, so nothing is undone for it: a DEL there would
+    /// release the reservation of a live attachment whose ADD was repeated (IPAM refuses the
+    /// duplicate, and (containerID, ifname) is all that DEL can name).
     public static func add(_ request: CNIRequest, type: String, rollback: Rollback) throws -> CNIResult {
-        do {
-            let result = try Delegate.add(type, request: request)
-            rollback.add("IPAM reservation") { try Delegate.run(type, command: .del, request: request) }
-            guard !result.ips.isEmpty else { throw CNIError(.internalError, "IPAM plugin returned missing IP config") }
-            return result
-        } catch {
-            // A delegate that failed may still hold something; the spec says to DEL it.
-            if (error as? CNIError)?.msg.hasPrefix("failed to find plugin") != true {
-                try? Delegate.run(type, command: .del, request: request)
-            }
-            throw error
-        }
+        let result = try Delegate.add(type, request: request)
+        rollback.add("IPAM reservation") { try Delegate.run(type, command: .del, request: request) }
+        guard !result.ips.isEmpty else { throw CNIError(.internalError, "IPAM plugin returned missing IP config") }
+        return result
     }
 }

@@ -16,18 +16,27 @@ extension ContainerNetwork {
         return "veth" + String(repeating: "0", count: 8 - hex.count) + hex
     }
 
+    /// The host-side name this suite gives the veth of one attachment: `veth` plus 8 hex
+    /// digits, like the reference's random names, but derived from the attachment so that a
+    /// DEL without the netns can tell its own host veth from anyone else's.
+    public static func vethName(_ tag: AttachmentTag) -> String {
+        "veth" + SHA512.hexPrefix(tag.network + "/" + tag.containerID + "/" + tag.ifname, length: 8)
+    }
+
     /// Creates a veth pair whose container end is `ifname` inside `namespace` and whose host
-    /// end gets a fresh `veth<8hex>` name, retrying name clashes up to 10 times. The host
-    /// end is brought up with `accept_ra=0`, as the reference does.
+    /// end is named ``vethName(_:)`` (or, when that name is taken, a fresh random
+    /// `veth<8hex>`, retrying clashes up to 10 times). The host end is brought up with
+    /// `accept_ra=0`, as the reference does.
     ///
     /// Fails when the container already has `ifname` (the spec requires that ADD fails then).
     public static func createVeth(host: RouteNetlink, container: RouteNetlink, namespace: NetworkNamespace,
-                                  ifname: String, mtu: UInt32?, containerMAC: [UInt8]?) throws -> VethPair {
+                                  tag: AttachmentTag, mtu: UInt32?, containerMAC: [UInt8]?) throws -> VethPair {
+        let ifname = tag.ifname
         if (try? container.link(named: ifname)) != nil {
             throw CNIError(.internalError, "container veth name (\"\(ifname)\") already exists in \(namespace.path)")
         }
-        for _ in 0..<10 {
-            let name = randomVethName()
+        for attempt in 0..<11 {
+            let name = attempt == 0 ? vethName(tag) : randomVethName()
             let spec = LinkSpec(name: name, kind: .veth(peer: VethPeer(name: ifname, mtu: mtu, hardwareAddress: containerMAC,
                                                                            namespaceFD: namespace.descriptor)), mtu: mtu)
             switch Result(catching: { () throws(NetlinkError) in try host.addLink(spec) }) {
@@ -77,12 +86,15 @@ extension ContainerNetwork {
         }
     }
 
-    /// Deletes the host-side veths that `previous` lists (interfaces without a sandbox), for a
-    /// DEL that cannot reach them through the netns. `keep` names interfaces to leave alone.
-    public static func deleteHostVeths(of previous: CNIResult?, keep: Set<String> = []) {
-        guard let previous, let host = try? RouteNetlink() else { return }
-        for interface in previous.interfaces where interface.sandbox.isEmpty && !keep.contains(interface.name) {
-            if let link = try? host.link(named: interface.name), link.kind == "veth" { try? host.deleteLink(index: link.index) }
-        }
+    /// Deletes the host end of this attachment's veth when DEL cannot reach it through the
+    /// netns: only a veth that `previous` lists without a sandbox, whose name is the one
+    /// ``vethName(_:)`` derives for `tag`, and that `owned` confirms (a port of the network's
+    /// bridge, or carrying the attachment's route). Anything else is not ours to delete.
+    public static func deleteHostVeth(of previous: CNIResult?, tag: AttachmentTag, host: RouteNetlink,
+                                      owned: (Link) -> Bool) {
+        let name = vethName(tag)
+        guard let previous, previous.interfaces.contains(where: { $0.name == name && $0.sandbox.isEmpty }) else { return }
+        guard let link = try? host.link(named: name), link.kind == "veth", owned(link) else { return }
+        try? host.deleteLink(index: link.index)
     }
 }

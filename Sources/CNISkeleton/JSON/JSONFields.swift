@@ -83,3 +83,12 @@ public struct JSONFields: Sendable {
         return out
     }
 }
+
+extension JSONFields {
+    /// For DEL, which must clean up whatever an ADD (perhaps the reference's) accepted: the
+    /// value when it is a string, nil when absent or of another type. Never an error.
+    public func lenientString(_ key: String) -> String? { try? string(key) }
+
+    /// As ``lenientString(_:)``, for a boolean.
+    public func lenientBool(_ key: String) -> Bool? { try? bool(key) }
+}

@@ -95,3 +95,8 @@ public struct NetworkConfig: Sendable {
         }
     }
 }
+
+extension NetworkConfig {
+    /// The IPAM type as DEL reads it: "" when there is no `ipam` or its `type` is no string.
+    public var lenientIPAMType: String { ((try? ipam()) ?? nil)?.lenientString("type") ?? "" }
+}

@@ -162,7 +162,10 @@ public enum PluginMain {
                 throw CNIError(.incompatibleCNIVersion, "plugin version does not allow \(command.rawValue)")
             }
         }
-        guard supported.contains(version) else {
+        // A DEL is served in any version the skeleton knows, so that an attachment made by an
+        // ADD in a version this plugin refuses (a runtime that ran an older chain) can still
+        // be cleaned up instead of leaking forever.
+        guard supported.contains(version) || (command == .del && SpecVersion.all.contains(version)) else {
             let list = supported.map { "\"\($0)\"" }.joined(separator: " ")
             throw CNIError(.incompatibleCNIVersion, "incompatible CNI versions",
                            details: "config is \"\(version)\", plugin supports [\(list)]")

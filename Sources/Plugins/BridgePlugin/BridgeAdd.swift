@@ -18,7 +18,7 @@ struct BridgeAdd {
         let (bridge, created) = try BridgeDevice.ensure(host, conf)
         if created { rollback.add("bridge \(conf.bridge)") { try BridgeDevice.removeIfUnused(host, index: bridge.index) } }
 
-        let veth = try ContainerNetwork.createVeth(host: host, container: container, namespace: namespace, ifname: request.ifname,
+        let veth = try ContainerNetwork.createVeth(host: host, container: container, namespace: namespace, tag: AttachmentTag(request),
                                                    mtu: conf.mtu, containerMAC: conf.mac)
         rollback.add("veth \(veth.host.name)") { try? host.deleteLink(index: veth.host.index) }
         try host.setLink(index: veth.host.index, .master(bridge.index))

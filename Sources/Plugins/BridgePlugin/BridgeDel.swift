@@ -8,13 +8,17 @@ struct BridgeDel {
     let request: CNIRequest
 
     func run() throws {
-        let conf = try BridgeConfig(request)
+        let conf = BridgeConfig.Teardown(request)
         var failures: [String] = []
         do { try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname) } catch {
             failures.append("\(error)")
         }
-        // Without a netns to go through, the host end from prevResult is removed directly.
-        ContainerNetwork.deleteHostVeths(of: try? request.config.prevResult(), keep: [conf.bridge])
+        // Without a netns to go through, the host end is removed directly, if it is ours.
+        if let host = try? RouteNetlink(), let bridge = try? host.link(named: conf.bridge), bridge.kind == "bridge" {
+            ContainerNetwork.deleteHostVeth(of: try? request.config.prevResult(), tag: AttachmentTag(request), host: host) {
+                $0.masterIndex == bridge.index
+            }
+        }
         if !conf.ipamType.isEmpty {
             do { try Delegate.run(conf.ipamType, command: .del, request: request) } catch { failures.append(error.msg) }
         }
@@ -29,5 +33,24 @@ struct BridgeDel {
             do { try MacSpoofCheck.teardown(containerID: request.containerID, ifname: request.ifname) } catch { failures.append("\(error)") }
         }
         if !failures.isEmpty { throw CNIError(.internalError, failures.joined(separator: "; ")) }
+    }
+}
+
+extension BridgeConfig {
+    /// What DEL needs, read leniently: a config the reference (or our ADD) accepted must stay
+    /// deletable, so bad values of keys DEL does not use are never an error here.
+    struct Teardown {
+        var bridge = "cni0"
+        var ipMasq = false
+        var macSpoofCheck = false
+        var ipamType = ""
+
+        init(_ request: CNIRequest) {
+            let f = request.config.fields
+            if let name = f.lenientString("bridge"), !name.isEmpty { bridge = name }
+            ipMasq = f.lenientBool("ipMasq") ?? false
+            macSpoofCheck = f.lenientBool("macspoofchk") ?? false
+            ipamType = request.config.lenientIPAMType
+        }
     }
 }

@@ -54,8 +54,10 @@ public struct DhcpPlugin: CNIPlugin {
     /// Releases the lease. A daemon that is not running holds no lease, so DEL succeeds
     /// then (the reference fails with "error dialing DHCP daemon").
     public func del(_ request: CNIRequest) throws {
-        let conf = try DhcpConfig(request.config)
-        _ = try DaemonProtocol.call(conf.socketPath, message("DEL", request), absentIsFine: true)
+        // Only the socket matters to DEL; options that fail to parse must not keep a lease.
+        let path = ((try? request.config.ipam()) ?? nil)?.lenientString("daemonSocketPath") ?? ""
+        let socketPath = path.isEmpty ? DhcpConfig.defaultSocketPath : path
+        _ = try DaemonProtocol.call(socketPath, message("DEL", request), absentIsFine: true)
     }
 
     /// Succeeds when the daemon holds and maintains a lease for this attachment (the

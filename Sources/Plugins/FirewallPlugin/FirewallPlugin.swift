@@ -12,7 +12,10 @@ public struct FirewallPlugin: CNIPlugin {
     public static let plugin = FirewallPlugin()
 
     public let type = "firewall"
-    public let supportedVersions = ["0.4.0", "1.0.0", "1.1.0"]
+    /// The reference starts at 0.4.0; 0.3.x is served too, since runtimes still run 0.3.1
+    /// chains with firewall in them, and refusing their DEL leaks the whole attachment. CHECK
+    /// stays 0.4.0 and later, as the spec has it.
+    public let supportedVersions = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
 
     public init() {}
 
@@ -56,7 +59,6 @@ public struct FirewallPlugin: CNIPlugin {
     /// Removes this attachment's address rules. Needs no prevResult and no netns; the chains,
     /// the admin jump and the bridge isolation rules stay for other containers.
     public func del(_ request: CNIRequest) throws {
-        _ = try FirewallConfig(request)
         let prefix = Self.tag(request).prefix
         do {
             let client = try NFTClient()

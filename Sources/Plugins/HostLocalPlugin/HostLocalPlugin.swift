@@ -44,10 +44,12 @@ public struct HostLocalPlugin: CNIPlugin {
         return result
     }
 
+    /// Needs only where the state lives: ranges, gateways and routes are not read, so a config
+    /// that an ADD (ours or the reference's) accepted is always deletable.
     public func del(_ request: CNIRequest) throws {
-        let config = try HostLocalConfig(request.config, args: CNIArgs(""))
+        let dataDir = HostLocalConfig.dataDir(request.config)
         // verify: DEL must find reservations even if another implementation made them.
-        let store = try DiskStore(dataDir: config.dataDir, network: config.network, verify: true)
+        let store = try DiskStore(dataDir: dataDir, network: request.config.name, verify: true)
         defer { store.commit() }
         try store.release(store.addresses(of: Owner(containerID: request.containerID, ifname: request.ifname)))
     }

@@ -46,8 +46,9 @@ public struct PortmapPlugin: CNIPlugin {
     /// Removes this container's rules. Like the reference, a DEL without portMappings has
     /// nothing to do (and does no netfilter work).
     public func del(_ request: CNIRequest) throws {
-        let conf = try PortmapConfig(request)
-        guard !conf.mappings.isEmpty else { return }
+        // Lenient: a config that cannot be read still has its rules removed, so whatever an
+        // ADD accepted stays deletable. Only a readable config without mappings skips the work.
+        if let conf = try? PortmapConfig(request), conf.mappings.isEmpty { return }
         try PortmapRules.remove(containerID: request.containerID)
     }
 

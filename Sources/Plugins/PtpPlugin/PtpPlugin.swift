@@ -55,7 +55,7 @@ public struct PtpPlugin: CNIPlugin {
         }
         try Forwarding.enable(v4: result.ips.contains { $0.address.address.isV4 }, v6: result.ips.contains { !$0.address.address.isV4 })
 
-        let veth = try ContainerNetwork.createVeth(host: host, container: container, namespace: namespace, ifname: request.ifname,
+        let veth = try ContainerNetwork.createVeth(host: host, container: container, namespace: namespace, tag: AttachmentTag(request),
                                                    mtu: conf.mtu, containerMAC: nil)
         rollback.add("veth \(veth.host.name)") { try? host.deleteLink(index: veth.host.index) }
         result.interfaces = [
@@ -112,20 +112,37 @@ public struct PtpPlugin: CNIPlugin {
     }
 
     /// IPAM DEL first, as the reference; then the container link; masquerade rules always.
+    /// Reads only `ipMasq` and the IPAM type, leniently: what an ADD accepted stays deletable.
     public func del(_ request: CNIRequest) throws {
-        let conf = try Config(request)
-        try Delegate.run(conf.ipamType, command: .del, request: request)
+        let ipMasq = request.config.fields.lenientBool("ipMasq") ?? false
+        let ipamType = request.config.lenientIPAMType
+        if !ipamType.isEmpty { try Delegate.run(ipamType, command: .del, request: request) }
         var failures: [String] = []
         do { try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname) } catch {
             failures.append("\(error)")
         }
-        if request.netns.isEmpty { ContainerNetwork.deleteHostVeths(of: try? request.config.prevResult()) }
-        if conf.ipMasq {
+        if request.netns.isEmpty { deleteHostVeth(request) }
+        if ipMasq {
             do { try Masquerade.teardown(network: request.config.name, ifname: request.ifname, containerID: request.containerID) } catch {
                 failures.append("\(error)")
             }
         }
         if !failures.isEmpty { throw CNIError(.internalError, failures.joined(separator: "; ")) }
+    }
+
+    /// Without a netns, the host end goes only if it is this attachment's: named as ours and
+    /// carrying the host route to one of prevResult's container addresses.
+    private func deleteHostVeth(_ request: CNIRequest) {
+        guard let previous = try? request.config.prevResult(), let host = try? RouteNetlink() else { return }
+        let addresses = previous.ips.map(\.address.address)
+        ContainerNetwork.deleteHostVeth(of: previous, tag: AttachmentTag(request), host: host) { link in
+            addresses.contains { address in
+                let routes = (try? host.routes(family: address.isV4 ? .inet : .inet6)) ?? []
+                return routes.contains {
+                    $0.outputIndex == link.index && $0.destination == address.bytes && Int($0.destinationLength) == address.bitWidth
+                }
+            }
+        }
     }
 
     public func check(_ request: CNIRequest) throws {

@@ -11,7 +11,8 @@ struct TuningConfig {
     var mtu: UInt32?
     var txQueueLength: UInt32?
     var allMulticast: Bool?
-    var dataDir = "/run/cni/tuning"
+    static let defaultDataDir = "/run/cni/tuning"
+    var dataDir = defaultDataDir
 
     static let allowlist = "/etc/cni/tuning/allowlist.conf"
 

@@ -13,8 +13,8 @@ public struct TuningPlugin: CNIPlugin {
 
     public init() {}
 
-    func backupPath(_ conf: TuningConfig, _ request: CNIRequest) -> String {
-        "\(conf.dataDir)/\(request.containerID)_\(request.ifname).json"
+    func backupPath(_ dataDir: String, _ request: CNIRequest) -> String {
+        "\(dataDir)/\(request.containerID)_\(request.ifname).json"
     }
 
     public func add(_ request: CNIRequest) throws -> CNIResult {
@@ -33,10 +33,10 @@ public struct TuningPlugin: CNIPlugin {
         if conf.changesLink {
             let backup = TuningBackup(of: link, for: conf)
             try TuningFiles.makeDirectory(conf.dataDir)
-            try TuningFiles.write(backupPath(conf, request), Array(backup.json.utf8), create: true)
+            try TuningFiles.write(backupPath(conf.dataDir, request), Array(backup.json.utf8), create: true)
             rollback.add("link attributes") {
                 try backup.restore(container, index: link.index)
-                TuningFiles.remove(backupPath(conf, request))
+                TuningFiles.remove(backupPath(conf.dataDir, request))
             }
             try apply(conf, container, index: link.index)
             if let mac = conf.macText?.lowercased() {
@@ -73,9 +73,10 @@ public struct TuningPlugin: CNIPlugin {
     }
 
     /// Restores what ADD changed, when the backup and the link still exist. Always succeeds.
+    /// Reads only `dataDir` (leniently), so whatever an ADD accepted stays deletable.
     public func del(_ request: CNIRequest) throws {
-        let conf = try TuningConfig(request)
-        let path = backupPath(conf, request)
+        let dir = request.config.fields.lenientString("dataDir") ?? ""
+        let path = backupPath(dir.isEmpty ? TuningConfig.defaultDataDir : dir, request)
         guard let bytes = try? TuningFiles.read(path) else { return }
         guard let backup = TuningBackup(json: bytes) else { return }
         guard !request.netns.isEmpty, let container = try? ContainerNetwork.routeSocket(netns: request.netns),
