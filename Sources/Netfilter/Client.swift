@@ -12,6 +12,9 @@ public final class NFTClient {
         socket.setReceiveTimeout(seconds: 10)
     }
 
+    /// What a socket gets without asking (`net.core.{r,w}mem_default` on most systems).
+    static let defaultBuffer = 208 * 1024
+
     private func nextSequence() -> UInt32 {
         sequence &+= 1
         return sequence
@@ -29,6 +32,12 @@ public final class NFTClient {
             bytes += encoder.encode(operation, seq: seq)
         }
         bytes += NFTEncoder.batch(begin: false, seq: nextSequence())
+        // The whole batch goes in one send (that is what makes it atomic), and the kernel
+        // queues one acknowledgement per operation (each its own buffer of about 1 KiB of
+        // accounting) before we can read any, so both buffers must fit the batch.
+        if bytes.count > Self.defaultBuffer / 2 || pending.count > 64 {
+            socket.reserveBuffers(send: bytes.count + Self.defaultBuffer, receive: pending.count * 2048 + Self.defaultBuffer)
+        }
         try socket.send(bytes)
         let lines = transaction.text.split(separator: "\n")
         while !pending.isEmpty {

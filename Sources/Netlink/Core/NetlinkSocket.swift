@@ -67,6 +67,22 @@ public final class NetlinkSocket: NetlinkTransport {
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
+    /// Grows the socket's buffers to at least `send` and `receive` bytes: a message longer
+    /// than the send buffer fails with `EMSGSIZE`, and replies that overflow the receive
+    /// buffer are dropped (`ENOBUFS`). As root the system limits (`rmem_max`, `wmem_max`) do
+    /// not apply (`SO_*BUFFORCE`); otherwise the capped `SO_*BUF` is the best there is.
+    public func reserveBuffers(send: Int, receive: Int) {
+        func set(_ force: Int32, _ plain: Int32, _ size: Int) {
+            // The kernel doubles what it is given, for its bookkeeping.
+            var value = Int32(clamping: size / 2 + 1)
+            if setsockopt(fd, SOL_SOCKET, force, &value, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+                _ = setsockopt(fd, SOL_SOCKET, plain, &value, socklen_t(MemoryLayout<Int32>.size))
+            }
+        }
+        set(32, SO_SNDBUF, send)  // SO_SNDBUFFORCE
+        set(33, SO_RCVBUF, receive)  // SO_RCVBUFFORCE
+    }
+
     public func send(_ bytes: [UInt8]) throws(NetlinkError) {
         while true {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
