@@ -44,8 +44,11 @@ public struct Owner: Sendable, Hashable {
 ///   DEL, CHECK and GC always check the cache against the directory listing.
 public final class DiskStore {
     public let directory: String
+    private let state: StateDirectory
+    /// nil when `.swift-cni` cannot be used as a real directory (a planted symlink, say):
+    /// everything then works from the reservation files alone.
+    private let cache: StateDirectory?
     private let lockFD: Int32
-    private let cacheDirectory: String
     private var index = ReservationIndex()
     private var appended: [UInt8] = []
     private var rewrite = false
@@ -65,22 +68,19 @@ public final class DiskStore {
             throw .invalidConfig("ipam.dataDir \"\(dataDir)\" is not a directory")
         }
         directory = (dataDir.hasSuffix("/") ? String(dataDir.dropLast()) : dataDir) + "/" + network
-        cacheDirectory = directory + "/" + DiskStore.cacheName
         do {
-            try FileSystem.makeDirectories(cacheDirectory)
+            state = try StateDirectory(directory)
         } catch {
             throw .invalidConfig("ipam.dataDir \"\(dataDir)\": \(error)")
         }
-        let lockPath = directory + "/" + DiskStore.lockName
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CNIError(.internalError, "\(FileSystem.fail("open", lockPath))") }
-        while flock(fd, LOCK_EX) != 0 {
-            if errno == EINTR { continue }
-            let failure = FileSystem.fail("flock", lockPath)
-            close(fd)
-            throw CNIError(.internalError, "\(failure)")
+        do { lockFD = try state.lock(DiskStore.lockName) } catch { throw CNIError(.internalError, "\(error)") }
+        do {
+            cache = try state.subdirectory(DiskStore.cacheName)
+        } catch {
+            cache = nil
+            ProcessEnvironment().writeStderr("host-local: not using the cache: \(error)\n")
         }
-        lockFD = fd
+        sweepTemporaries()
         try load(verify: verify)
     }
 
@@ -105,22 +105,21 @@ public final class DiskStore {
     /// `last_reserved_ip` file to update.
     public func reserve(_ ip: IPAddress, for owner: Owner, setIndex: Int) throws(CNIError) -> Bool {
         let name = ip.description
-        let temporary = cacheDirectory + "/r.\(getpid()).\(name)"
+        // The temporary lives beside the reservation when there is no cache directory.
+        let scratch = cache ?? state
+        let temporary = (cache == nil ? ".swift-cni-r." : "r.") + "\(getpid()).\(name)"
         do {
-            unlink(temporary)
-            try FileSystem.create(temporary, owner.fileContent)
-            defer { unlink(temporary) }
+            try scratch.remove(temporary)
+            try scratch.create(temporary, owner.fileContent)
+            defer { try? scratch.remove(temporary) }
             // link() fails with EEXIST when the address is taken: the same guarantee as the
             // reference's O_EXCL, but the file appears with its content already complete.
-            guard link(temporary, directory + "/" + name) == 0 else {
-                if errno == EEXIST { return false }
-                throw FileSystem.fail("link", directory + "/" + name)
-            }
+            guard try scratch.link(temporary, to: name, in: state) else { return false }
             index.append(ip: name, owner: owner)
             appended += ReservationIndex.line(ip: name, owner: owner)
             changed = true
-            try FileSystem.replace(directory + "/" + DiskStore.lastReservedPrefix + String(setIndex), Array(name.utf8),
-                                   temporary: cacheDirectory + "/l.\(getpid())")
+            try state.replace(DiskStore.lastReservedPrefix + String(setIndex), Array(name.utf8),
+                              temporary: ".swift-cni-l.\(getpid())")
             return true
         } catch {
             throw CNIError(.internalError, "failed to reserve \(ip): \(error)")
@@ -133,8 +132,7 @@ public final class DiskStore {
         var failures: [String] = []
         let names = Set(ips.map(\.description))
         for name in names {
-            let path = directory + "/" + name
-            if unlink(path) != 0 && errno != ENOENT { failures.append("\(FileSystem.fail("remove", path))") }
+            do { try state.remove(name) } catch { failures.append("\(error)") }
         }
         index = ReservationIndex(entries: index.entries.filter { !names.contains($0.ip) })
         rewrite = true
@@ -144,7 +142,7 @@ public final class DiskStore {
 
     /// The last address handed out from range set `setIndex`, if recorded.
     public func lastReserved(setIndex: Int) -> IPAddress? {
-        guard let bytes = try? FileSystem.read(directory + "/" + DiskStore.lastReservedPrefix + String(setIndex)) else { return nil }
+        guard let bytes = try? state.read(DiskStore.lastReservedPrefix + String(setIndex)) else { return nil }
         return IPAddress(String(decoding: bytes, as: UTF8.self).trimmingASCIIWhitespace())
     }
 
@@ -156,15 +154,14 @@ public final class DiskStore {
     /// Saves the cache and its stamp. Call before the lock is released. Failing to save costs
     /// speed on the next run (a rebuild), never correctness, so errors are ignored.
     public func commit() {
-        guard changed else { return }
-        let indexPath = cacheDirectory + "/index"
+        guard changed, let cache else { return }
         if rewrite {
-            try? FileSystem.replace(indexPath, index.bytes, temporary: cacheDirectory + "/i.\(getpid())")
+            try? cache.replace("index", index.bytes, temporary: "i.\(getpid())")
         } else if !appended.isEmpty {
-            FileSystem.append(indexPath, appended)
+            try? cache.append("index", appended)
         }
         if let stamp = directoryStamp() {
-            try? FileSystem.replace(cacheDirectory + "/stamp", Array(stamp.utf8), temporary: cacheDirectory + "/s.\(getpid())")
+            try? cache.replace("stamp", Array(stamp.utf8), temporary: "s.\(getpid())")
         }
         appended = []
         rewrite = false
@@ -176,14 +173,28 @@ extension DiskStore {
     /// Inode and modification time of the state directory: any file added, removed or renamed
     /// there changes it.
     fileprivate func directoryStamp() -> String? {
-        var info = stat()
-        guard stat(directory, &info) == 0 else { return nil }
+        guard let info = state.status() else { return nil }
         return "\(info.st_ino) \(info.st_mtim.tv_sec) \(info.st_mtim.tv_nsec)\n"
     }
 
+    /// Removes temporaries left by runs that were killed before cleaning up (`r.<pid>.<ip>`,
+    /// `s.<pid>`, ... in the cache, `.swift-cni-*.<pid>` beside the reservations). Every writer
+    /// holds the lock we hold now, so a temporary whose process is gone is garbage.
+    fileprivate func sweepTemporaries() {
+        for (dir, prefixes) in [(cache, ["r.", "s.", "i.", "l."]), (Optional(state), [".swift-cni-r.", ".swift-cni-l."])] {
+            guard let dir, let names = try? dir.list() else { continue }
+            for name in names {
+                guard let prefix = prefixes.first(where: { name.hasPrefix($0) }) else { continue }
+                let pidText = name.dropFirst(prefix.count).prefix { $0 != "." }
+                guard let pid = Int32(pidText), pid > 0, pid == getpid() || (kill(pid, 0) != 0 && errno == ESRCH) else { continue }
+                try? dir.remove(name)
+            }
+        }
+    }
+
     fileprivate func load(verify: Bool) throws(CNIError) {
-        let stored = (try? FileSystem.read(cacheDirectory + "/index")).flatMap { $0 }.flatMap(ReservationIndex.init(stored:))
-        let stamp = (try? FileSystem.read(cacheDirectory + "/stamp")).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) }
+        let stored = (try? cache?.read("index")).flatMap { $0 }.flatMap(ReservationIndex.init(stored:))
+        let stamp = (try? cache?.read("stamp")).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) }
         if let stored, !verify, let stamp, stamp == directoryStamp() {
             index = stored
             return
@@ -194,7 +205,7 @@ extension DiskStore {
     /// Builds the cache from the directory listing, reading only files `reuse` does not know.
     fileprivate func rebuild(reuse: ReservationIndex) throws(CNIError) {
         let names: [String]
-        do { names = try FileSystem.list(directory) } catch { throw CNIError(.internalError, "\(error)") }
+        do { names = try state.list() } catch { throw CNIError(.internalError, "\(error)") }
         var known: [String: Owner] = [:]
         for entry in reuse.entries { known[entry.ip] = entry.owner }
         var entries: [(ip: String, owner: Owner)] = []
@@ -202,7 +213,7 @@ extension DiskStore {
             guard IPAddress(name) != nil else { continue }
             if let owner = known[name] {
                 entries.append((name, owner))
-            } else if let content = try? FileSystem.read(directory + "/" + name) {
+            } else if let content = try? state.read(name) {
                 entries.append((name, Owner(content: content)))
             }
         }

@@ -15,6 +15,13 @@ public struct IPRange: Sendable, Equatable, CustomStringConvertible {
         guard subnet.prefixLength <= width - 2 else {
             throw .invalidConfig("\(key).subnet: Network \(subnet) too small to allocate from")
         }
+        // A subnet that takes in loopback or multicast space (::/0 would hand out ::2/0 with
+        // gateway ::1) cannot hold a pod address and its gateway.
+        for special in IPRange.unusable where special.address.isV4 == subnet.address.isV4 {
+            if subnet.contains(special.address) || special.contains(subnet.address) {
+                throw .invalidConfig("\(key).subnet: Network \(subnet) overlaps \(special), which cannot hold pod addresses")
+            }
+        }
         guard subnet.network == subnet.address else {
             throw .invalidConfig("\(key).subnet: Network has host bits set. For a subnet mask of length \(subnet.prefixLength) the network address is \(subnet.network)")
         }
@@ -43,6 +50,9 @@ public struct IPRange: Sendable, Equatable, CustomStringConvertible {
     }
 
     var networkText: String { "\(subnet.network)/\(subnet.prefixLength)" }
+
+    /// Loopback, "this network" and multicast space of both families.
+    static let unusable: [IPPrefix] = ["127.0.0.0/8", "0.0.0.0/8", "224.0.0.0/4", "::1/128", "::/128", "ff00::/8"].compactMap(IPPrefix.init)
 
     /// True when `ip` is inside the subnet and between start and end.
     public func contains(_ ip: IPAddress) -> Bool {

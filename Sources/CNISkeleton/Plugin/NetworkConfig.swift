@@ -62,10 +62,16 @@ public struct NetworkConfig: Sendable {
     }
 
     /// The attachments GC must keep: `cni.dev/valid-attachments`, or the 1.1.0 tag's
-    /// `cni.dev/attachments` when only that is present. Null or absent means none.
+    /// `cni.dev/attachments` when only that is present. Absent is an error (code 7); null means none.
     public func validAttachments() throws(CNIError) -> [Attachment] {
-        let raw = fields.value("cni.dev/valid-attachments") ?? fields.value("cni.dev/attachments")
-        guard let raw else { return [] }
+        // Without the key, "nothing is valid" would delete every attachment of the network, so
+        // a GC that does not say what is valid is refused. An explicit empty list (or libcni's
+        // `null` for a runtime with no attachments) still means none.
+        guard let raw = fields.object["cni.dev/valid-attachments"] ?? fields.object["cni.dev/attachments"] else {
+            throw CNIError.invalidConfig("GC needs cni.dev/valid-attachments: without it every attachment of the network "
+                                         + "would be collected", details: "key: cni.dev/valid-attachments")
+        }
+        if raw == .null { return [] }
         guard case .array(let items) = raw else {
             throw CNIError(.decodingFailure, "cni.dev/valid-attachments is not an array")
         }

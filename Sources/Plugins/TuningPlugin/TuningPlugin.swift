@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CNISkeleton
 import Netlink
 import PluginSupport
@@ -13,8 +16,10 @@ public struct TuningPlugin: CNIPlugin {
 
     public init() {}
 
-    func backupPath(_ dataDir: String, _ request: CNIRequest) -> String {
-        "\(dataDir)/\(request.containerID)_\(request.ifname).json"
+    /// The reference's backup file name inside the data dir. Both parts are validated by the
+    /// skeleton (no `/`, no `..`), so it always names a file directly in the data dir.
+    func backupName(_ request: CNIRequest) -> String {
+        "\(request.containerID)_\(request.ifname).json"
     }
 
     public func add(_ request: CNIRequest) throws -> CNIResult {
@@ -32,11 +37,18 @@ public struct TuningPlugin: CNIPlugin {
         rollback.add("sysctls") { try namespace.withEntered { for (path, value) in previous { try? TuningFiles.write(path, value) } } }
         if conf.changesLink {
             let backup = TuningBackup(of: link, for: conf)
-            try TuningFiles.makeDirectory(conf.dataDir)
-            try TuningFiles.write(backupPath(conf.dataDir, request), Array(backup.json.utf8), create: true)
+            let name = backupName(request)
+            // Root-only, atomic, and never written through a planted symlink.
+            let dir: StateDirectory
+            do {
+                dir = try StateDirectory(conf.dataDir)
+                try dir.replace(name, Array(backup.json.utf8), temporary: ".\(name).\(getpid())")
+            } catch {
+                throw CNIError(.internalError, "failed to save the tuning backup: \(error)")
+            }
             rollback.add("link attributes") {
                 try backup.restore(container, index: link.index)
-                TuningFiles.remove(backupPath(conf.dataDir, request))
+                try? dir.remove(name)
             }
             try apply(conf, container, index: link.index)
             if let mac = conf.macText?.lowercased() {
@@ -75,13 +87,13 @@ public struct TuningPlugin: CNIPlugin {
     /// Restores what ADD changed, when the backup and the link still exist. Always succeeds.
     /// Reads only `dataDir` (leniently), so whatever an ADD accepted stays deletable.
     public func del(_ request: CNIRequest) throws {
-        let dir = request.config.fields.lenientString("dataDir") ?? ""
-        let path = backupPath(dir.isEmpty ? TuningConfig.defaultDataDir : dir, request)
-        guard let bytes = try? TuningFiles.read(path) else { return }
-        guard let backup = TuningBackup(json: bytes) else { return }
+        let path = request.config.fields.lenientString("dataDir") ?? ""
+        let name = backupName(request)
+        guard let dir = try? StateDirectory(path.isEmpty ? TuningConfig.defaultDataDir : path, create: false),
+              let bytes = try? dir.read(name), let backup = TuningBackup(json: bytes) else { return }
         guard !request.netns.isEmpty, let container = try? ContainerNetwork.routeSocket(netns: request.netns),
               let link = try? container.link(named: request.ifname) else { return }
-        if (try? backup.restore(container, index: link.index)) != nil { TuningFiles.remove(path) }
+        if (try? backup.restore(container, index: link.index)) != nil { try? dir.remove(name) }
     }
 
     public func check(_ request: CNIRequest) throws {
