@@ -52,13 +52,14 @@ extension ContainerNetwork {
 }
 
 extension RouteSpec {
-    /// A kernel route for a result route through link `outputIndex`.
+    /// A kernel route for a result route through link `outputIndex`. Result decoding bounds
+    /// every field to what the kernel holds; anything else is clamped here, never trapped on.
     public init(_ r: CNIResult.Route, gateway: IPAddress?, outputIndex: Int32) {
-        self.init(destination: r.dst.network.bytes, destinationLength: UInt8(r.dst.prefixLength), gateway: gateway?.bytes,
-                  outputIndex: outputIndex, priority: r.priority == 0 ? nil : UInt32(r.priority),
-                  table: r.table.map { UInt32($0) } ?? mainRoutingTable,
+        self.init(destination: r.dst.network.bytes, destinationLength: UInt8(clamping: r.dst.prefixLength), gateway: gateway?.bytes,
+                  outputIndex: outputIndex, priority: r.priority == 0 ? nil : UInt32(clamping: r.priority),
+                  table: r.table.map { UInt32(clamping: $0) } ?? mainRoutingTable,
                   scope: r.scope.flatMap { Scope(rawValue: UInt8(truncatingIfNeeded: $0)) } ?? .universe,
-                  mtu: r.mtu == 0 ? nil : UInt32(r.mtu), advmss: r.advmss == 0 ? nil : UInt32(r.advmss))
+                  mtu: r.mtu == 0 ? nil : UInt32(clamping: r.mtu), advmss: r.advmss == 0 ? nil : UInt32(clamping: r.advmss))
     }
 }
 

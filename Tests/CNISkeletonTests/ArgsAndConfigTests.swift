@@ -61,9 +61,22 @@ struct ArgsAndConfigTests {
         #expect(try old.validAttachments() == [.init(containerID: "c2", ifname: "net1")])
     }
 
-    @Test("R47: null, [] or no key all mean no attachment is valid",
-          arguments: [#"{"name":"n","cni.dev/valid-attachments":null}"#, #"{"name":"n","cni.dev/valid-attachments":[]}"#, #"{"name":"n"}"#])
+    @Test("R47: null or [] mean no attachment is valid",
+          arguments: [#"{"name":"n","cni.dev/valid-attachments":null}"#, #"{"name":"n","cni.dev/valid-attachments":[]}"#])
     func gcEmpty(json: String) throws {
         #expect(try config(json).validAttachments().isEmpty)
+    }
+
+    /// Deliberately stricter than R47: a GC that names nothing valid by omission would
+    /// collect every attachment of the network, so it is refused with code 7 naming the key.
+    @Test("GC without the key at all is refused (code 7 naming cni.dev/valid-attachments)")
+    func gcWithoutKey() throws {
+        let parsed = try config(#"{"name":"n"}"#)
+        do {
+            _ = try parsed.validAttachments()
+            Issue.record("GC without the key was accepted")
+        } catch {
+            #expect(error.code == .invalidNetworkConfig && error.details.contains("cni.dev/valid-attachments"))
+        }
     }
 }

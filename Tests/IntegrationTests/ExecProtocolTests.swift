@@ -28,9 +28,10 @@ struct ExecProtocolTests {
     func version(plugin: String) throws {
         let result = try Command.run([TestEnvironment.plugin(plugin)], environment: ["CNI_COMMAND": "VERSION"], stdin: "{not json")
         #expect(result.status == 0, "\(result)")
-        // bandwidth speaks 0.3.0 and later only, firewall 0.4.0 and later, as the reference plugins do.
+        // bandwidth speaks 0.3.0 and later only, as the reference does; firewall 0.3.0 and later
+        // (the reference: 0.4.0), so 0.3.1 chains with firewall can be set up and torn down.
         let versions = [
-            "bandwidth": #""0.3.0","0.3.1","0.4.0","1.0.0","1.1.0""#, "firewall": #""0.4.0","1.0.0","1.1.0""#,
+            "bandwidth": #""0.3.0","0.3.1","0.4.0","1.0.0","1.1.0""#, "firewall": #""0.3.0","0.3.1","0.4.0","1.0.0","1.1.0""#,
         ][plugin] ?? #""0.1.0","0.2.0","0.3.0","0.3.1","0.4.0","1.0.0","1.1.0""#
         #expect(result.stdout == #"{"cniVersion":"1.1.0","supportedVersions":[\#(versions)]}"# + "\n")
     }

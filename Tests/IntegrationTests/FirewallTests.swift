@@ -134,7 +134,7 @@ struct FirewallTests {
         #expect(try node.run("firewall", "STATUS", config: status, id: "", pod: nil).status == 0)
     }
 
-    @Test("Bad input: unknown ingress policy (7), missing prevResult, policy without an interface, spec version below 0.4.0 (1)")
+    @Test("Bad input: unknown ingress policy (7), missing prevResult, policy without an interface, spec version below 0.3.0 (1)")
     func invalid() throws {
         let node = try Node("fwx")
         defer { node.tearDown() }
@@ -148,7 +148,7 @@ struct FirewallTests {
         let bare = #"{"cniVersion":"1.0.0","ips":[{"address":"10.81.0.9/24"}]}"#
         let noIf = try node.run("firewall", "ADD", config: firewall(network: 1, prevResult: bare, extra: #","ingressPolicy":"same-bridge""#), id: "ctr1", pod: pod)
         #expect((try noIf.object()["msg"] as? String)?.contains("make sure to chain \"firewall\" plugin with \"bridge\"") == true, "\(noIf)")
-        let old = try node.run("firewall", "ADD", config: firewall(network: 1, prevResult: previous, version: "0.3.1"), id: "ctr1", pod: pod)
+        let old = try node.run("firewall", "ADD", config: firewall(network: 1, prevResult: previous, version: "0.2.0"), id: "ctr1", pod: pod)
         #expect(try old.status == 1 && old.object()["code"] as? Int == 1, "\(old)")
         #expect(try !node.nftRuleset().contains("cni_plugins_firewall"), "no failed ADD left a table")
     }

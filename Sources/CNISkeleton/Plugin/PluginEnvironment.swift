@@ -28,10 +28,19 @@ public struct ProcessEnvironment: PluginEnvironment {
     public func readStdin() throws(CNIError) -> [UInt8] {
         var data: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
+        var total = 0
         while true {
             let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-            if n > 0 { data.append(contentsOf: chunk[0..<n]); continue }
-            if n == 0 { return data }
+            if n > 0 {
+                total += n
+                // Past the limit the rest is read and dropped, so the runtime's write completes.
+                if total <= ConfigLimits.maximumStdinBytes { data.append(contentsOf: chunk[0..<n]) }
+                continue
+            }
+            if n == 0 {
+                if total > ConfigLimits.maximumStdinBytes { throw ConfigLimits.tooLarge(total) }
+                return data
+            }
             if errno == EINTR { continue }
             // A closed stdin reads as empty; any other failure is an I/O error.
             if errno == EBADF { return data }
@@ -57,5 +66,16 @@ public struct ProcessEnvironment: PluginEnvironment {
         // A path that cannot be opened passes, as in Go: DEL with a vanished netns must work.
         guard stat(path, &theirs) == 0, stat("/proc/self/ns/net", &ours) == 0 else { return false }
         return theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino
+    }
+}
+
+/// Bounds on what a plugin accepts, so hostile input cannot exhaust the node's memory.
+public enum ConfigLimits {
+    /// The largest network config read from stdin: 16 MiB. Real configs are kilobytes (1,000
+    /// port mappings take about 60 KB); parsing costs a few times the input in memory.
+    public static let maximumStdinBytes = 16 << 20
+
+    static func tooLarge(_ size: Int) -> CNIError {
+        CNIError(.decodingFailure, "network config on stdin is \(size) bytes, more than the limit of \(maximumStdinBytes) bytes (16 MiB)")
     }
 }

@@ -98,10 +98,17 @@ extension CNIResult {
 
     private static func route(_ value: JSONValue) throws -> Route {
         let r = try fieldsOf(value, "Route")
+        // The kernel holds these in 32 bits (scope in 8), so a value outside that range can
+        // never be installed: refuse it here, by name, rather than trap converting it later.
+        func bounded(_ key: String, _ limit: Int = Int(UInt32.max)) throws -> Int? {
+            guard let v = try r.int(key) else { return nil }
+            guard (0...limit).contains(v) else { throw ResultDecodingError(message: "route \(key) \(v) must be between 0 and \(limit)") }
+            return v
+        }
         return Route(
             dst: try prefix(r.string("dst"), "dst"), gw: try address(r.string("gw"), "gw"),
-            mtu: try r.int("mtu") ?? 0, advmss: try r.int("advmss") ?? 0, priority: try r.int("priority") ?? 0,
-            table: try r.int("table"), scope: try r.int("scope"))
+            mtu: try bounded("mtu") ?? 0, advmss: try bounded("advmss") ?? 0, priority: try bounded("priority") ?? 0,
+            table: try bounded("table"), scope: try bounded("scope", 255))
     }
 
     private static func dns(_ d: JSONFields) throws -> DNS {

@@ -27,6 +27,7 @@ public struct IpvlanPlugin: ChildLinkPlugin {
             mtu = try f.int("mtu")
             inContainer = try f.bool("linkInContainer") ?? false
         } catch { throw CNIError.decodingConfig(error) }
+        if let mtu, mtu > Int(UInt32.max) { throw CNIError.invalidConfig("invalid MTU \(mtu), must be [0, master MTU]", details: "key: mtu") }
         let ipamType = try request.config.ipamType()
         // Chained without a master: the single named interface of prevResult is the master.
         if master == nil, let previous = try request.config.prevResult() {
@@ -36,7 +37,7 @@ public struct IpvlanPlugin: ChildLinkPlugin {
             master = previous.interfaces[0].name
         }
         let child = ChildLinkRequest(kind: { .ipvlan(parent: $0, mode: mode, flag: .bridge) }, master: master, linkInContainer: inContainer,
-                                     mtu: mtu.flatMap { $0 <= 0 ? nil : UInt32($0) }, mac: nil)
+                                     mtu: mtu.flatMap { $0 <= 0 ? nil : UInt32(exactly: $0) }, mac: nil)
         return ChildLinkFlow(request: request, child: child, ipamType: ipamType, usePrevResultAddresses: true, dns: nil)
     }
 }

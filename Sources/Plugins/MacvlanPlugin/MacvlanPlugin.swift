@@ -35,14 +35,14 @@ public struct MacvlanPlugin: ChildLinkPlugin {
                 if !parsed.isEmpty { dns = parsed }
             }
         } catch { throw CNIError.decodingConfig(error) }
-        if let mtu, mtu < 0 { throw CNIError.invalidConfig("invalid MTU \(mtu), must be [0, master MTU]", details: "key: mtu") }
+        if let mtu, mtu < 0 || mtu > Int(UInt32.max) { throw CNIError.invalidConfig("invalid MTU \(mtu), must be [0, master MTU]", details: "key: mtu") }
         var mac: [UInt8]? = nil
         if let macText {
             guard let parsed = ContainerNetwork.parseMAC(macText) else { throw CNIError.invalidConfig("invalid MAC address \"\(macText)\"", details: "key: mac") }
             mac = parsed
         }
         let child = ChildLinkRequest(kind: { .macvlan(parent: $0, mode: mode) }, master: master, linkInContainer: inContainer,
-                                     mtu: mtu.flatMap { $0 == 0 ? nil : UInt32($0) }, mac: mac,
+                                     mtu: mtu.flatMap { $0 == 0 ? nil : UInt32(exactly: $0) }, mac: mac,
                                      broadcastQueueLength: queue.flatMap { $0 == 0 ? nil : UInt32(clamping: $0) })
         return ChildLinkFlow(request: request, child: child, ipamType: try request.config.ipamType(), dns: dns)
     }

@@ -25,9 +25,10 @@ struct TuningBackup {
         let f = JSONFields(object, typeName: "configToRestore")
         mac = (try? f.string("mac")).flatMap { $0 }.flatMap { $0.isEmpty ? nil : $0 }
         promisc = (try? f.bool("promisc")).flatMap { $0 }
-        mtu = (try? f.int("mtu")).flatMap { $0 }.flatMap { $0 > 0 ? UInt32($0) : nil }
+        // The backup is state on disk: a value no link can have is ignored, never trapped on.
+        mtu = (try? f.int("mtu")).flatMap { $0 }.flatMap { $0 > 0 ? UInt32(exactly: $0) : nil }
         allMulticast = (try? f.bool("allmulti")).flatMap { $0 }
-        txQueueLength = (try? f.int("txQLen")).flatMap { $0 }.flatMap { $0 >= 0 ? UInt32($0) : nil }
+        txQueueLength = (try? f.int("txQLen")).flatMap { $0 }.flatMap { $0 >= 0 ? UInt32(exactly: $0) : nil }
     }
 
     /// Go's `json.MarshalIndent(config, "", " ")` of the reference's struct.
