@@ -191,6 +191,19 @@ struct DhcpTests {
         #expect(try added.status == 1 && (added.object()["msg"] as? String)?.contains("Go reference daemon") == true, "\(added)")
     }
 
+    @Test("A symlink planted at the pidfile is replaced, never written through")
+    func plantedPidfile() throws {
+        let lab = try DhcpLab("dhp", startDaemon: false)
+        defer { lab.tearDown() }
+        let target = lab.node.dataDir + "/precious"
+        try "precious\n".write(toFile: target, atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: lab.pidfile, withDestinationPath: target)
+        try lab.start()
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "precious\n")
+        #expect(eventually { (try? FileManager.default.attributesOfItem(atPath: lab.pidfile)[.type] as? FileAttributeType) == .typeRegular })
+        #expect(lab.stop() == 0)
+    }
+
     @Test("Without a daemon: ADD fails and rolls back, STATUS is code 50, DEL succeeds; SIGTERM removes socket and pidfile")
     func daemonLifecycle() throws {
         let lab = try DhcpLab("dhd")

@@ -120,10 +120,15 @@ struct DhcpDaemon: Sendable {
         }
     }
 
+    /// Writes the pidfile atomically: a fresh temporary beside it (`O_EXCL | O_NOFOLLOW`),
+    /// renamed over it, so a symlink planted at `path` is replaced rather than written through.
     private func writeFile(_ path: String, _ text: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let temporary = path + ".\(getpid()).tmp"
+        unlink(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return }
-        _ = DaemonProtocol.writeAll(fd, Array(text.utf8))
+        let written = DaemonProtocol.writeAll(fd, Array(text.utf8))
         close(fd)
+        if !written || rename(temporary, path) != 0 { unlink(temporary) }
     }
 }
