@@ -14,9 +14,10 @@ public enum Masquerade {
     public static let chain = "masq_checks"
     static let tableComment = "Masquerading for plugins from github.com/containernetworking/plugins"
     static let chainComment = "Masquerade traffic from certain IPs to any (non-multicast) IP outside their subnet"
-    /// The batch that sets up masquerading for `addresses`, replacing `stale` rules.
+    /// The batch that sets up masquerading for `addresses`, replacing `stale` rules. Traffic
+    /// to `exempt` destinations (a cluster's pod CIDR, say) keeps the pod's own address.
     public static func setupTransaction(_ addresses: [IPPrefix], network: String, ifname: String, containerID: String,
-                                        stale: [NFTRule]) -> NFTTransaction {
+                                        stale: [NFTRule], exempt: [IPPrefix] = []) -> NFTTransaction {
         var tx = NFTTransaction(family: .inet, table: table)
         tx.add(.addTable(NFTTable(family: .inet, name: table, comment: tableComment)))
         tx.add(.addChain(NFTChain(name: chain, comment: chainComment)))
@@ -28,6 +29,14 @@ public enum Masquerade {
         for rule in stale { if let handle = rule.handle { tx.add(.deleteRule(chain: chain, handle: handle)) } }
         let note = AttachmentTag(network: network, ifname: ifname, containerID: containerID).comment
         for prefix in addresses {
+            // Evaluated before this address's masquerade rule, which follows in the same chain.
+            for destination in exempt where destination.address.isV4 == prefix.address.isV4 {
+                tx.add(.addRule(NFTRule(chain: chain, statements: [
+                    .address(.source, equal: true, address: prefix.address.bytes, prefixLength: prefix.address.bitWidth),
+                    .address(.destination, equal: true, address: destination.network.bytes, prefixLength: destination.prefixLength),
+                    .return,
+                ], comment: note)))
+            }
             tx.add(.addRule(NFTRule(chain: chain, statements: [
                 .address(.source, equal: true, address: prefix.address.bytes, prefixLength: prefix.address.bitWidth),
                 .address(.destination, equal: false, address: prefix.network.bytes, prefixLength: prefix.prefixLength),
@@ -38,11 +47,13 @@ public enum Masquerade {
     }
 
     /// Installs the rules for one attachment.
-    public static func setup(_ addresses: [IPPrefix], network: String, ifname: String, containerID: String) throws {
+    public static func setup(_ addresses: [IPPrefix], network: String, ifname: String, containerID: String,
+                             exempt: [IPPrefix] = []) throws {
         let client = try NFTClient()
         let prefix = AttachmentTag(network: network, ifname: ifname, containerID: containerID).prefix
         let stale = try client.rules(family: .inet, table: table, chain: chain).filter { $0.comment?.hasPrefix(prefix) == true }
-        try client.run(setupTransaction(addresses, network: network, ifname: ifname, containerID: containerID, stale: stale))
+        try client.run(setupTransaction(addresses, network: network, ifname: ifname, containerID: containerID, stale: stale,
+                                        exempt: exempt))
     }
 
     /// Removes the rules of one attachment; nothing to remove is fine.
@@ -64,5 +75,25 @@ public enum Masquerade {
 
     private static func delete(matching: (String) -> Bool) throws {
         try NFTClient().deleteRules(family: .inet, table: table, chains: [chain]) { $0.comment.map(matching) ?? false }
+    }
+}
+
+extension Masquerade {
+    /// `nonMasqueradeCIDRs` (our extension, named after Kubernetes' ip-masq-agent key): the
+    /// destinations that masquerading leaves alone, so pods keep their own address toward the
+    /// rest of the cluster while traffic leaving it is masqueraded. Error 7 naming the key.
+    public static func exemptions(_ config: NetworkConfig) throws(CNIError) -> [IPPrefix] {
+        let texts: [String]
+        do { texts = try config.fields.stringArray("nonMasqueradeCIDRs") ?? [] } catch {
+            throw .invalidConfig(error.message, details: "key: nonMasqueradeCIDRs")
+        }
+        var out: [IPPrefix] = []
+        for text in texts {
+            guard let prefix = IPPrefix(text) else {
+                throw .invalidConfig("invalid CIDR \"\(text)\" in nonMasqueradeCIDRs", details: "key: nonMasqueradeCIDRs")
+            }
+            out.append(prefix)
+        }
+        return out
     }
 }

@@ -51,7 +51,7 @@ struct BridgeAdd {
             if conf.isGateway { try configureGateways(host, bridge: bridge, gateways: gateways, conf) }
             if conf.ipMasq {
                 try Masquerade.setup(result.ips.map(\.address), network: request.config.name, ifname: request.ifname,
-                                     containerID: request.containerID)
+                                     containerID: request.containerID, exempt: conf.nonMasqueradeCIDRs)
                 rollback.add("masquerade rules") {
                     try Masquerade.teardown(network: request.config.name, ifname: request.ifname, containerID: request.containerID)
                 }

@@ -10,6 +10,7 @@ struct BridgeConfig {
     var forceAddress = false
     var ipMasq = false
     var ipMasqBackend: String?
+    var nonMasqueradeCIDRs: [IPPrefix] = []
     var mtu: UInt32?
     var hairpinMode = false
     var promiscMode = false
@@ -54,6 +55,7 @@ struct BridgeConfig {
             throw CNIError.decodingConfig(error)
         }
         ipamType = try request.config.ipamType()
+        nonMasqueradeCIDRs = try Masquerade.exemptions(request.config)
         mac = try BridgeConfig.mac(request)
         try validate()
     }

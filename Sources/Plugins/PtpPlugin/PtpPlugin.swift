@@ -15,6 +15,7 @@ public struct PtpPlugin: CNIPlugin {
 
     struct Config {
         var ipMasq = false
+        var nonMasqueradeCIDRs: [IPPrefix] = []
         var mtu: UInt32?
         var ipamType = ""
         var dns: CNIResult.DNS?
@@ -38,6 +39,7 @@ public struct PtpPlugin: CNIPlugin {
                 throw CNIError.decodingConfig(error)
             }
             ipamType = try request.config.ipamType()
+            nonMasqueradeCIDRs = try Masquerade.exemptions(request.config)
         }
     }
 
@@ -67,7 +69,8 @@ public struct PtpPlugin: CNIPlugin {
         try routeThroughGateway(result, container: container, index: veth.container.index)
         try configureHost(result, host: host, index: veth.host.index)
         if conf.ipMasq {
-            try Masquerade.setup(result.ips.map(\.address), network: request.config.name, ifname: request.ifname, containerID: request.containerID)
+            try Masquerade.setup(result.ips.map(\.address), network: request.config.name, ifname: request.ifname,
+                                 containerID: request.containerID, exempt: conf.nonMasqueradeCIDRs)
             rollback.add("masquerade rules") {
                 try Masquerade.teardown(network: request.config.name, ifname: request.ifname, containerID: request.containerID)
             }
