@@ -46,7 +46,7 @@ var targets: [Target] = [
     .testTarget(name: "IPAMTests", dependencies: ["IPAM", "CNISkeleton"]),
     .testTarget(name: "PluginTests", dependencies: ["BridgePlugin", "DhcpPlugin", "PluginSupport", "Netfilter", "Netlink", "CNISkeleton", "CLibmnl", "CMnl"]),
     .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Netlink"], exclude: ["Fixtures"]),
-    .testTarget(name: "InteropTests", dependencies: ["TestSupport"], exclude: ["driver"]),
+    .testTarget(name: "InteropTests", dependencies: ["TestSupport"], exclude: ["driver", "cri"]),
 ]
 
 for plugin in plugins {

@@ -9,11 +9,13 @@ cd "$root"
 if [[ $(id -u) -eq 0 ]]; then
     # iproute2: netns and `ip -j`; containernetworking-plugins: the Go reference (oracle);
     # golang-go + golang-github-appc-cni-dev: the libcni driver; podman + runc + busybox-static:
-    # a real runtime with its CNI backend, and busybox's udhcpd a DHCP server; nftables, strace:
-    # checks; python3: traffic helpers; systemd: systemd-socket-activate for the dhcp daemon.
+    # a real runtime with its CNI backend, and busybox's udhcpd a DHCP server; containerd (its
+    # CRI plugin) + python3-grpcio + python3-grpc-tools: pods run over CRI gRPC as kubelet does;
+    # nftables, strace: checks; python3: traffic helpers; systemd: systemd-socket-activate for
+    # the dhcp daemon.
     wanted=(iproute2 nftables strace iputils-ping containernetworking-plugins golang-go
             golang-github-appc-cni-dev libnftnl-dev libmnl-dev podman runc busybox-static
-            python3 systemd)
+            containerd python3-grpcio python3-grpc-tools python3 systemd)
     need=()
     for pkg in "${wanted[@]}"; do
         dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
