@@ -35,9 +35,11 @@ var targets: [Target] = [
     ),
     .target(name: "IPAM", dependencies: ["CNISkeleton"]),
     .target(name: "PluginSupport", dependencies: ["CNISkeleton", "Netlink", "Netfilter", "IPAM"]),
+    // `cni-plugins install`, what a cluster's DaemonSet runs: small, no Foundation.
+    .target(name: "Installer", dependencies: ["CNISkeleton"]),
     .executableTarget(
         name: "cni-plugins",
-        dependencies: plugins.map { .target(name: $0.target) },
+        dependencies: plugins.map { .target(name: $0.target) } + ["Installer"],
         path: "Sources/cni-plugins"
     ),
     .target(name: "TestSupport", dependencies: [], path: "Tests/TestSupport"),

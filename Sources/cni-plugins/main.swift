@@ -9,6 +9,7 @@ import CNISkeleton
 import DhcpPlugin
 import FirewallPlugin
 import HostLocalPlugin
+import Installer
 import IpvlanPlugin
 import LoopbackPlugin
 import MacvlanPlugin
@@ -39,12 +40,16 @@ Delegate.linkedPlugins = plugins
 
 let invokedAs = String(CommandLine.arguments.first?.split(separator: "/").last ?? "cni-plugins")
 if invokedAs == "dhcp" { DhcpPlugin.runDaemonIfAsked() }
+if invokedAs == "cni-plugins", CommandLine.arguments.dropFirst().first == "install" {
+    exit(InstallCommand.run(Array(CommandLine.arguments.dropFirst(2)), plugins: plugins.keys.sorted()))
+}
 if let plugin = plugins[invokedAs] {
     PluginMain.run(plugin)
 }
 let usage = """
     cni-plugins: swift-cni v\(swiftCNIVersion), a multi-call binary of CNI plugins.
     Run it through a link named after a plugin: \(plugins.keys.sorted().joined(separator: ", ")).
+    `cni-plugins install --help` installs it (and a conflist) onto a node.
 
     """
 ProcessEnvironment().writeStderr(usage)

@@ -37,6 +37,14 @@ public enum TestEnvironment {
         return dir
     }()
 
+    /// The multi-call binary under test (`cni-plugins`): the installed one when
+    /// `SWIFT_CNI_BIN_DIR` is set, the debug build otherwise.
+    public static var multiCallBinary: String {
+        let installed = pluginDirectory + "/cni-plugins"
+        if FileManager.default.fileExists(atPath: installed) { return installed }
+        return repositoryRoot.appendingPathComponent(".build/debug/cni-plugins").path
+    }
+
     /// The path of one plugin under test.
     public static func plugin(_ name: String) -> String { pluginDirectory + "/" + name }
 
