@@ -76,13 +76,18 @@ extension ContainerNetwork {
 extension ContainerNetwork {
     /// DEL's removal of the container interface: deletes `ifname` in the netns (which takes
     /// the host end of a veth with it). A netns or link that is already gone is success.
-    public static func deleteContainerInterface(netns: String, ifname: String) throws {
-        guard !netns.isEmpty else { return }
+    /// Returns whether a link was deleted here.
+    @discardableResult
+    public static func deleteContainerInterface(netns: String, ifname: String) throws -> Bool {
+        guard !netns.isEmpty else { return false }
         do {
             let container = try routeSocket(netns: netns)
-            if let link = try? container.link(named: ifname) { try container.deleteLink(index: link.index) }
+            guard let link = try? container.link(named: ifname) else { return false }
+            try container.deleteLink(index: link.index)
+            return true
         } catch where isMissingNamespace(error) {
             // Gone with its netns: the kernel destroyed the veth pair too.
+            return false
         }
     }
 
@@ -90,11 +95,13 @@ extension ContainerNetwork {
     /// netns: only a veth that `previous` lists without a sandbox, whose name is the one
     /// ``vethName(_:)`` derives for `tag`, and that `owned` confirms (a port of the network's
     /// bridge, or carrying the attachment's route). Anything else is not ours to delete.
-    public static func deleteHostVeth(of previous: CNIResult?, tag: AttachmentTag, host: RouteNetlink,
-                                      owned: (Link) -> Bool) {
+    /// No socket is opened unless prevResult names such a veth.
+    public static func deleteHostVeth(of previous: CNIResult?, tag: AttachmentTag, owned: (RouteNetlink, Link) -> Bool) {
         let name = vethName(tag)
         guard let previous, previous.interfaces.contains(where: { $0.name == name && $0.sandbox.isEmpty }) else { return }
-        guard let link = try? host.link(named: name), link.kind == "veth", owned(link) else { return }
+        guard let host = try? RouteNetlink(), let link = try? host.link(named: name), link.kind == "veth", owned(host, link) else {
+            return
+        }
         try? host.deleteLink(index: link.index)
     }
 }

@@ -10,13 +10,15 @@ struct BridgeDel {
     func run() throws {
         let conf = BridgeConfig.Teardown(request)
         var failures: [String] = []
-        do { try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname) } catch {
+        var deleted = false
+        do { deleted = try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname) } catch {
             failures.append("\(error)")
         }
         // Without a netns to go through, the host end is removed directly, if it is ours.
-        if let host = try? RouteNetlink(), let bridge = try? host.link(named: conf.bridge), bridge.kind == "bridge" {
-            ContainerNetwork.deleteHostVeth(of: try? request.config.prevResult(), tag: AttachmentTag(request), host: host) {
-                $0.masterIndex == bridge.index
+        if !deleted {
+            ContainerNetwork.deleteHostVeth(of: try? request.config.prevResult(), tag: AttachmentTag(request)) { host, link in
+                guard let bridge = try? host.link(named: conf.bridge), bridge.kind == "bridge" else { return false }
+                return link.masterIndex == bridge.index
             }
         }
         if !conf.ipamType.isEmpty {

@@ -121,10 +121,11 @@ public struct PtpPlugin: CNIPlugin {
         let ipamType = request.config.lenientIPAMType
         if !ipamType.isEmpty { try Delegate.run(ipamType, command: .del, request: request) }
         var failures: [String] = []
-        do { try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname) } catch {
+        var deleted = false
+        do { deleted = try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname) } catch {
             failures.append("\(error)")
         }
-        if request.netns.isEmpty { deleteHostVeth(request) }
+        if !deleted { deleteHostVeth(request) }
         if ipMasq {
             do { try Masquerade.teardown(network: request.config.name, ifname: request.ifname, containerID: request.containerID) } catch {
                 failures.append("\(error)")
@@ -136,9 +137,9 @@ public struct PtpPlugin: CNIPlugin {
     /// Without a netns, the host end goes only if it is this attachment's: named as ours and
     /// carrying the host route to one of prevResult's container addresses.
     private func deleteHostVeth(_ request: CNIRequest) {
-        guard let previous = try? request.config.prevResult(), let host = try? RouteNetlink() else { return }
+        guard let previous = try? request.config.prevResult() else { return }
         let addresses = previous.ips.map(\.address.address)
-        ContainerNetwork.deleteHostVeth(of: previous, tag: AttachmentTag(request), host: host) { link in
+        ContainerNetwork.deleteHostVeth(of: previous, tag: AttachmentTag(request)) { host, link in
             addresses.contains { address in
                 let routes = (try? host.routes(family: address.isV4 ? .inet : .inet6)) ?? []
                 return routes.contains {
