@@ -43,6 +43,13 @@ if invokedAs == "dhcp" { DhcpPlugin.runDaemonIfAsked() }
 if invokedAs == "cni-plugins", CommandLine.arguments.dropFirst().first == "install" {
     exit(InstallCommand.run(Array(CommandLine.arguments.dropFirst(2)), plugins: plugins.keys.sorted()))
 }
+// The DaemonSet's long-running container: sleep until stopped. As a container's PID 1 a
+// default SIGTERM would be ignored, so it is handled explicitly.
+if invokedAs == "cni-plugins", CommandLine.arguments.dropFirst().first == "pause" {
+    _ = signal(SIGTERM) { _ in _exit(0) }
+    _ = signal(SIGINT) { _ in _exit(0) }
+    while true { _ = pause() }
+}
 if let plugin = plugins[invokedAs] {
     PluginMain.run(plugin)
 }
