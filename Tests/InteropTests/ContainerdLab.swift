@@ -69,6 +69,8 @@ final class BackgroundProcess {
 /// A pod sandbox as containerd reports it.
 struct CRIPod {
     let id: String, name: String, ip: String
+    /// PodSandboxStatus's additional_ips (dual stack: the other family's address).
+    var additionalIPs: [String] = []
     /// The pod's network namespace, a bind mount under containerd's state dir: it exists only
     /// in containerd's mount namespace.
     let netns: String
@@ -105,6 +107,12 @@ final class ContainerdLab {
     /// `cnit-cri-<8 hex>`: the scratch dir's name, also the top cgroup of every pod.
     let name: String, dir: String, podCIDR: String
     let node: TestNamespace
+    /// False when the node netns was given to init: its owner removes it, not tearDown.
+    private let ownsNode: Bool
+    /// Set when the CNI config comes from a conf_template (written here, outside the conf dir).
+    let templatePath: String?
+    /// Where containerd renders conf_template (cniConfigFileName in update_runtime_config.go).
+    var renderedConflist: String { dir + "/net/10-containerd-net.conflist" }
     var socket: String { dir + "/containerd.sock" }
     var mountNamespace: String { dir + "/ns/mnt" }
     /// host-local's dataDir for the conflist.
@@ -116,20 +124,47 @@ final class ContainerdLab {
     /// What tearDown must unmount: the private bind mount of ns/, the namespace file in it.
     private var boundNsDir = false, boundNamespace = false
 
+    /// How the node gets its CNI network config; each is given host-local's dataDir.
+    enum CNISetup {
+        /// A conflist in the conf dir before containerd starts.
+        case conflist((_ ipamDir: String) -> String)
+        /// A conf_template (Go text/template over PodCIDR, PodCIDRRanges, Routes); the conf dir
+        /// starts empty and containerd renders it on the first UpdateRuntimeConfig.
+        case template((_ ipamDir: String) -> String)
+    }
+
     /// - Parameter conflist: the network config, given host-local's dataDir.
-    init(podCIDR: String, pluginDirectory: String = TestEnvironment.pluginDirectory,
-         conflist: (_ ipamDir: String) -> String) throws {
+    convenience init(podCIDR: String, pluginDirectory: String = TestEnvironment.pluginDirectory,
+                     conflist: @escaping (_ ipamDir: String) -> String) throws {
+        try self.init(podCIDR: podCIDR, pluginDirectory: pluginDirectory, cni: .conflist(conflist))
+    }
+
+    /// - Parameters:
+    ///   - podCIDR: what UpdateRuntimeConfig sends, comma-separated for dual stack as kubelet does.
+    ///   - node: the node netns to run in (left to its owner); nil makes and removes one.
+    init(podCIDR: String, node: TestNamespace? = nil, pluginDirectory: String = TestEnvironment.pluginDirectory,
+         cni: CNISetup) throws {
         dir = try TestEnvironment.scratchDirectory("cri")
         name = URL(fileURLWithPath: dir).lastPathComponent
         self.podCIDR = podCIDR
-        do { node = try TestNamespace("crin") } catch { try? FileManager.default.removeItem(atPath: dir); throw error }
+        ownsNode = node == nil
+        if case .template = cni { templatePath = dir + "/cni-template.conflist" } else { templatePath = nil }
+        do { self.node = try node ?? TestNamespace("crin") } catch {
+            try? FileManager.default.removeItem(atPath: dir)
+            throw error
+        }
         do {
             for sub in ["ns", "root", "state", "tmp", "net", "ipam", "image", "logs"] {
                 try FileManager.default.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true)
             }
-            _ = try node.run(["ip", "link", "set", "lo", "up"])
-            try conflist(ipamDir).write(toFile: dir + "/net/10-cnit.conflist", atomically: true, encoding: .utf8)
-            try config(pluginDirectory: pluginDirectory)
+            _ = try self.node.run(["ip", "link", "set", "lo", "up"])
+            switch cni {
+            case .conflist(let text):
+                try text(ipamDir).write(toFile: dir + "/net/10-cnit.conflist", atomically: true, encoding: .utf8)
+            case .template(let text):
+                try text(ipamDir).write(toFile: templatePath!, atomically: true, encoding: .utf8)
+            }
+            try config(pluginDirectory: pluginDirectory, template: templatePath)
                 .write(toFile: dir + "/config.toml", atomically: true, encoding: .utf8)
             try buildPauseImage()
             try makeMountNamespace()
@@ -137,85 +172,6 @@ final class ContainerdLab {
             tearDown(recordLeftovers: false)
             throw error
         }
-    }
-
-    private func config(pluginDirectory: String) -> String {
-        // Plugins that probe the host (btrfs, zfs, devmapper, aufs) are off; opt would write /opt.
-        """
-        version = 2
-        root = "\(dir)/root"
-        state = "\(dir)/state"
-        disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
-          "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs",
-          "io.containerd.internal.v1.opt"]
-        [grpc]
-          address = "\(socket)"
-        [ttrpc]
-          address = "\(socket).ttrpc"
-        [plugins."io.containerd.grpc.v1.cri"]
-          sandbox_image = "\(Self.pauseImage)"
-          # This sandbox may not lower OOM scores; pod netns under our state dir, not /run/netns.
-          restrict_oom_score_adj = true
-          netns_mounts_under_state_dir = true
-          stream_server_address = "127.0.0.1"
-          stream_server_port = "0"
-          [plugins."io.containerd.grpc.v1.cri".containerd]
-            snapshotter = "overlayfs"
-            default_runtime_name = "runc"
-            [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-              runtime_type = "io.containerd.runc.v2"
-              [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-                BinaryName = "/usr/sbin/runc"
-                SystemdCgroup = false
-          [plugins."io.containerd.grpc.v1.cri".cni]
-            bin_dir = "\(pluginDirectory)"
-            conf_dir = "\(dir)/net"
-            max_conf_num = 1
-
-        """
-    }
-
-    /// A one-layer OCI image holding static busybox; its "pause" process is `sleep`, which
-    /// containerd kills with SIGKILL on StopPodSandbox like the real pause. Imported with
-    /// `ctr images import`, so nothing is pulled.
-    private func buildPauseImage() throws {
-        let image = dir + "/image", blobs = image + "/oci/blobs/sha256", files = FileManager.default
-        try files.createDirectory(atPath: image + "/rootfs/bin", withIntermediateDirectories: true)
-        try files.createDirectory(atPath: blobs, withIntermediateDirectories: true)
-        try files.copyItem(atPath: "/bin/busybox", toPath: image + "/rootfs/bin/busybox")
-        for applet in ["sh", "sleep"] {
-            try files.createSymbolicLink(atPath: image + "/rootfs/bin/" + applet, withDestinationPath: "busybox")
-        }
-        try Command.checked(["tar", "--numeric-owner", "-C", image + "/rootfs", "-cf", image + "/layer.tar", "."])
-        /// Moves a file into the blob store under its digest, returning its OCI descriptor.
-        func blob(_ path: String, _ mediaType: String, annotations: [String: String]? = nil) throws -> [String: Any] {
-            let digest = try Command.checked(["sha256sum", path]).prefix(64)
-            let size = (try files.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-            try files.moveItem(atPath: path, toPath: blobs + "/" + digest)
-            var descriptor: [String: Any] = ["mediaType": mediaType, "digest": "sha256:" + digest, "size": size]
-            descriptor["annotations"] = annotations
-            return descriptor
-        }
-        func write(_ object: [String: Any], _ path: String) throws -> String {
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-            try data.write(to: URL(fileURLWithPath: path))
-            return path
-        }
-        let layer = try blob(image + "/layer.tar", "application/vnd.oci.image.layer.v1.tar")
-        let config = try blob(try write([
-            "architecture": "amd64", "os": "linux",
-            "config": ["Entrypoint": ["/bin/sleep"], "Cmd": ["2147483647"]],
-            // Uncompressed layer: its diff ID is its digest.
-            "rootfs": ["type": "layers", "diff_ids": [layer["digest"]!]],
-        ], image + "/config.json"), "application/vnd.oci.image.config.v1+json")
-        let manifest = try blob(try write([
-            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": config, "layers": [layer],
-        ], image + "/manifest.json"), "application/vnd.oci.image.manifest.v1+json",
-            annotations: ["io.containerd.image.name": Self.pauseImage])
-        _ = try write(["schemaVersion": 2, "manifests": [manifest]], image + "/oci/index.json")
-        _ = try write(["imageLayoutVersion": "1.0.0"], image + "/oci/oci-layout")
-        try Command.checked(["tar", "-C", image + "/oci", "-cf", image + "/pause.tar", "."])
     }
 
     /// containerd's mount namespace, persisted in a file (which must sit on a private mount).
@@ -239,6 +195,7 @@ final class ContainerdLab {
 
     /// Starts containerd in the node netns and waits until the CRI answers and has loaded the
     /// CNI config (NetworkReady), as kubelet waits; then sends the pod CIDR like kubelet does.
+    /// With a conf_template, the pod CIDR comes first: it is what makes the network ready.
     func start() throws {
         if daemon?.isRunning == true { throw TestFailure("containerd is already running") }
         var hard = rlimit()
@@ -256,12 +213,13 @@ final class ContainerdLab {
             guard result.status == 0 else { throw TestFailure("ctr images import: \(result)") }
             imported = true
         }
+        if templatePath != nil { _ = try criObject(["update-config", "--pod-cidr", podCIDR]) }
         try waitFor("NetworkReady") {
             let status = try criObject(["runtime-status"])
             let conditions = (status["status"] as? [String: Any])?["conditions"] as? [[String: Any]] ?? []
             return conditions.contains { $0["type"] as? String == "NetworkReady" && $0["status"] as? Bool == true }
         }
-        _ = try criObject(["update-config", "--pod-cidr", podCIDR])
+        if templatePath == nil { _ = try criObject(["update-config", "--pod-cidr", podCIDR]) }
     }
 
     private func waitFor(_ what: String, seconds: Double = 30, _ ready: () throws -> Bool) throws {
@@ -318,14 +276,16 @@ final class ContainerdLab {
     func pod(_ id: String) throws -> CRIPod {
         let reply = try criObject(["status", id])
         let status = reply["status"] as? [String: Any] ?? [:]
-        let ip = (status["network"] as? [String: Any])?["ip"] as? String ?? ""
+        let network = status["network"] as? [String: Any]
+        let ip = network?["ip"] as? String ?? ""
+        let more = (network?["additional_ips"] as? [[String: Any]] ?? []).compactMap { $0["ip"] as? String }
         let name = (status["metadata"] as? [String: Any])?["name"] as? String ?? ""
         let info = (reply["info"] as? [String: Any])?["info"] as? [String: Any]
         let spec = (info?["runtimeSpec"] as? [String: Any])?["linux"] as? [String: Any]
         let namespaces = spec?["namespaces"] as? [[String: Any]] ?? []
         let netns = namespaces.first { $0["type"] as? String == "network" }?["path"] as? String ?? ""
         let cgroup = spec?["cgroupsPath"] as? String ?? ""
-        return CRIPod(id: id, name: name, ip: ip, netns: netns, cgroup: cgroup)
+        return CRIPod(id: id, name: name, ip: ip, additionalIPs: more, netns: netns, cgroup: cgroup)
     }
 
     /// Argv prefix that runs a command inside the pod's netns: first containerd's mount
@@ -343,10 +303,16 @@ final class ContainerdLab {
         let www = dir + "/www-" + pod.id.prefix(12)
         try FileManager.default.createDirectory(atPath: www, withIntermediateDirectories: true)
         try "served by \(pod.name)\n".write(toFile: www + "/index.html", atomically: true, encoding: .utf8)
-        let server = try BackgroundProcess(podArgv(pod, ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", www]),
-                                           environment: ["PATH": "/usr/bin:/bin"], log: dir + "/logs/httpd.log")
-        servers.append(server)
-        return server
+        return try background(pod, ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", www], log: "httpd")
+    }
+
+    /// Starts `argv` in the pod's netns, logging to logs/<log>.log; tearDown stops it if the
+    /// test did not.
+    func background(_ pod: CRIPod, _ argv: [String], log: String) throws -> BackgroundProcess {
+        let process = try BackgroundProcess(podArgv(pod, argv), environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"],
+                                            log: dir + "/logs/\(log).log")
+        servers.append(process)
+        return process
     }
 
     /// Every process of this lab: containerd, shims and runc (their argv holds our dir), all
@@ -401,7 +367,7 @@ final class ContainerdLab {
         boundNamespace = false
         boundNsDir = false
         problems += removeCgroups()
-        do { try node.remove() } catch { problems.append("\(error)") }
+        if ownsNode { do { try node.remove() } catch { problems.append("\(error)") } }
         do { try FileManager.default.removeItem(atPath: dir) } catch { problems.append("\(dir): \(error)") }
         let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
         if mounts.contains(dir) { problems.append("mounts left under \(dir)") }

@@ -8,6 +8,7 @@ stderr and makes the exit status 1.
 
   cri_client.py --socket /path/containerd.sock version
   cri_client.py --socket S update-config --pod-cidr 10.73.0.0/24
+  cri_client.py --socket S update-config --pod-cidr 10.244.1.0/24,fd00:10:244:1::/64   (dual stack)
   cri_client.py --socket S run --name web --namespace default --uid U --port 30080:80/tcp \
       --ingress 10M --egress 10M
   cri_client.py --socket S status ID      (verbose: "info" values are parsed JSON)
@@ -134,7 +135,8 @@ def parser():
     sub.add_parser("runtime-status")
     sub.add_parser("list")
     update = sub.add_parser("update-config")
-    update.add_argument("--pod-cidr", required=True)
+    update.add_argument("--pod-cidr", required=True,
+                        help="the node's pod CIDR; comma-separated for dual stack, as kubelet sends it")
     run = sub.add_parser("run")
     run.add_argument("--name", required=True)
     run.add_argument("--namespace", default="default")
