@@ -76,14 +76,25 @@ public final class NFTClient {
 
     /// Deletes, in one batch, the rules of `chains` that `matching` selects; when it selects
     /// none, nothing is sent. A missing table or chain has nothing to delete.
+    ///
+    /// Another process may delete some of those rules between the listing and the batch (two
+    /// runtimes' DELs of one attachment): the batch then fails whole with `ENOENT`, and is
+    /// listed and tried again, so what is still there goes and nothing is left half-done.
     public func deleteRules(family: NFTFamily, table: String, chains: [String], where matching: (NFTRule) -> Bool) throws(NetlinkError) {
-        var tx = NFTTransaction(family: family, table: table)
-        for chain in chains {
-            for rule in try rules(family: family, table: table, chain: chain) where matching(rule) {
-                if let handle = rule.handle { tx.add(.deleteRule(chain: chain, handle: handle)) }
+        var attempt = 0
+        while true {
+            var tx = NFTTransaction(family: family, table: table)
+            for chain in chains {
+                for rule in try rules(family: family, table: table, chain: chain) where matching(rule) {
+                    if let handle = rule.handle { tx.add(.deleteRule(chain: chain, handle: handle)) }
+                }
+            }
+            do {
+                return try run(tx)
+            } catch where error.errno == .noSuchFileOrDirectory && attempt < 5 {
+                attempt += 1
             }
         }
-        try run(tx)
     }
 
     /// True when the table exists.

@@ -57,17 +57,26 @@ public enum MacSpoofCheck {
     }
 
     /// Removes the attachment's rule and chains; missing pieces are fine.
+    /// A concurrent DEL of the same attachment may remove some of it between our listing and
+    /// our batch (which then fails whole with `ENOENT`): list again and retry.
     public static func teardown(containerID: String, ifname: String) throws {
         let id = id(containerID: containerID, ifname: ifname)
         let client = try NFTClient()
-        guard try client.hasTable(family: .bridge, table: table) else { return }
-        var tx = NFTTransaction(family: .bridge, table: table)
-        for rule in try client.rules(family: .bridge, table: table, chain: baseChain) where rule.comment == comment(id) {
-            if let handle = rule.handle { tx.add(.deleteRule(chain: baseChain, handle: handle)) }
+        for attempt in 0..<6 {
+            guard try client.hasTable(family: .bridge, table: table) else { return }
+            var tx = NFTTransaction(family: .bridge, table: table)
+            for rule in try client.rules(family: .bridge, table: table, chain: baseChain) where rule.comment == comment(id) {
+                if let handle = rule.handle { tx.add(.deleteRule(chain: baseChain, handle: handle)) }
+            }
+            try deleteChains(id, client, &tx)
+            guard !tx.operations.isEmpty else { return }
+            do {
+                try client.run(tx)
+                return
+            } catch let error as NetlinkError {
+                guard error.errno == .noSuchFileOrDirectory, attempt < 5 else { throw error }
+            }
         }
-        try deleteChains(id, client, &tx)
-        guard !tx.operations.isEmpty else { return }
-        try client.run(tx)
     }
 
     /// Deletes the attachment's two chains, those that exist (a chain with rules exists).

@@ -83,7 +83,10 @@ extension ContainerNetwork {
         do {
             let container = try routeSocket(netns: netns)
             guard let link = try? container.link(named: ifname) else { return false }
-            try container.deleteLink(index: link.index)
+            do { try container.deleteLink(index: link.index) } catch where error.kind == .notFound {
+                // A concurrent DEL of the same attachment got there first.
+                return false
+            }
             return true
         } catch where isMissingNamespace(error) {
             // Gone with its netns: the kernel destroyed the veth pair too.
