@@ -3,20 +3,22 @@
 // one thin executable per plugin named after its CNI type, and the multi-call `cni-plugins`.
 import PackageDescription
 
-/// CNI type name -> (library target, directory under Sources/Plugins).
-let plugins: [(type: String, target: String)] = [
-    ("bridge", "BridgePlugin"),
-    ("ptp", "PtpPlugin"),
-    ("macvlan", "MacvlanPlugin"),
-    ("ipvlan", "IpvlanPlugin"),
-    ("host-local", "HostLocalPlugin"),
-    ("static", "StaticPlugin"),
-    ("dhcp", "DhcpPlugin"),
-    ("portmap", "PortmapPlugin"),
-    ("bandwidth", "BandwidthPlugin"),
-    ("firewall", "FirewallPlugin"),
-    ("tuning", "TuningPlugin"),
-    ("loopback", "LoopbackPlugin"),
+/// Every plugin: CNI type name (also the executable's name), its library target (under
+/// Sources/Plugins), and the libraries it imports besides CNISkeleton. This list is the one
+/// place a plugin is declared; the multi-call binary's registry is checked against it by a test.
+let plugins: [(type: String, target: String, imports: [String])] = [
+    ("bridge", "BridgePlugin", ["Netlink", "PluginSupport"]),
+    ("ptp", "PtpPlugin", ["Netlink", "PluginSupport"]),
+    ("macvlan", "MacvlanPlugin", ["Netlink", "PluginSupport"]),
+    ("ipvlan", "IpvlanPlugin", ["Netlink", "PluginSupport"]),
+    ("host-local", "HostLocalPlugin", ["IPAM"]),
+    ("static", "StaticPlugin", ["IPAM"]),
+    ("dhcp", "DhcpPlugin", ["Netlink"]),
+    ("portmap", "PortmapPlugin", ["Netfilter", "Netlink", "PluginSupport"]),
+    ("bandwidth", "BandwidthPlugin", ["Netlink", "PluginSupport"]),
+    ("firewall", "FirewallPlugin", ["Netfilter", "Netlink", "PluginSupport"]),
+    ("tuning", "TuningPlugin", ["Netlink", "PluginSupport"]),
+    ("loopback", "LoopbackPlugin", ["Netlink", "PluginSupport"]),
 ]
 
 var targets: [Target] = [
@@ -34,12 +36,12 @@ var targets: [Target] = [
         linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libnftnl.a"])]
     ),
     .target(name: "IPAM", dependencies: ["CNISkeleton"]),
-    .target(name: "PluginSupport", dependencies: ["CNISkeleton", "Netlink", "Netfilter", "IPAM"]),
+    .target(name: "PluginSupport", dependencies: ["CNISkeleton", "Netlink", "Netfilter"]),
     // `cni-plugins install`, what a cluster's DaemonSet runs: small, no Foundation.
     .target(name: "Installer", dependencies: ["CNISkeleton"]),
     .executableTarget(
         name: "cni-plugins",
-        dependencies: plugins.map { .target(name: $0.target) } + ["Installer"],
+        dependencies: plugins.map { .target(name: $0.target) } + ["CNISkeleton", "Installer"],
         path: "Sources/cni-plugins"
     ),
     .target(name: "TestSupport", dependencies: [], path: "Tests/TestSupport"),
@@ -55,14 +57,14 @@ for plugin in plugins {
     targets.append(
         .target(
             name: plugin.target,
-            dependencies: ["CNISkeleton", "PluginSupport"],
+            dependencies: ["CNISkeleton"] + plugin.imports.map { .target(name: $0) },
             path: "Sources/Plugins/\(plugin.target)"
         )
     )
     targets.append(
         .executableTarget(
             name: plugin.type,
-            dependencies: [.target(name: plugin.target)],
+            dependencies: [.target(name: plugin.target), "CNISkeleton"],
             path: "Sources/Executables/\(plugin.type)"
         )
     )

@@ -15,7 +15,6 @@ if [[ "${1:-}" == "--separate" ]]; then
 fi
 dest="${1:-/opt/cni/bin}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-plugins=(bandwidth bridge dhcp firewall host-local ipvlan loopback macvlan portmap ptp static tuning)
 
 # Build-time packages: headers for the nftables modules. Installed only when missing.
 need=()
@@ -43,6 +42,9 @@ else
     "${build[@]}" --product cni-plugins
 fi
 bin="$(swift build -c release --disable-local-rpath --show-bin-path)"
+# The plugin names come from the binary itself (its registry mirrors Package.swift's list).
+mapfile -t plugins < <("$bin/cni-plugins" --list)
+((${#plugins[@]})) || { echo "install.sh: $bin/cni-plugins lists no plugins" >&2; exit 1; }
 
 mkdir -p "$dest"
 if ((separate)); then

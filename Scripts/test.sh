@@ -34,6 +34,9 @@ rm -rf "$bin" "$separate"
 Scripts/install.sh "$bin"
 Scripts/install.sh --separate "$separate"
 
+# Every target imports only what Package.swift declares for it.
+swift build --build-tests --explicit-target-dependency-import-check error
+
 status=0
 SWIFT_CNI_BIN_DIR="$bin" SWIFT_CNI_SEPARATE_DIR="$separate" swift test "$@" || status=$?
 

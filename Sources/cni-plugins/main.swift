@@ -43,6 +43,11 @@ if invokedAs == "dhcp" { DhcpPlugin.runDaemonIfAsked() }
 if invokedAs == "cni-plugins", CommandLine.arguments.dropFirst().first == "install" {
     exit(InstallCommand.run(Array(CommandLine.arguments.dropFirst(2)), plugins: plugins.keys.sorted()))
 }
+// The plugin names, one a line: what install.sh links and the tests check against Package.swift.
+if invokedAs == "cni-plugins", CommandLine.arguments.dropFirst().first == "--list" {
+    ProcessEnvironment().writeStdout(plugins.keys.sorted().map { $0 + "\n" }.joined())
+    exit(0)
+}
 // The DaemonSet's long-running container: sleep until stopped. As a container's PID 1 a
 // default SIGTERM would be ignored, so it is handled explicitly.
 if invokedAs == "cni-plugins", CommandLine.arguments.dropFirst().first == "pause" {

@@ -36,6 +36,14 @@ struct ExecProtocolTests {
         #expect(result.stdout == #"{"cniVersion":"1.1.0","supportedVersions":[\#(versions)]}"# + "\n")
     }
 
+    @Test("The multi-call binary's registry is Package.swift's plugin list")
+    func registry() throws {
+        let listed = try Command.run([TestEnvironment.multiCallBinary, "--list"], environment: [:])
+        #expect(listed.status == 0, "\(listed)")
+        #expect(TestEnvironment.pluginNames.count >= 12, "Package.swift's list was read: \(TestEnvironment.pluginNames)")
+        #expect(listed.stdout.split(separator: "\n").map(String.init) == TestEnvironment.pluginNames)
+    }
+
     @Test("The installed binaries are static: no shared library, so no host requirement",
           .enabled(if: ProcessInfo.processInfo.environment["SWIFT_CNI_BIN_DIR"] != nil, "only for the installed release build (Scripts/test.sh)"))
     func staticBinaries() throws {

@@ -6,11 +6,16 @@ import Glibc
 
 /// Where the plugins under test live and whether root-only tests can run.
 public enum TestEnvironment {
-    /// The plugin names the suite installs.
-    public static let pluginNames = [
-        "bandwidth", "bridge", "dhcp", "firewall", "host-local", "ipvlan", "loopback", "macvlan", "portmap",
-        "ptp", "static", "tuning",
-    ]
+    /// The plugin names, from the one list in Package.swift (`("bridge", "BridgePlugin", [...])`).
+    public static let pluginNames: [String] = {
+        let manifest = (try? String(contentsOf: repositoryRoot.appendingPathComponent("Package.swift"), encoding: .utf8)) ?? ""
+        let names = manifest.split(separator: "\n").compactMap { line -> String? in
+            let fields = line.split(separator: "\"")
+            guard line.trimmingCharacters(in: .whitespaces).hasPrefix("(\""), fields.count > 3, fields[3].hasSuffix("Plugin") else { return nil }
+            return String(fields[1])
+        }
+        return names.sorted()
+    }()
 
     /// True when running as root: integration tests need it for namespaces.
     public static var isRoot: Bool { geteuid() == 0 }

@@ -4,7 +4,6 @@ import Glibc
 import Musl
 #endif
 import CNISkeleton
-import CSystemShim
 import Netlink
 
 /// Why an exchange failed.
@@ -71,11 +70,7 @@ final class DHCPClient {
     /// A packet socket for IPv4 on the interface: replies arrive before the interface has
     /// an address, and servers that ignore the broadcast flag unicast them to it.
     private static func packetSocket(_ index: Int32) throws(DHCPFailure) -> Int32 {
-        let protocolIP = UInt16(0x0800).bigEndian  // ETH_P_IP
-        let fd = socket(AF_PACKET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Int32(protocolIP))
-        try check(fd, "packet socket")
-        if CSystemShim_bind_packet(fd, index, protocolIP) < 0 { let error = Errno.current; close(fd); throw DHCPFailure(description: "bind packet socket: \(error)") }
-        return fd
+        do { return try PacketSocket.ipv4(on: index) } catch { throw DHCPFailure(description: "\(error)") }
     }
 
     func send(_ message: DHCPMessage, to server: [UInt8]?) throws(DHCPFailure) {
