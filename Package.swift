@@ -1,5 +1,5 @@
 // swift-tools-version: 6.1
-// The layout follows architecture.md §2: pure libraries at the bottom, one library per plugin,
+// The layout (ARCHITECTURE.md): pure libraries at the bottom, one library per plugin,
 // one thin executable per plugin named after its CNI type, and the multi-call `cni-plugins`.
 import PackageDescription
 
@@ -31,8 +31,8 @@ var targets: [Target] = [
     .target(name: "CMnl"),
     .target(
         name: "Netfilter",
-        dependencies: ["Netlink", "CLibmnl", "CLibnftnl", "CMnl"],
-        // libnftnl from its static archive (architecture.md §3).
+        dependencies: ["Netlink", "CLibnftnl", "CMnl"],
+        // libnftnl from its static archive, so the binaries are fully static.
         linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libnftnl.a"])]
     ),
     .target(name: "IPAM", dependencies: ["CNISkeleton"]),

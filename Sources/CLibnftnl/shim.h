@@ -1,4 +1,4 @@
-// libnftnl (Debian: libnftnl-dev). architecture.md §3: linked statically from libnftnl.a.
+// libnftnl (Debian: libnftnl-dev). Linked statically from libnftnl.a (see ARCHITECTURE.md).
 #include <stdint.h>
 #include <sys/types.h>
 // glibc first: linux/libc-compat.h then skips its own in_addr/in6_addr, which would clash.

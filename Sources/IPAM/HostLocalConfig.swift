@@ -110,7 +110,7 @@ public struct HostLocalConfig: Sendable {
         }
     }
 
-    /// Requested addresses; `args.cni.ips` replaces CNI_ARGS `IP` (CONVENTIONS.md), and the
+    /// Requested addresses; `args.cni.ips` replaces CNI_ARGS `IP` (as the reference orders them), and the
     /// `ips` capability is added to either.
     private static func requested(_ config: NetworkConfig, args: CNIArgs, runtime: JSONFields?) throws(CNIError) -> [IPAddress] {
         var out: [IPAddress] = []

@@ -5,9 +5,6 @@ struct NFTEncoder {
     let family: NFTFamily
     let table: String
 
-    /// `NFT_MSG_*` with the nf_tables subsystem in the high byte, as nfnetlink expects.
-    static func messageType(_ message: UInt32) -> UInt16 { UInt16(NFNL_SUBSYS_NFTABLES) << 8 | UInt16(message) }
-
     /// Runs `fill` on a fresh header in a scratch buffer and returns the finished message.
     private func message(_ type: UInt32, flags: Int32, seq: UInt32, _ fill: (UnsafeMutablePointer<nlmsghdr>) -> Void) -> [UInt8] {
         var buffer = [CChar](repeating: 0, count: 8192)

@@ -1,11 +1,6 @@
 import CNISkeleton
 import Netlink
 
-extension IPAddress {
-    /// 4 or 16 bytes for netlink.
-    public var netlinkBytes: [UInt8] { bytes }
-}
-
 extension IPPrefix {
     /// The IPv4 broadcast address, as Go's netlink computes it for prefixes shorter than /31.
     var broadcast: IPAddress? {

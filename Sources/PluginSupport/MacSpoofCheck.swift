@@ -73,7 +73,7 @@ public enum MacSpoofCheck {
             do {
                 try client.run(tx)
                 return
-            } catch let error as NetlinkError {
+            } catch {
                 guard error.errno == .noSuchFileOrDirectory, attempt < 5 else { throw error }
             }
         }

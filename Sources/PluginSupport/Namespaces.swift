@@ -4,7 +4,7 @@ import Glibc
 import CNISkeleton
 import Netlink
 
-/// Opening the container's side of an attachment, the way architecture.md §5 prescribes:
+/// Opening the container's side of an attachment, the way ARCHITECTURE.md describes:
 /// enter the netns on a dedicated thread only to create the socket, then work from here.
 public enum ContainerNetwork {
     /// A route socket inside the netns at `path`.

@@ -19,7 +19,7 @@ import StaticPlugin
 import TuningPlugin
 
 // The multi-call binary: installed once, hard-linked under every plugin name, it runs the
-// plugin named by basename(argv[0]) (architecture.md §3).
+// plugin named by basename(argv[0]) (see ARCHITECTURE.md).
 let plugins: [String: any CNIPlugin] = [
     "bandwidth": BandwidthPlugin.plugin,
     "bridge": BridgePlugin.plugin,

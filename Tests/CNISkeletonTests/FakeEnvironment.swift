@@ -14,7 +14,7 @@ final class FakeEnvironment: PluginEnvironment {
         self.stdin = Array(stdin.utf8)
     }
 
-    /// The default environment of cni-spec.md §7 for `command`.
+    /// A plausible default environment for `command`.
     convenience init(command: String, stdin: String = #"{"cniVersion":"1.1.0","name":"testnet","type":"fake"}"#) {
         self.init([
             "CNI_COMMAND": command, "CNI_CONTAINERID": "ctr1", "CNI_NETNS": "/run/netns/pod",

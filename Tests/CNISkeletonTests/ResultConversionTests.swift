@@ -1,7 +1,7 @@
 import CNISkeleton
 import Testing
 
-@Suite("Results: printing in each version and reading prevResult (cni-spec.md §5)")
+@Suite("Results: printing in each version and reading prevResult")
 struct ResultConversionTests {
     static let dualStack = CNIResult(
         interfaces: [

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// The built binaries, exec'd exactly as a runtime execs them: the protocol errors of
-/// cni-spec.md §1.6 with their codes, a JSON error on stdout and exit 1.
+/// Go skel's order with their codes, a JSON error on stdout and exit 1.
 @Suite("Exec: VERSION and every protocol error path of the installed binaries")
 struct ExecProtocolTests {
     static let config = #"{"cniVersion":"1.1.0","name":"testnet","type":"loopback"}"#

@@ -4,7 +4,7 @@ import Glibc
 import Musl
 #endif
 
-/// Delegation to another plugin (IPAM) by exec, as the spec's §4 and Go's `pkg/invoke` do it:
+/// Delegation to another plugin (IPAM) by exec, as the CNI spec and Go's `pkg/invoke` do it:
 /// found in CNI_PATH, run with this process's environment with only CNI_COMMAND changed, and
 /// given the same stdin bytes.
 public enum Delegate {

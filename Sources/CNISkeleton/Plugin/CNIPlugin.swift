@@ -33,22 +33,3 @@ extension CNIPlugin {
     /// By default the plugin is always ready, like a Go plugin without a STATUS handler.
     public func status(_ request: CNIRequest) throws {}
 }
-
-/// A plugin whose implementation has not landed yet: VERSION works, every other command
-/// fails with a clear error instead of pretending to succeed.
-public struct UnimplementedPlugin: CNIPlugin {
-    public let type: String
-
-    public init(type: String) { self.type = type }
-
-    private var error: CNIError {
-        CNIError(.internalError, "the swift-cni \(type) plugin is not implemented yet",
-                 details: "only VERSION is served; use the reference plugin for \(type) meanwhile")
-    }
-
-    public func add(_ request: CNIRequest) throws -> CNIResult { throw error }
-    public func del(_ request: CNIRequest) throws { throw error }
-    public func check(_ request: CNIRequest) throws { throw error }
-    public func gc(_ request: CNIRequest) throws { throw error }
-    public func status(_ request: CNIRequest) throws { throw error }
-}

@@ -45,9 +45,6 @@ public struct NetworkConfig: Sendable {
         do { return try fields.object("args", typeName: "Args") } catch { throw CNIError.invalidConfig(error.message) }
     }
 
-    /// True when `prevResult` is present and not null.
-    public var hasPrevResult: Bool { fields.value("prevResult") != nil }
-
     /// `prevResult` converted to the 1.1.0 model, or nil when absent.
     ///
     /// A prevResult without `cniVersion` is read in the config's version, as Go's

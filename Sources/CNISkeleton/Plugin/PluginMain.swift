@@ -6,7 +6,7 @@ import Musl
 
 /// The plugin entry point: Go skel's dispatcher, check for check.
 ///
-/// Order (cni-spec.md §1.6): environment variables (validating present ones in order),
+/// Order (Go skel's): environment variables (validating present ones in order),
 /// missing variables, VERSION, stdin, JSON and network name, version gates, own-netns check,
 /// then the handler. Every failure is printed as a CNI error object on stdout with exit 1.
 public enum PluginMain {

@@ -26,7 +26,7 @@ public enum NamespaceError: Error, Sendable, Equatable, CustomStringConvertible 
 /// A handle on a network namespace (an open nsfs file).
 ///
 /// The only way in is `withEntered`, which runs its body on a dedicated thread that exits
-/// afterwards, so no thread that other code uses ever changes namespace (architecture.md §5).
+/// afterwards, so no thread that other code uses ever changes namespace (see ARCHITECTURE.md).
 public final class NetworkNamespace: @unchecked Sendable {
     // @unchecked: the only state is an immutable fd and path.
     public let path: String
