@@ -13,18 +13,20 @@ let plugins: [(type: String, target: String, imports: [String])] = [
     ("ipvlan", "IpvlanPlugin", ["Netlink", "PluginSupport"]),
     ("host-local", "HostLocalPlugin", ["IPAM"]),
     ("static", "StaticPlugin", ["IPAM"]),
-    ("dhcp", "DhcpPlugin", ["Netlink"]),
+    ("dhcp", "DhcpPlugin", ["CNISystem", "Netlink"]),
     ("portmap", "PortmapPlugin", ["Netfilter", "Netlink", "PluginSupport"]),
     ("bandwidth", "BandwidthPlugin", ["Netlink", "PluginSupport"]),
     ("firewall", "FirewallPlugin", ["Netfilter", "Netlink", "PluginSupport"]),
-    ("tuning", "TuningPlugin", ["Netlink", "PluginSupport"]),
+    ("tuning", "TuningPlugin", ["CNISystem", "Netlink", "PluginSupport"]),
     ("loopback", "LoopbackPlugin", ["Netlink", "PluginSupport"]),
 ]
 
 var targets: [Target] = [
-    .target(name: "CNISkeleton"),
+    // Errno, whole-file I/O, atomic replace, state directories: the one system layer.
+    .target(name: "CNISystem"),
+    .target(name: "CNISkeleton", dependencies: ["CNISystem"]),
     .target(name: "CSystemShim"),
-    .target(name: "Netlink", dependencies: ["CSystemShim"]),
+    .target(name: "Netlink", dependencies: ["CNISystem", "CSystemShim"]),
     .systemLibrary(name: "CLibmnl", path: "Sources/CLibmnl"),
     .systemLibrary(name: "CLibnftnl", path: "Sources/CLibnftnl"),
     // The libmnl functions libnftnl needs, so no shared library is linked (no libmnl.a exists in Debian).
@@ -35,10 +37,10 @@ var targets: [Target] = [
         // libnftnl from its static archive, so the binaries are fully static.
         linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libnftnl.a"])]
     ),
-    .target(name: "IPAM", dependencies: ["CNISkeleton"]),
-    .target(name: "PluginSupport", dependencies: ["CNISkeleton", "Netlink", "Netfilter"]),
+    .target(name: "IPAM", dependencies: ["CNISkeleton", "CNISystem"]),
+    .target(name: "PluginSupport", dependencies: ["CNISkeleton", "CNISystem", "Netlink", "Netfilter"]),
     // `cni-plugins install`, what a cluster's DaemonSet runs: small, no Foundation.
-    .target(name: "Installer", dependencies: ["CNISkeleton"]),
+    .target(name: "Installer", dependencies: ["CNISkeleton", "CNISystem"]),
     .executableTarget(
         name: "cni-plugins",
         dependencies: plugins.map { .target(name: $0.target) } + ["CNISkeleton", "Installer"],

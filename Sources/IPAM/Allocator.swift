@@ -1,4 +1,5 @@
 import CNISkeleton
+import CNISystem
 
 /// Hands out one address from a range set, round-robin after `last_reserved_ip.<n>` as the
 /// reference does, skipping gateways and taken addresses.
@@ -104,7 +105,7 @@ public enum ResolvConf {
     /// Reads and parses the file at `path`; a missing file is a config error naming the key.
     public static func load(_ path: String) throws(CNIError) -> CNIResult.DNS {
         let bytes: [UInt8]?
-        do { bytes = try FileSystem.read(path) } catch { throw .invalidConfig("ipam.resolvConf: \(error)") }
+        do { bytes = try FileIO.readFile(path, limit: 1 << 20) } catch { throw .invalidConfig("ipam.resolvConf: \(error)") }
         guard let bytes else { throw .invalidConfig("ipam.resolvConf: open \(path): no such file or directory") }
         return parse(String(decoding: bytes, as: UTF8.self))
     }

@@ -1,9 +1,6 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import CNISkeleton
+import CNISystem
 
 /// Who holds a reservation: the file content `<containerID>\r\n<ifname>`, or just the
 /// container ID in files written by old reference releases.

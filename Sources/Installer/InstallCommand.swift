@@ -1,9 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import CNISkeleton
+import CNISystem
 
 /// `cni-plugins install`: what a cluster's DaemonSet runs on every node. It puts this binary
 /// and a hard link per plugin into the plugin directory, and optionally renders a conflist
@@ -108,17 +104,15 @@ public enum InstallCommand {
     }
 
     static func readTemplate(_ path: String) throws(UsageError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw UsageError(description: "cannot read template \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
-        while out.count <= ConfigLimits.maximumStdinBytes {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n > 0 { out += chunk[0..<n]; continue }
-            if n == 0 { return String(decoding: out, as: UTF8.self) }
-            if errno != EINTR { throw UsageError(description: "cannot read template \(path): \(String(cString: strerror(errno)))") }
+        do {
+            guard let bytes = try FileIO.readFile(path, limit: ConfigLimits.maximumStdinBytes) else {
+                throw UsageError(description: "cannot read template \(path): it does not exist")
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        } catch let error as UsageError {
+            throw error
+        } catch {
+            throw UsageError(description: "cannot read template \(path): \(error)")
         }
-        throw UsageError(description: "template \(path) is larger than 16 MiB")
     }
 }

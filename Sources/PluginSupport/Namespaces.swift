@@ -1,7 +1,6 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 import CNISkeleton
+import CNISystem
 import Netlink
 
 /// Opening the container's side of an attachment, the way ARCHITECTURE.md describes:
@@ -24,9 +23,5 @@ public enum ContainerNetwork {
 
 extension ContainerNetwork {
     /// Blocks the calling thread (the plugin path is synchronous).
-    public static func sleep(microseconds: UInt32) {
-        var request = timespec(tv_sec: Int(microseconds / 1_000_000), tv_nsec: Int(microseconds % 1_000_000) * 1000)
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) != 0 { request = remaining }
-    }
+    public static func sleep(microseconds: UInt32) { Sleep.microseconds(microseconds) }
 }

@@ -69,6 +69,14 @@ struct ArgsAndConfigTests {
 
     /// Deliberately stricter than R47: a GC that names nothing valid by omission would
     /// collect every attachment of the network, so it is refused with code 7 naming the key.
+    @Test("A GC entry without a containerID or an ifname is refused", arguments: [
+        #"[{"containerID":"gx"}]"#, #"[{"ifname":"eth0"}]"#, #"[{"containerID":"","ifname":"eth0"}]"#,
+    ])
+    func gcIncompleteEntry(list: String) throws {
+        let parsed = try config(#"{"name":"n","cni.dev/valid-attachments":\#(list)}"#)
+        #expect(throws: CNIError.self) { try parsed.validAttachments() }
+    }
+
     @Test("GC without the key at all is refused (code 7 naming cni.dev/valid-attachments)")
     func gcWithoutKey() throws {
         let parsed = try config(#"{"name":"n"}"#)

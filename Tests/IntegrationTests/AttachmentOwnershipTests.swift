@@ -46,6 +46,23 @@ struct AttachmentOwnershipTests {
         #expect(try node.reservations("own").isEmpty)
     }
 
+    @Test("A repeated ADD of a live attachment from another netns leaves its macspoofchk rules alone")
+    func repeatedAddKeepsSpoofCheck() throws {
+        let node = try Node("ows")
+        defer { node.tearDown() }
+        let pod = try node.pod(), other = try node.pod()
+        let conf = bridge(node, extra: #","macspoofchk":true"#)
+        #expect(try node.run("bridge", "ADD", config: conf, id: "ctrS", pod: pod).status == 0)
+        let before = try node.nftRuleset().components(separatedBy: "macspoofchk-ctrS-eth0").count
+        #expect(before > 1)
+        let again = try node.run("bridge", "ADD", config: conf, id: "ctrS", pod: other)
+        #expect(again.status == 1, "\(again)")
+        #expect(try node.nftRuleset().components(separatedBy: "macspoofchk-ctrS-eth0").count == before, "the live rules stay")
+        #expect(try other.ipJSON(["link", "show"]).count == 1, "the failed ADD removed its own veth")
+        #expect(try node.run("bridge", "DEL", config: conf, id: "ctrS", pod: pod).status == 0)
+        #expect(try !node.nftRuleset().contains("macspoofchk-ctrS"))
+    }
+
     @Test("DEL with a prevResult naming foreign host interfaces deletes none of them", arguments: ["ptp", "bridge"])
     func foreignInterfaces(plugin: String) throws {
         let node = try Node("owf")

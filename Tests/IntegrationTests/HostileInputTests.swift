@@ -110,6 +110,22 @@ struct HostileInputTests {
         }
     }
 
+    @Test("A FIFO or a device as CNI_NETNS is refused at once, never opened into a hang", arguments: ["bridge", "ptp", "loopback", "macvlan"])
+    func fifoNetns(plugin: String) throws {
+        try withNode("hff") { node, dir in
+            let fifo = dir + "/fifo"
+            #expect(mkfifo(fifo, 0o600) == 0)
+            for (netns, command) in [(fifo, "ADD"), (fifo, "DEL"), ("/dev/null", "ADD"), ("/dev/tty", "DEL")] {
+                var invocation = PluginInvocation(plugin: plugin, command: command)
+                invocation.netns = netns
+                let result = try Command.run(["timeout", "20", "ip", "netns", "exec", node.ns.name, TestEnvironment.plugin(plugin)],
+                                             environment: invocation.environment, stdin: Self.config(plugin, dir))
+                #expect(result.status != 124, "\(plugin) \(command) with \(netns) hung")
+                Self.expectWellFormed(result, "\(plugin) \(command) \(netns)")
+            }
+        }
+    }
+
     @Test("A config over the 16 MiB limit is refused before parsing, with a clear error")
     func oversized() throws {
         let huge = #"{"cniVersion":"1.0.0","name":"big","type":"bridge","pad":""# + String(repeating: "x", count: 17 << 20) + "\"}"

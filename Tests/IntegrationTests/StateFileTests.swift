@@ -58,6 +58,32 @@ struct StateFileTests {
         #expect(try String(contentsOfFile: target, encoding: .utf8) == original)
     }
 
+    @Test("FIFOs planted among the state files never block host-local; a hard-linked index is not written through")
+    func fifosAndHardLinks() throws {
+        let dir = try TestEnvironment.scratchDirectory("sfp")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try run("ADD", config(dir)).status == 0)
+        let network = dir + "/sfnet", cache = network + "/.swift-cni"
+        let victim = dir + "/victim"
+        try FileManager.default.copyItem(atPath: cache + "/index", toPath: victim)
+        let original = try String(contentsOfFile: victim, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: cache + "/index")
+        try FileManager.default.linkItem(atPath: victim, toPath: cache + "/index")
+        #expect(try run("ADD", config(dir), id: "c2").status == 0)
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == original, "nothing appended through the hard link")
+        for name in [network + "/10.23.0.77", network + "/last_reserved_ip.0", cache + "/stamp"] {
+            try? FileManager.default.removeItem(atPath: name)
+            #expect(mkfifo(name, 0o600) == 0)
+        }
+        var invocation = PluginInvocation(plugin: "host-local", command: "ADD")
+        invocation.containerID = "c3"
+        invocation.netns = "/run/netns/cnit-unused"
+        let result = try Command.run(["timeout", "20", TestEnvironment.plugin("host-local")], environment: invocation.environment,
+                                     stdin: config(dir))
+        #expect(result.status == 0, "\(result)")
+        #expect(try run("DEL", config(dir), id: "c3").status == 0)
+    }
+
     @Test("Reservation files are 0600 and the state directories 0700")
     func modes() throws {
         let dir = try TestEnvironment.scratchDirectory("sfm")

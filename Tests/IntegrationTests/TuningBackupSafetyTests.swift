@@ -32,6 +32,26 @@ struct TuningBackupSafetyTests {
         #expect(!FileManager.default.fileExists(atPath: dataDir + "/ctr1_eth0.json"))
     }
 
+    @Test("A repeated ADD that fails keeps the live attachment's backup, so DEL still restores the originals")
+    func repeatedAddKeepsBackup() throws {
+        let node = try Node("tbr")
+        defer { node.tearDown() }
+        let pod = try node.pod()
+        let bridge = #"{"cniVersion":"1.0.0","name":"tbr","type":"bridge","bridge":"cnitbr5","ipam":{"type":"host-local","subnet":"10.63.0.0/24","dataDir":"\#(node.dataDir)"}}"#
+        let added = try node.run("bridge", "ADD", config: bridge, id: "ctr1", pod: pod)
+        let original = try pod.ipJSON(["link", "show", "eth0"]).first?["address"] as? String
+        func tuning(_ mtu: Int) -> String {
+            #"{"cniVersion":"1.0.0","name":"tbr","type":"tuning","dataDir":"\#(node.dataDir)/tuning","mac":"02:00:00:00:00:aa","mtu":\#(mtu),"prevResult":\#(added.stdout)}"#
+        }
+        #expect(try node.run("tuning", "ADD", config: tuning(1400), id: "ctr1", pod: pod).status == 0)
+        let failed = try node.run("tuning", "ADD", config: tuning(70000), id: "ctr1", pod: pod)
+        #expect(failed.status == 1, "\(failed)")
+        #expect(FileManager.default.fileExists(atPath: node.dataDir + "/tuning/ctr1_eth0.json"), "the live backup stays")
+        #expect(try node.run("tuning", "DEL", config: tuning(1400), id: "ctr1", pod: pod).status == 0)
+        let link = try pod.ipJSON(["link", "show", "eth0"]).first
+        #expect(link?["mtu"] as? Int == 1500 && link?["address"] as? String == original, "\(String(describing: link))")
+    }
+
     @Test("A symlinked data dir is refused, not written through")
     func plantedDirectory() throws {
         let node = try Node("tbd")

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// Runs a program with given stdin bytes, capturing stdout; stderr is inherited so a
 /// delegate's diagnostics reach the runtime, as the spec asks.

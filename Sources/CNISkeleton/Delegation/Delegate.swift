@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// Delegation to another plugin (IPAM) by exec, as the CNI spec and Go's `pkg/invoke` do it:
 /// found in CNI_PATH, run with this process's environment with only CNI_COMMAND changed, and

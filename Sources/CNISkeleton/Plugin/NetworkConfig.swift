@@ -78,11 +78,18 @@ public struct NetworkConfig: Sendable {
                 throw CNIError(.decodingFailure, "cni.dev/valid-attachments entry is not an object")
             }
             let f = JSONFields(o, typeName: "GCAttachment")
+            let attachment: Attachment
             do {
-                out.append(Attachment(containerID: try f.string("containerID") ?? "", ifname: try f.string("ifname") ?? ""))
+                attachment = Attachment(containerID: try f.string("containerID") ?? "", ifname: try f.string("ifname") ?? "")
             } catch {
                 throw CNIError(.decodingFailure, error.message)
             }
+            // An entry that names no attachment would keep nothing and collect what it meant.
+            guard !attachment.containerID.isEmpty, !attachment.ifname.isEmpty else {
+                throw CNIError.invalidConfig("every cni.dev/valid-attachments entry needs a containerID and an ifname",
+                                             details: "key: cni.dev/valid-attachments")
+            }
+            out.append(attachment)
         }
         return out
     }

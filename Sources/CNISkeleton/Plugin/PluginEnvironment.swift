@@ -1,8 +1,5 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CNISystem
 
 /// What a plugin process reads and writes. Tests inject an in-memory one.
 public protocol PluginEnvironment {
@@ -26,25 +23,17 @@ public struct ProcessEnvironment: PluginEnvironment {
     }
 
     public func readStdin() throws(CNIError) -> [UInt8] {
-        var data: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        var total = 0
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-            if n > 0 {
-                total += n
-                // Past the limit the rest is read and dropped, so the runtime's write completes.
-                if total <= ConfigLimits.maximumStdinBytes { data.append(contentsOf: chunk[0..<n]) }
-                continue
-            }
-            if n == 0 {
-                if total > ConfigLimits.maximumStdinBytes { throw ConfigLimits.tooLarge(total) }
-                return data
-            }
-            if errno == EINTR { continue }
+        do {
+            // Past the limit the rest is read and dropped, so the runtime's write completes.
+            let read = try FileIO.readAll(0, limit: ConfigLimits.maximumStdinBytes)
+            if read.total > ConfigLimits.maximumStdinBytes { throw ConfigLimits.tooLarge(read.total) }
+            return read.bytes
+        } catch let error as Errno {
             // A closed stdin reads as empty; any other failure is an I/O error.
-            if errno == EBADF { return data }
-            throw CNIError(.ioFailure, "error reading from stdin: \(String(cString: strerror(errno)))")
+            if error == Errno(rawValue: EBADF) { return [] }
+            throw CNIError(.ioFailure, "error reading from stdin: \(error)")
+        } catch {
+            throw error as? CNIError ?? CNIError(.ioFailure, "error reading from stdin: \(error)")
         }
     }
 

@@ -1,3 +1,4 @@
+import CNISystem
 /// Request/response over a transport: sequence numbering, reply matching, ACK and error
 /// handling with extended ACK text, and bounded retry of interrupted dumps.
 public final class NetlinkConnection {

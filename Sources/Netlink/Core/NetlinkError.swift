@@ -1,3 +1,4 @@
+import CNISystem
 /// A failure talking to the kernel over netlink.
 ///
 /// Kernel rejections carry the operation, the real errno and the kernel's extended-ACK text,

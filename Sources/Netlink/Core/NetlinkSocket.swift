@@ -1,8 +1,5 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CNISystem
 
 /// Moves datagrams to and from the kernel. A protocol so tests can play the kernel.
 public protocol NetlinkTransport: AnyObject {

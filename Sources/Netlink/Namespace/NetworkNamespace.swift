@@ -1,9 +1,6 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import CSystemShim
+import CNISystem
 
 /// Why a network namespace could not be used.
 public enum NamespaceError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -41,7 +38,11 @@ public final class NetworkNamespace: @unchecked Sendable {
 
     /// Opens the namespace at `path` (`/run/netns/NAME`, `/proc/PID/ns/net`, ...).
     public init(path: String) throws(NamespaceError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Namespace files are regular files (nsfs): anything else is refused before it is
+        // opened, since opening a FIFO blocks and opening a device node has side effects.
+        var info = stat()
+        if stat(path, &info) == 0, (info.st_mode & S_IFMT) != S_IFREG { throw .notNamespace(path: path) }
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else {
             if errno == ENOENT || errno == ENOTDIR { throw .notExist(path: path) }
             throw .system(operation: "open \(path)", errno: .current)

@@ -1,3 +1,4 @@
+import CNISystem
 /// `IFA_F_*` address flags from `<linux/if_addr.h>`.
 public struct AddressFlags: OptionSet, Sendable, Hashable {
     public let rawValue: UInt32

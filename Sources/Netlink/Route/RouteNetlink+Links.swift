@@ -1,3 +1,4 @@
+import CNISystem
 extension RouteNetlink {
     /// Creates a link. The corresponding kernel message is `RTM_NEWLINK` with
     /// `NLM_F_CREATE | NLM_F_EXCL`, so an existing name fails with `EEXIST`.

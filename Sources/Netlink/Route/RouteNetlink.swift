@@ -1,3 +1,4 @@
+import CNISystem
 /// rtnetlink verbs over one connection, in the netns the connection's socket was opened in.
 public final class RouteNetlink {
     public let connection: NetlinkConnection

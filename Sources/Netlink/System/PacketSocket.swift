@@ -1,7 +1,6 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 import CSystemShim
+import CNISystem
 
 /// A link-layer socket, for clients (DHCP) that must see IPv4 packets on an interface that has
 /// no address yet.

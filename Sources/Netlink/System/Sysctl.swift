@@ -1,8 +1,5 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CNISystem
 
 /// Reads and writes `/proc/sys` values without running `sysctl`.
 ///

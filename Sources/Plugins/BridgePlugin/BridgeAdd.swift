@@ -27,11 +27,6 @@ struct BridgeAdd {
         if conf.portIsolation { portSettings.append((.isolated, true)) }
         if !portSettings.isEmpty { try host.setBridgePort(index: veth.host.index, portSettings) }
         if conf.usesVlans { try BridgeVlans.apply(host, port: veth.host.index, conf) }
-        if conf.macSpoofCheck {
-            try MacSpoofCheck.setup(hostInterface: veth.host.name, mac: veth.container.hardwareAddress,
-                                    containerID: request.containerID, ifname: request.ifname)
-            rollback.add("mac spoof check") { try MacSpoofCheck.teardown(containerID: request.containerID, ifname: request.ifname) }
-        }
 
         var result = CNIResult(cniVersion: request.config.cniVersion, interfaces: [
             .init(name: bridge.name, mac: bridge.macString),
@@ -56,6 +51,14 @@ struct BridgeAdd {
                     try Masquerade.teardown(network: request.config.name, ifname: request.ifname, containerID: request.containerID)
                 }
             }
+        }
+        // After IPAM, which refuses a repeated ADD of a live attachment: the rules are keyed by
+        // (container, interface), so setting them up (or rolling them back) before that would
+        // replace or remove the live attachment's.
+        if conf.macSpoofCheck {
+            try MacSpoofCheck.setup(hostInterface: veth.host.name, mac: veth.container.hardwareAddress,
+                                    containerID: request.containerID, ifname: request.ifname)
+            rollback.add("mac spoof check") { try MacSpoofCheck.teardown(containerID: request.containerID, ifname: request.ifname) }
         }
         if let dns = conf.dns { result.dns = dns }
         if !conf.disableContainerInterface { try waitForPort(host, index: veth.host.index) }

@@ -1,10 +1,7 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import CNISkeleton
 import Netlink
+import CNISystem
 
 /// Why an exchange failed.
 struct DHCPFailure: Error, CustomStringConvertible {

@@ -1,9 +1,6 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import CNISkeleton
+import CNISystem
 
 /// `dhcp daemon`: holds the leases and renews them. Flags as the reference's:
 /// `-pidfile`, `-hostprefix`, `-socketpath`, `-broadcast`, `-timeout`, `-resendmax`,
@@ -112,23 +109,11 @@ struct DhcpDaemon: Sendable {
         return (fd, false)
     }
 
-    private func makeDirectories(_ path: String) {
-        var current = ""
-        for part in path.split(separator: "/") {
-            current += "/" + part
-            mkdir(current, 0o700)
-        }
-    }
+    private func makeDirectories(_ path: String) { try? FileIO.makeDirectories(path, mode: 0o700) }
 
-    /// Writes the pidfile atomically: a fresh temporary beside it (`O_EXCL | O_NOFOLLOW`),
-    /// renamed over it, so a symlink planted at `path` is replaced rather than written through.
+    /// Writes the pidfile atomically, so a symlink planted at `path` is replaced rather than
+    /// written through.
     private func writeFile(_ path: String, _ text: String) throws {
-        let temporary = path + ".\(getpid()).tmp"
-        unlink(temporary)
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return }
-        let written = DaemonProtocol.writeAll(fd, Array(text.utf8))
-        close(fd)
-        if !written || rename(temporary, path) != 0 { unlink(temporary) }
+        try FileIO.replaceFile(path, Array(text.utf8), mode: 0o644)
     }
 }

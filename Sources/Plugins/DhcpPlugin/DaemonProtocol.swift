@@ -1,9 +1,6 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import CNISkeleton
+import CNISystem
 
 /// What passes over the daemon socket: one JSON request, one JSON response, then the
 /// connection closes. Request: `{"command", "containerID", "netns", "ifname", "args",
@@ -36,16 +33,7 @@ enum DaemonProtocol {
         return address
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return false }
-            offset += n
-        }
-        return true
-    }
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool { (try? FileIO.writeAll(fd, bytes)) != nil }
 
     /// Reads until end of stream (bounded at 1 MiB).
     static func readAll(_ fd: Int32) -> [UInt8] {

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import CNISkeleton
 
 /// Accepts plugin connections, one thread each, so a slow DHCP server never blocks other pods.

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import CNISkeleton
 
 /// The `dhcp` IPAM plugin: asks the `dhcp daemon` (same binary) for a lease on the

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// Plain pthreads for the daemon: one thread per connection and per lease. The plugin path
 /// never uses these.

@@ -1,9 +1,8 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 import CNISkeleton
 import Netlink
 import PluginSupport
+import CNISystem
 
 /// The `tuning` plugin: sysctls and link attributes (MAC, MTU, promisc, allmulti, txqueuelen)
 /// of the container interface, after the main plugin. Attributes it changes are backed up to
@@ -38,17 +37,20 @@ public struct TuningPlugin: CNIPlugin {
         if conf.changesLink {
             let backup = TuningBackup(of: link, for: conf)
             let name = backupName(request)
-            // Root-only, atomic, and never written through a planted symlink.
+            // Root-only, complete when it appears, and never through a planted link. A backup
+            // that already exists belongs to a live attachment (this ADD is a repeat): it holds
+            // the real original values, so it is kept, and only one made here is ever removed.
             let dir: StateDirectory
+            let created: Bool
             do {
                 dir = try StateDirectory(conf.dataDir)
-                try dir.replace(name, Array(backup.json.utf8), temporary: ".\(name).\(getpid())")
+                created = try dir.createIfMissing(name, Array(backup.json.utf8), temporary: ".\(name).\(getpid())")
             } catch {
                 throw CNIError(.internalError, "failed to save the tuning backup: \(error)")
             }
             rollback.add("link attributes") {
                 try backup.restore(container, index: link.index)
-                try? dir.remove(name)
+                if created { try? dir.remove(name) }
             }
             try apply(conf, container, index: link.index)
             if let mac = conf.macText?.lowercased() {

@@ -1,20 +1,10 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// A directory of plugin state opened once, with every file inside it reached relative to
 /// that descriptor and never through a symlink: a link planted in place of the directory
 /// or of any file in it is refused instead of written through. Files are created root-only.
 public final class StateDirectory {
-    /// A failed system call, with its errno captured before any cleanup ran.
-    public struct Failure: Error, CustomStringConvertible {
-        public let operation: String
-        public let path: String
-        public let code: Int32
-        public var description: String { "\(operation) \(path): \(String(cString: strerror(code)))" }
-    }
+    public typealias Failure = SystemError
 
     public let path: String
     private let fd: Int32
@@ -23,24 +13,16 @@ public final class StateDirectory {
     /// set. Parents may be symlinks (an operator's choice); the last component may not.
     public init(_ path: String, create: Bool = true) throws(Failure) {
         self.path = path
-        if create { try StateDirectory.makeParents(path) }
+        if create { try FileIO.makeDirectories(path, mode: 0o700) }
         let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw Failure(operation: "open directory", path: path, code: errno) }
+        guard fd >= 0 else { throw Failure("open directory", path) }
         self.fd = fd
     }
 
     deinit { close(fd) }
 
-    private static func makeParents(_ path: String) throws(Failure) {
-        var prefix = path.hasPrefix("/") ? "" : "."
-        for component in path.split(separator: "/") {
-            prefix += "/" + component
-            if mkdir(prefix, 0o700) != 0 && errno != EEXIST { throw Failure(operation: "mkdir", path: prefix, code: errno) }
-        }
-    }
-
     private func fail(_ operation: String, _ name: String) -> Failure {
-        Failure(operation: operation, path: path + "/" + name, code: errno)
+        Failure(operation, path + "/" + name)
     }
 
     /// A subdirectory, created (0700) when missing; a symlink in its place is refused.
@@ -56,10 +38,20 @@ public final class StateDirectory {
         self.fd = fd
     }
 
-    /// Opens `name` for reading or writing without following a symlink.
+    /// Opens `name` for reading or writing without following a symlink. Only a regular file
+    /// is accepted (`O_NONBLOCK`, so a planted FIFO cannot block the open), and one opened
+    /// for writing must have no other hard link, so a planted link to a file elsewhere is
+    /// never written through.
     public func open(_ name: String, flags: Int32, mode: mode_t = 0o600) throws(Failure) -> Int32 {
-        let file = openat(fd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode)
+        let file = openat(fd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, mode)
         guard file >= 0 else { throw fail("open", name) }
+        var info = stat()
+        let writing = flags & O_ACCMODE != O_RDONLY
+        guard fstat(file, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, !writing || info.st_nlink == 1 else {
+            close(file)
+            throw Failure("open (not a regular file with a single link)", path + "/" + name, errno: Errno(rawValue: EPERM))
+        }
+        // O_NONBLOCK stays: it has no effect on a regular file.
         return file
     }
 
@@ -67,24 +59,20 @@ public final class StateDirectory {
     public func read(_ name: String) throws(Failure) -> [UInt8]? {
         let file: Int32
         do { file = try open(name, flags: O_RDONLY) } catch {
-            if error.code == ENOENT { return nil }
+            if error.errno == .noSuchFileOrDirectory { return nil }
             throw error
         }
         defer { close(file) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(file, $0.baseAddress, $0.count) }
-            if n > 0 { out += chunk[0..<n]; continue }
-            if n == 0 { return out }
-            if errno != EINTR { throw fail("read", name) }
-        }
+        do { return try FileIO.readAll(file).bytes } catch { throw Failure("read", path + "/" + name, errno: error) }
     }
 
     /// Writes `bytes` to a new file `name` (`O_EXCL`: an existing file or link fails).
     public func create(_ name: String, _ bytes: [UInt8]) throws(Failure) {
         let file = try open(name, flags: O_WRONLY | O_CREAT | O_EXCL)
-        if let failure = StateDirectory.writeAll(file, bytes, name) ?? (close(file) == 0 ? nil : fail("close", name)) {
+        var failure: Failure? = nil
+        do { try FileIO.writeAll(file, bytes) } catch { failure = Failure("write", path + "/" + name, errno: error) }
+        if close(file) != 0, failure == nil { failure = fail("close", name) }
+        if let failure {
             unlinkat(fd, name, 0)
             throw failure
         }
@@ -102,11 +90,25 @@ public final class StateDirectory {
         }
     }
 
+    /// Creates `name` with `bytes` unless a regular file of that name exists, atomically
+    /// (written under `temporary`, then linked or renamed into place); false when a readable
+    /// regular file was already there, which is left as it is. Anything else in its place (a
+    /// planted symlink, FIFO or hard link) is replaced.
+    public func createIfMissing(_ name: String, _ bytes: [UInt8], temporary: String) throws(Failure) -> Bool {
+        unlinkat(fd, temporary, 0)
+        try create(temporary, bytes)
+        defer { unlinkat(fd, temporary, 0) }
+        if try link(temporary, to: name, in: self) { return true }
+        if (try? read(name)) != nil { return false }
+        guard renameat(fd, temporary, fd, name) == 0 else { throw fail("rename", name) }
+        return true
+    }
+
     /// Appends to `name`, creating it when missing; a symlink is refused.
     public func append(_ name: String, _ bytes: [UInt8]) throws(Failure) {
         let file = try open(name, flags: O_WRONLY | O_CREAT | O_APPEND)
         defer { close(file) }
-        if let failure = StateDirectory.writeAll(file, bytes, name) { throw failure }
+        do { try FileIO.writeAll(file, bytes) } catch { throw Failure("write", path + "/" + name, errno: error) }
     }
 
     /// Removes `name`; a missing file is fine.
@@ -161,18 +163,5 @@ public final class StateDirectory {
             throw failure
         }
         return file
-    }
-
-    private static func writeAll(_ file: Int32, _ bytes: [UInt8], _ name: String) -> Failure? {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(file, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return Failure(operation: "write", path: name, code: errno)
-            }
-            offset += n
-        }
-        return nil
     }
 }

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// A C `errno` value, kept typed so callers can match on it
 /// (`catch let e as NetlinkError where e.errno == .fileExists`).
@@ -40,4 +36,21 @@ public struct Errno: RawRepresentable, Error, Sendable, Hashable, CustomStringCo
 
     /// The C library's text for this error, e.g. "File exists".
     public var description: String { String(cString: strerror(rawValue)) }
+}
+
+/// A failed system call: what was done, to which path, and the errno captured right after the
+/// call (before any cleanup could change it).
+public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let operation: String
+    public let path: String
+    public let errno: Errno
+
+    /// Captures the current `errno`; call it first thing after the failed call.
+    public init(_ operation: String, _ path: String, errno: Errno = .current) {
+        self.operation = operation
+        self.path = path
+        self.errno = errno
+    }
+
+    public var description: String { path.isEmpty ? "\(operation): \(errno)" : "\(operation) \(path): \(errno)" }
 }

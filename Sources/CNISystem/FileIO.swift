@@ -1,0 +1,89 @@
+import Glibc
+
+/// Whole-file reads and writes over raw descriptors, retrying `EINTR`, for everything that
+/// touches files: host-local's store, tuning, the installer, the dhcp daemon, stdin.
+public enum FileIO {
+    /// Reads `fd` to its end. With `limit`, stops keeping bytes past it but still reads on (so
+    /// a writer on the other end of a pipe completes), and returns the total seen.
+    public static func readAll(_ fd: Int32, limit: Int = .max) throws(Errno) -> (bytes: [UInt8], total: Int) {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        var total = 0
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                total += n
+                if out.count < limit { out += chunk[0..<min(n, limit - out.count)] }
+                continue
+            }
+            if n == 0 { return (out, total) }
+            let error = Errno.current
+            if error != .interrupted { throw error }
+        }
+    }
+
+    /// The whole file at `path`, or nil when it does not exist. `noFollow` refuses a symlink.
+    public static func readFile(_ path: String, limit: Int = .max, noFollow: Bool = false) throws(SystemError) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0))
+        guard fd >= 0 else {
+            let error = SystemError("open", path)
+            if error.errno == .noSuchFileOrDirectory { return nil }
+            throw error
+        }
+        defer { close(fd) }
+        let read: (bytes: [UInt8], total: Int)
+        do { read = try readAll(fd, limit: limit) } catch { throw SystemError("read", path, errno: error) }
+        guard read.total <= limit else { throw SystemError("read", path, errno: Errno(rawValue: EFBIG)) }
+        return read.bytes
+    }
+
+    /// Writes all of `bytes`; a short write is continued, `EINTR` retried.
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(Errno) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                let error = Errno.current
+                if error == .interrupted { continue }
+                throw error
+            }
+            offset += n
+        }
+    }
+
+    /// Replaces `path` atomically: a new temporary beside it (`O_EXCL | O_NOFOLLOW`, so a
+    /// planted link is never written through), written, given `mode`, fsynced when `sync`,
+    /// then renamed over `path` (which replaces a link itself, never its target).
+    public static func replaceFile(_ path: String, _ bytes: [UInt8], mode: mode_t, sync: Bool = false) throws(SystemError) {
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { String(path[..<$0]) } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let temporary = "\(directory.isEmpty ? "" : directory)/.\(name).\(getpid()).tmp"
+        unlink(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw SystemError("create", temporary) }
+        var failure: SystemError? = nil
+        do { try writeAll(fd, bytes) } catch { failure = SystemError("write", temporary, errno: error) }
+        // fchmod: the umask must not take bits (the installer's exec bits) away.
+        if failure == nil, fchmod(fd, mode) != 0 { failure = SystemError("chmod", temporary) }
+        if failure == nil, sync, fsync(fd) != 0 { failure = SystemError("fsync", temporary) }
+        if close(fd) != 0, failure == nil { failure = SystemError("close", temporary) }
+        if failure == nil, rename(temporary, path) != 0 { failure = SystemError("rename", path) }
+        if let failure {
+            unlink(temporary)
+            throw failure
+        }
+    }
+
+    /// `mkdir -p` with `mode` for the directories it creates.
+    public static func makeDirectories(_ path: String, mode: mode_t) throws(SystemError) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, mode) != 0 {
+                let error = SystemError("mkdir", prefix)
+                if error.errno != .fileExists { throw error }
+            }
+        }
+    }
+}
