@@ -45,10 +45,10 @@ struct NFTEncoder {
             let chain = makeChain(c.name)
             defer { nftnl_chain_free(chain) }
             if let base = c.base {
-                nftnl_chain_set_str(chain, attr(NFTNL_CHAIN_TYPE), base.type)
-                nftnl_chain_set_u32(chain, attr(NFTNL_CHAIN_HOOKNUM), base.hook)
-                nftnl_chain_set_s32(chain, attr(NFTNL_CHAIN_PRIO), base.priority)
-                if let policy = base.policy { nftnl_chain_set_u32(chain, attr(NFTNL_CHAIN_POLICY), policy) }
+                nftnl_chain_set_str(chain, attr(NFTNL_CHAIN_TYPE), base.type.rawValue)
+                nftnl_chain_set_u32(chain, attr(NFTNL_CHAIN_HOOKNUM), base.hook.rawValue)
+                nftnl_chain_set_s32(chain, attr(NFTNL_CHAIN_PRIO), base.priority.rawValue)
+                if let policy = base.policy { nftnl_chain_set_u32(chain, attr(NFTNL_CHAIN_POLICY), policy.rawValue) }
             }
             if let comment = c.comment {
                 NFTEncoder.withComment(comment, type: UInt8(attr(NFTNL_UDATA_CHAIN_COMMENT))) { data, length in

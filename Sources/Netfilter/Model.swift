@@ -29,24 +29,61 @@ public struct NFTTable: Sendable, Equatable {
     }
 }
 
+/// A base chain's type.
+public enum NFTChainType: String, Sendable {
+    case filter, nat, route
+}
+
+/// The netfilter hook a base chain is attached to (`NF_INET_*`, which the bridge family
+/// numbers the same way).
+public enum NFTHook: UInt32, Sendable {
+    case prerouting = 0, input = 1, forward = 2, output = 3, postrouting = 4
+
+    var name: String {
+        switch self {
+        case .prerouting: return "prerouting"
+        case .input: return "input"
+        case .forward: return "forward"
+        case .output: return "output"
+        case .postrouting: return "postrouting"
+        }
+    }
+}
+
+/// A base chain's priority; lower runs first. The named ones are nft's.
+public struct NFTPriority: RawRepresentable, Sendable, Equatable, CustomStringConvertible {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    /// `raw` in the ip families; in the bridge family, before `filter` (-200) and everything else.
+    public static let raw = NFTPriority(rawValue: -300)
+    public static let dstnat = NFTPriority(rawValue: -100)
+    public static let filter = NFTPriority(rawValue: 0)
+    public static let srcnat = NFTPriority(rawValue: 100)
+
+    public var description: String { "\(rawValue)" }
+}
+
+/// A base chain's verdict for packets no rule decided (`NF_DROP` 0, `NF_ACCEPT` 1).
+public enum NFTPolicy: UInt32, Sendable {
+    case drop = 0, accept = 1
+}
+
 /// A chain; base chains have a type, hook and priority.
 public struct NFTChain: Sendable, Equatable {
     public struct Base: Sendable, Equatable {
-        public var type: String
-        /// `NF_INET_*` hook number (postrouting is 4).
-        public var hook: UInt32
-        public var priority: Int32
-        /// `NF_ACCEPT` (1) or `NF_DROP` (0); nil leaves the kernel default (accept).
-        public var policy: UInt32?
+        public var type: NFTChainType
+        public var hook: NFTHook
+        public var priority: NFTPriority
+        /// nil leaves the kernel default (accept).
+        public var policy: NFTPolicy?
 
-        public init(type: String, hook: UInt32, priority: Int32, policy: UInt32? = nil) {
+        public init(type: NFTChainType, hook: NFTHook, priority: NFTPriority, policy: NFTPolicy? = nil) {
             self.type = type
             self.hook = hook
             self.priority = priority
             self.policy = policy
         }
-
-        var hookName: String { ["prerouting", "input", "forward", "output", "postrouting"][Int(min(hook, 4))] }
     }
 
     public var name: String
@@ -142,8 +179,8 @@ public struct NFTTransaction: Sendable, Equatable {
             case .addChain(let c):
                 var parts: [String] = []
                 if let base = c.base {
-                    parts.append("type \(base.type) hook \(base.hookName) priority \(base.priority) ;")
-                    if let policy = base.policy { parts.append("policy \(policy == 1 ? "accept" : "drop") ;") }
+                    parts.append("type \(base.type.rawValue) hook \(base.hook.name) priority \(base.priority) ;")
+                    if let policy = base.policy { parts.append("policy \(policy == .accept ? "accept" : "drop") ;") }
                 }
                 if let comment = c.comment { parts.append("comment \(quote(comment)) ;") }
                 return "add chain \(prefix) \(c.name)" + (parts.isEmpty ? "" : " { " + parts.joined(separator: " ") + " }")

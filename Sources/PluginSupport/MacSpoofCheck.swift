@@ -20,7 +20,7 @@ public enum MacSpoofCheck {
         let note = comment(id)
         var tx = NFTTransaction(family: .bridge, table: table)
         tx.add(.addTable(NFTTable(family: .bridge, name: table)))
-        tx.add(.addChain(NFTChain(name: baseChain, base: .init(type: "filter", hook: 0, priority: -300, policy: 1))))
+        tx.add(.addChain(NFTChain(name: baseChain, base: .init(type: .filter, hook: .prerouting, priority: .raw, policy: .accept))))
         tx.add(.addChain(NFTChain(name: ifaceChain(id))))
         tx.add(.addChain(NFTChain(name: macChain(id))))
         tx.add(.flushChain(ifaceChain(id)))

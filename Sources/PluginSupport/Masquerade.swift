@@ -21,7 +21,7 @@ public enum Masquerade {
         var tx = NFTTransaction(family: .inet, table: table)
         tx.add(.addTable(NFTTable(family: .inet, name: table, comment: tableComment)))
         tx.add(.addChain(NFTChain(name: chain, comment: chainComment)))
-        tx.add(.addChain(NFTChain(name: "postrouting", base: .init(type: "nat", hook: 4, priority: 100))))
+        tx.add(.addChain(NFTChain(name: "postrouting", base: .init(type: .nat, hook: .postrouting, priority: .srcnat))))
         tx.add(.flushChain("postrouting"))
         tx.add(.addRule(NFTRule(chain: "postrouting", statements: [.address(.destination, equal: true, address: [224, 0, 0, 0], prefixLength: 4), .return])))
         tx.add(.addRule(NFTRule(chain: "postrouting", statements: [.address(.destination, equal: true, address: [0xff] + [UInt8](repeating: 0, count: 15), prefixLength: 8), .return])))

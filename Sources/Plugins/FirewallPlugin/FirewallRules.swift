@@ -77,7 +77,7 @@ enum FirewallRules {
     static func setup(_ conf: FirewallConfig, addresses: [IPAddress], bridge: String?, tag: AttachmentTag, current: Current) -> NFTTransaction {
         var tx = NFTTransaction(family: .inet, table: table)
         tx.add(.addTable(NFTTable(family: .inet, name: table, comment: "CNI firewall plugin")))
-        tx.add(.addChain(NFTChain(name: forward, base: .init(type: "filter", hook: 2, priority: 0, policy: 1))))
+        tx.add(.addChain(NFTChain(name: forward, base: .init(type: .filter, hook: .forward, priority: .filter, policy: .accept))))
         for chain in [filterChain, conf.adminChain, stage1, stage2] { tx.add(.addChain(NFTChain(name: chain))) }
         tx.add(.flushChain(forward))
         tx.add(.addRule(NFTRule(chain: forward, statements: [.jump(stage1)], comment: isolationComment)))

@@ -19,14 +19,13 @@ enum PortmapRules {
         tx.add(.flushChain("hostports_all"))
         tx.add(.addRule(NFTRule(chain: "hostports_all", statements: [.jump("hostip_hostports")])))
         tx.add(.addRule(NFTRule(chain: "hostports_all", statements: [.jump("hostports")])))
-        // NF_INET_PRE_ROUTING (0) and NF_INET_LOCAL_OUT (3), priority dstnat (-100).
-        for (name, hook) in [("prerouting", UInt32(0)), ("output", UInt32(3))] {
-            tx.add(.addChain(NFTChain(name: name, base: .init(type: "nat", hook: hook, priority: -100))))
+        for (name, hook) in [("prerouting", NFTHook.prerouting), ("output", .output)] {
+            tx.add(.addChain(NFTChain(name: name, base: .init(type: .nat, hook: hook, priority: .dstnat))))
             tx.add(.flushChain(name))
             tx.add(.addRule(NFTRule(chain: name, statements: [.destinationIsLocal, .jump("hostports_all")])))
         }
         if conf.snat {
-            tx.add(.addChain(NFTChain(name: "masquerading", base: .init(type: "nat", hook: 4, priority: 100))))
+            tx.add(.addChain(NFTChain(name: "masquerading", base: .init(type: .nat, hook: .postrouting, priority: .srcnat))))
         }
         for rule in stale { if let handle = rule.handle { tx.add(.deleteRule(chain: rule.chain, handle: handle)) } }
         let bits = container.bitWidth
