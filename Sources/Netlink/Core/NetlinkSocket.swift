@@ -19,6 +19,14 @@ public final class NetlinkSocket: NetlinkTransport {
     /// `NETLINK_NETFILTER`.
     public static let netfilterProtocol: Int32 = 12
 
+    /// `SOL_NETLINK` and its options, from `<linux/netlink.h>` (Glibc's module lacks them).
+    static let solNetlink: Int32 = 270
+    static let extendedAck: Int32 = 11  // NETLINK_EXT_ACK
+    static let strictChecking: Int32 = 12  // NETLINK_GET_STRICT_CHK
+    /// `SO_SNDBUFFORCE` and `SO_RCVBUFFORCE`, from `<asm-generic/socket.h>`.
+    static let sendBufferForce: Int32 = 32
+    static let receiveBufferForce: Int32 = 33
+
     private let fd: Int32
     public let portID: UInt32
 
@@ -51,8 +59,8 @@ public final class NetlinkSocket: NetlinkTransport {
         // Extended ACK gives the kernel's reason text; strict checking makes filtered dumps exact.
         // Older kernels may lack either option, which only costs detail, so failures are ignored.
         var on: Int32 = 1
-        _ = setsockopt(fd, 270, 11, &on, socklen_t(MemoryLayout<Int32>.size))
-        _ = setsockopt(fd, 270, 12, &on, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(fd, NetlinkSocket.solNetlink, NetlinkSocket.extendedAck, &on, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(fd, NetlinkSocket.solNetlink, NetlinkSocket.strictChecking, &on, socklen_t(MemoryLayout<Int32>.size))
     }
 
     deinit { close(fd) }
@@ -76,8 +84,8 @@ public final class NetlinkSocket: NetlinkTransport {
                 _ = setsockopt(fd, SOL_SOCKET, plain, &value, socklen_t(MemoryLayout<Int32>.size))
             }
         }
-        set(32, SO_SNDBUF, send)  // SO_SNDBUFFORCE
-        set(33, SO_RCVBUF, receive)  // SO_RCVBUFFORCE
+        set(NetlinkSocket.sendBufferForce, SO_SNDBUF, send)
+        set(NetlinkSocket.receiveBufferForce, SO_RCVBUF, receive)
     }
 
     public func send(_ bytes: [UInt8]) throws(NetlinkError) {

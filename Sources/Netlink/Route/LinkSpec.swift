@@ -83,16 +83,41 @@ public struct LinkSpec: Sendable, Equatable {
 }
 
 /// Attributes nested in `IFLA_INFO_DATA`, per link kind.
-struct LinkDataAttribute: AttributeType {
+/// `IFLA_INFO_DATA` of a veth (`VETH_INFO_*`).
+struct VethAttribute: AttributeType {
     let rawValue: UInt16
     init(rawValue: UInt16) { self.rawValue = rawValue }
-    static let vethPeer = LinkDataAttribute(rawValue: 1)  // VETH_INFO_PEER
-    static let bridgeVlanFiltering = LinkDataAttribute(rawValue: 7)  // IFLA_BR_VLAN_FILTERING
-    static let macvlanMode = LinkDataAttribute(rawValue: 1)  // IFLA_MACVLAN_MODE
-    static let macvlanBroadcastQueueLength = LinkDataAttribute(rawValue: 7)  // IFLA_MACVLAN_BC_QUEUE_LEN
-    static let ipvlanMode = LinkDataAttribute(rawValue: 1)  // IFLA_IPVLAN_MODE
-    static let ipvlanFlags = LinkDataAttribute(rawValue: 2)  // IFLA_IPVLAN_FLAGS
-    static let vlanID = LinkDataAttribute(rawValue: 1)  // IFLA_VLAN_ID
+    static let peer = VethAttribute(rawValue: 1)
+}
+
+/// `IFLA_INFO_DATA` of a bridge (`IFLA_BR_*`).
+struct BridgeAttribute: AttributeType {
+    let rawValue: UInt16
+    init(rawValue: UInt16) { self.rawValue = rawValue }
+    static let vlanFiltering = BridgeAttribute(rawValue: 7)
+}
+
+/// `IFLA_INFO_DATA` of a macvlan (`IFLA_MACVLAN_*`).
+struct MacvlanAttribute: AttributeType {
+    let rawValue: UInt16
+    init(rawValue: UInt16) { self.rawValue = rawValue }
+    static let mode = MacvlanAttribute(rawValue: 1)
+    static let broadcastQueueLength = MacvlanAttribute(rawValue: 7)
+}
+
+/// `IFLA_INFO_DATA` of an ipvlan (`IFLA_IPVLAN_*`).
+struct IpvlanAttribute: AttributeType {
+    let rawValue: UInt16
+    init(rawValue: UInt16) { self.rawValue = rawValue }
+    static let mode = IpvlanAttribute(rawValue: 1)
+    static let flags = IpvlanAttribute(rawValue: 2)
+}
+
+/// `IFLA_INFO_DATA` of an 802.1q vlan (`IFLA_VLAN_*`).
+struct VlanAttribute: AttributeType {
+    let rawValue: UInt16
+    init(rawValue: UInt16) { self.rawValue = rawValue }
+    static let id = VlanAttribute(rawValue: 1)
 }
 
 extension LinkSpec {
@@ -127,23 +152,23 @@ extension LinkSpec {
                 peerWriter.header(InterfaceInfoHeader().encoded)
                 LinkSpec.common(&peerWriter, mtu: peer.mtu, mac: peer.hardwareAddress, namespaceFD: peer.namespaceFD, txqlen: nil)
                 peerWriter.string(LinkAttribute.ifname, peer.name)
-                data.bytes(LinkDataAttribute.vethPeer, peerWriter.bytes)
+                data.bytes(VethAttribute.peer, peerWriter.bytes)
             }
         case .bridge(let vlanFiltering):
             guard let vlanFiltering else { return }
-            info.nested(LinkInfoAttribute.data) { $0.u8(LinkDataAttribute.bridgeVlanFiltering, vlanFiltering ? 1 : 0) }
+            info.nested(LinkInfoAttribute.data) { $0.u8(BridgeAttribute.vlanFiltering, vlanFiltering ? 1 : 0) }
         case .macvlan(_, let mode):
             info.nested(LinkInfoAttribute.data) {
-                $0.u32(LinkDataAttribute.macvlanMode, mode.rawValue)
-                if let length = macvlanBroadcastQueueLength { $0.u32(LinkDataAttribute.macvlanBroadcastQueueLength, length) }
+                $0.u32(MacvlanAttribute.mode, mode.rawValue)
+                if let length = macvlanBroadcastQueueLength { $0.u32(MacvlanAttribute.broadcastQueueLength, length) }
             }
         case .ipvlan(_, let mode, let flag):
             info.nested(LinkInfoAttribute.data) {
-                $0.u16(LinkDataAttribute.ipvlanMode, mode.rawValue)
-                $0.u16(LinkDataAttribute.ipvlanFlags, flag.rawValue)
+                $0.u16(IpvlanAttribute.mode, mode.rawValue)
+                $0.u16(IpvlanAttribute.flags, flag.rawValue)
             }
         case .vlan(_, let id):
-            info.nested(LinkInfoAttribute.data) { $0.u16(LinkDataAttribute.vlanID, id) }
+            info.nested(LinkInfoAttribute.data) { $0.u16(VlanAttribute.id, id) }
         case .ifb, .dummy:
             break
         }
