@@ -3,13 +3,26 @@ import Netlink
 
 /// Talks nftables to the kernel: one atomic batch per transaction, and rule listing.
 public final class NFTClient {
-    private let socket: NetlinkSocket
+    private let transport: any NetlinkTransport
     private var sequence: UInt32 = 0
 
     /// Opens a `NETLINK_NETFILTER` socket in the calling thread's netns.
-    public init() throws(NetlinkError) {
-        socket = try NetlinkSocket(protocol: NetlinkSocket.netfilterProtocol)
+    public convenience init() throws(NetlinkError) {
+        let socket = try NetlinkSocket(protocol: NetlinkSocket.netfilterProtocol)
         socket.setReceiveTimeout(seconds: 10)
+        self.init(transport: socket)
+    }
+
+    /// Talks over `transport`: a real socket, or a test's recording fake kernel.
+    public init(transport: any NetlinkTransport) {
+        self.transport = transport
+    }
+
+    /// Rejects a reply addressed to another port (not ours, not the kernel's broadcast 0).
+    private func checkPort(_ message: NetlinkMessage, _ operation: String) throws(NetlinkError) {
+        guard message.portID == transport.portID || message.portID == 0 else {
+            throw NetlinkError(kind: .unexpectedReply, operation: "\(operation): reply for port \(message.portID), ours is \(transport.portID)")
+        }
     }
 
     /// What a socket gets without asking (`net.core.{r,w}mem_default` on most systems).
@@ -36,12 +49,13 @@ public final class NFTClient {
         // queues one acknowledgement per operation (each its own buffer of about 1 KiB of
         // accounting) before we can read any, so both buffers must fit the batch.
         if bytes.count > Self.defaultBuffer / 2 || pending.count > 64 {
-            socket.reserveBuffers(send: bytes.count + Self.defaultBuffer, receive: pending.count * 2048 + Self.defaultBuffer)
+            transport.reserveBuffers(send: bytes.count + Self.defaultBuffer, receive: pending.count * 2048 + Self.defaultBuffer)
         }
-        try socket.send(bytes)
+        try transport.send(bytes)
         let lines = transaction.text.split(separator: "\n")
         while !pending.isEmpty {
-            for message in try NetlinkMessage.parse(try socket.receive()) where message.type == .error {
+            for message in try NetlinkMessage.parse(try transport.receive()) where message.type == .error {
+                try checkPort(message, "nftables batch")
                 guard let index = pending.removeValue(forKey: message.sequence) else { continue }
                 let operation = index < lines.count ? String(lines[index]) : "nftables batch"
                 try NetlinkConnection.checkError(message, operation: operation)
@@ -50,23 +64,36 @@ public final class NFTClient {
     }
 
     /// The rules of `chain` in `table` (comment and handle filled in; statements are not
-    /// decoded). A missing table or chain has no rules.
+    /// decoded). A missing table or chain has no rules. A dump the kernel marks interrupted
+    /// (the ruleset changed while it was read) is read again.
     public func rules(family: NFTFamily, table: String, chain: String) throws(NetlinkError) -> [NFTRule] {
+        for _ in 0...NetlinkConnection.dumpRetries {
+            let (rules, interrupted) = try listOnce(family: family, table: table, chain: chain)
+            if !interrupted { return rules }
+        }
+        throw NetlinkError(kind: .dumpInterrupted, operation: "list rules of \(table) \(chain)")
+    }
+
+    private func listOnce(family: NFTFamily, table: String, chain: String) throws(NetlinkError) -> ([NFTRule], Bool) {
+        let operation = "list rules of \(table) \(chain)"
         let encoder = NFTEncoder(family: family, table: table)
         let seq = nextSequence()
-        try socket.send(encoder.listRules(chain: chain, seq: seq))
+        try transport.send(encoder.listRules(chain: chain, seq: seq))
         var out: [NFTRule] = []
+        var interrupted = false
         while true {
-            for message in try NetlinkMessage.parse(try socket.receive()) where message.sequence == seq {
+            for message in try NetlinkMessage.parse(try transport.receive()) where message.sequence == seq {
+                try checkPort(message, operation)
+                if message.flags.contains(.dumpInterrupted) { interrupted = true }
                 switch message.type {
                 case .error:
-                    do { try NetlinkConnection.checkError(message, operation: "list rules of \(table) \(chain)") } catch {
-                        if error.errno == .noSuchFileOrDirectory { return [] }
+                    do { try NetlinkConnection.checkError(message, operation: operation) } catch {
+                        if error.errno == .noSuchFileOrDirectory { return ([], false) }
                         throw error
                     }
-                    return out
+                    return (out, interrupted)
                 case .done:
-                    return out
+                    return (out, interrupted)
                 default:
                     if let rule = NFTClient.decodeRule(message) { out.append(rule) }
                 }

@@ -7,6 +7,13 @@ public protocol NetlinkTransport: AnyObject {
     var portID: UInt32 { get }
     func send(_ bytes: [UInt8]) throws(NetlinkError)
     func receive() throws(NetlinkError) -> [UInt8]
+    /// Grows the buffers for a large batch and its acknowledgements (see `NetlinkSocket`).
+    func reserveBuffers(send: Int, receive: Int)
+}
+
+extension NetlinkTransport {
+    /// A transport without kernel buffers (a test's fake) has nothing to grow.
+    public func reserveBuffers(send: Int, receive: Int) {}
 }
 
 /// A raw `AF_NETLINK` socket with the suite's policy: `SOCK_CLOEXEC` (so delegated plugins
