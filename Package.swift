@@ -50,7 +50,11 @@ var targets: [Target] = [
     .testTarget(name: "CNISkeletonTests", dependencies: ["CNISkeleton"]),
     .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
     .testTarget(name: "IPAMTests", dependencies: ["IPAM", "CNISkeleton"]),
-    .testTarget(name: "PluginTests", dependencies: ["BridgePlugin", "DhcpPlugin", "PluginSupport", "Netfilter", "Netlink", "CNISkeleton", "CLibmnl", "CMnl"]),
+    .testTarget(
+        name: "PluginTests",
+        dependencies: [
+            "BridgePlugin", "DhcpPlugin", "PluginSupport", "Netfilter", "Netlink", "CNISkeleton", "CLibmnl", "CMnl",
+        ]),
     .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Netlink"], exclude: ["Fixtures"]),
     .testTarget(name: "InteropTests", dependencies: ["TestSupport"], exclude: ["driver", "cri"]),
 ]
@@ -76,8 +80,10 @@ let package = Package(
     name: "swift-cni",
     products: [.executable(name: "cni-plugins", targets: ["cni-plugins"])]
         + plugins.map { .executable(name: $0.type, targets: [$0.type]) }
-        + [.library(name: "CNISkeleton", targets: ["CNISkeleton"]),
-           .library(name: "Netlink", targets: ["Netlink"])],
+        + [
+            .library(name: "CNISkeleton", targets: ["CNISkeleton"]),
+            .library(name: "Netlink", targets: ["Netlink"]),
+        ],
     targets: targets,
     swiftLanguageModes: [.v6]
 )

@@ -34,7 +34,8 @@ rm -rf "$bin" "$separate"
 Scripts/install.sh "$bin"
 Scripts/install.sh --separate "$separate"
 
-# Every target imports only what Package.swift declares for it.
+# The code follows .swift-format, and every target imports only what Package.swift declares.
+swift format lint --strict --recursive Sources Tests Package.swift
 swift build --build-tests --explicit-target-dependency-import-check error
 
 status=0

@@ -82,7 +82,9 @@ extension CNIError {
     /// What a failure while reading config keys becomes: a `CNIError` as it is, anything else
     /// (a key of the wrong JSON type) code 7 as "`prefix`: <error>", the way the Go plugins
     /// report a failed unmarshal.
-    public static func decodingConfig(_ error: any Error, prefix: String = "failed to load netconf", details: String = "") -> CNIError {
+    public static func decodingConfig(
+        _ error: any Error, prefix: String = "failed to load netconf", details: String = ""
+    ) -> CNIError {
         (error as? CNIError) ?? .invalidConfig("\(prefix): \(error)", details: details)
     }
 }

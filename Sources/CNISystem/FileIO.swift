@@ -23,7 +23,9 @@ public enum FileIO {
     }
 
     /// The whole file at `path`, or nil when it does not exist. `noFollow` refuses a symlink.
-    public static func readFile(_ path: String, limit: Int = .max, noFollow: Bool = false) throws(SystemError) -> [UInt8]? {
+    public static func readFile(_ path: String, limit: Int = .max, noFollow: Bool = false) throws(SystemError)
+        -> [UInt8]?
+    {
         let fd = open(path, O_RDONLY | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0))
         guard fd >= 0 else {
             let error = SystemError("open", path)
@@ -54,7 +56,9 @@ public enum FileIO {
     /// Replaces `path` atomically: a new temporary beside it (`O_EXCL | O_NOFOLLOW`, so a
     /// planted link is never written through), written, given `mode`, fsynced when `sync`,
     /// then renamed over `path` (which replaces a link itself, never its target).
-    public static func replaceFile(_ path: String, _ bytes: [UInt8], mode: mode_t, sync: Bool = false) throws(SystemError) {
+    public static func replaceFile(_ path: String, _ bytes: [UInt8], mode: mode_t, sync: Bool = false)
+        throws(SystemError)
+    {
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { String(path[..<$0]) } ?? "."
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path

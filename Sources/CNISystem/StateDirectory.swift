@@ -49,7 +49,8 @@ public final class StateDirectory {
         let writing = flags & O_ACCMODE != O_RDONLY
         guard fstat(file, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, !writing || info.st_nlink == 1 else {
             close(file)
-            throw Failure("open (not a regular file with a single link)", path + "/" + name, errno: Errno(rawValue: EPERM))
+            throw Failure(
+                "open (not a regular file with a single link)", path + "/" + name, errno: Errno(rawValue: EPERM))
         }
         // O_NONBLOCK stays: it has no effect on a regular file.
         return file

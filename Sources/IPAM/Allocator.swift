@@ -13,7 +13,9 @@ public struct Allocator {
     }
 
     /// Allocates for `owner`: `requested` when given, otherwise the next free address.
-    public func allocate(_ store: DiskStore, for owner: Owner, requested: IPAddress?) throws(CNIError) -> CNIResult.IPConfig {
+    public func allocate(_ store: DiskStore, for owner: Owner, requested: IPAddress?) throws(CNIError)
+        -> CNIResult.IPConfig
+    {
         if let requested {
             guard let range = set.range(for: requested) else {
                 throw CNIError(.invalidNetworkConfig, "\(requested) not in range set \(set)")
@@ -28,7 +30,9 @@ public struct Allocator {
         }
         // The spec forbids a second ADD for the same attachment without a DEL in between.
         if let held = store.addresses(of: owner).first(where: { set.contains($0) }) {
-            throw CNIError(.internalError, "\(held) has been allocated to \(owner.containerID), duplicate allocation is not allowed")
+            throw CNIError(
+                .internalError,
+                "\(held) has been allocated to \(owner.containerID), duplicate allocation is not allowed")
         }
         var cursor = Cursor(set: set, after: store.lastReserved(setIndex: setIndex))
         // A taken address fails link() with EEXIST; round-robin makes the first try succeed
@@ -40,7 +44,8 @@ public struct Allocator {
     }
 
     private func config(_ ip: IPAddress, _ range: IPRange) -> CNIResult.IPConfig {
-        CNIResult.IPConfig(address: IPPrefix(address: ip, prefixLength: range.subnet.prefixLength), gateway: range.gateway)
+        CNIResult.IPConfig(
+            address: IPPrefix(address: ip, prefixLength: range.subnet.prefixLength), gateway: range.gateway)
     }
 
     /// Walks every address of the set once, starting after `last` (or at the first range's
@@ -105,7 +110,9 @@ public enum ResolvConf {
     /// Reads and parses the file at `path`; a missing file is a config error naming the key.
     public static func load(_ path: String) throws(CNIError) -> CNIResult.DNS {
         let bytes: [UInt8]?
-        do { bytes = try FileIO.readFile(path, limit: 1 << 20) } catch { throw .invalidConfig("ipam.resolvConf: \(error)") }
+        do { bytes = try FileIO.readFile(path, limit: 1 << 20) } catch {
+            throw .invalidConfig("ipam.resolvConf: \(error)")
+        }
         guard let bytes else { throw .invalidConfig("ipam.resolvConf: open \(path): no such file or directory") }
         return parse(String(decoding: bytes, as: UTF8.self))
     }

@@ -17,9 +17,11 @@ public struct Owner: Sendable, Hashable {
     /// Parses file content the way the reference compares it (whitespace-trimmed).
     init(content: [UInt8]) {
         let bytes = Array(String(decoding: content, as: UTF8.self).trimmingASCIIWhitespace().utf8)
-        if let split = bytes.indices.first(where: { $0 + 1 < bytes.count && bytes[$0] == 0x0d && bytes[$0 + 1] == 0x0a }) {
-            self.init(containerID: String(decoding: bytes[..<split], as: UTF8.self),
-                      ifname: String(decoding: bytes[(split + 2)...], as: UTF8.self))
+        if let split = bytes.indices.first(where: { $0 + 1 < bytes.count && bytes[$0] == 0x0d && bytes[$0 + 1] == 0x0a }
+        ) {
+            self.init(
+                containerID: String(decoding: bytes[..<split], as: UTF8.self),
+                ifname: String(decoding: bytes[(split + 2)...], as: UTF8.self))
         } else {
             self.init(containerID: String(decoding: bytes, as: UTF8.self), ifname: nil)
         }
@@ -115,8 +117,9 @@ public final class DiskStore {
             index.append(ip: name, owner: owner)
             appended += ReservationIndex.line(ip: name, owner: owner)
             changed = true
-            try state.replace(DiskStore.lastReservedPrefix + String(setIndex), Array(name.utf8),
-                              temporary: ".swift-cni-l.\(getpid())")
+            try state.replace(
+                DiskStore.lastReservedPrefix + String(setIndex), Array(name.utf8),
+                temporary: ".swift-cni-l.\(getpid())")
             return true
         } catch {
             throw CNIError(.internalError, "failed to reserve \(ip): \(error)")
@@ -178,12 +181,16 @@ extension DiskStore {
     /// `s.<pid>`, ... in the cache, `.swift-cni-*.<pid>` beside the reservations). Every writer
     /// holds the lock we hold now, so a temporary whose process is gone is garbage.
     fileprivate func sweepTemporaries() {
-        for (dir, prefixes) in [(cache, ["r.", "s.", "i.", "l."]), (Optional(state), [".swift-cni-r.", ".swift-cni-l."])] {
+        for (dir, prefixes) in [
+            (cache, ["r.", "s.", "i.", "l."]), (Optional(state), [".swift-cni-r.", ".swift-cni-l."]),
+        ] {
             guard let dir, let names = try? dir.list() else { continue }
             for name in names {
                 guard let prefix = prefixes.first(where: { name.hasPrefix($0) }) else { continue }
                 let pidText = name.dropFirst(prefix.count).prefix { $0 != "." }
-                guard let pid = Int32(pidText), pid > 0, pid == getpid() || (kill(pid, 0) != 0 && errno == ESRCH) else { continue }
+                guard let pid = Int32(pidText), pid > 0, pid == getpid() || (kill(pid, 0) != 0 && errno == ESRCH) else {
+                    continue
+                }
                 try? dir.remove(name)
             }
         }
@@ -206,7 +213,8 @@ extension DiskStore {
         var known: [String: Owner] = [:]
         for entry in reuse.entries { known[entry.ip] = entry.owner }
         var entries: [(ip: String, owner: Owner)] = []
-        for name in names where !name.hasPrefix(".") && name != DiskStore.lockName && !name.hasPrefix(DiskStore.lastReservedPrefix) {
+        for name in names
+        where !name.hasPrefix(".") && name != DiskStore.lockName && !name.hasPrefix(DiskStore.lastReservedPrefix) {
             guard IPAddress(name) != nil else { continue }
             if let owner = known[name] {
                 entries.append((name, owner))
@@ -231,7 +239,8 @@ extension String {
     func trimmingASCIIWhitespace() -> String {
         let bytes = Array(utf8)
         let isSpace: (UInt8) -> Bool = { $0 == 0x20 || ($0 >= 0x09 && $0 <= 0x0d) }
-        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else { return "" }
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) })
+        else { return "" }
         return String(decoding: bytes[first...last], as: UTF8.self)
     }
 }

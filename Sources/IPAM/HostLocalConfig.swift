@@ -39,7 +39,9 @@ public struct HostLocalConfig: Sendable {
         if let ranges = try HostLocalConfig.array(ipam, "ranges", key: "ipam.ranges") {
             sets += try HostLocalConfig.rangeSets(ranges, key: "ipam.ranges")
         }
-        guard !sets.isEmpty else { throw .invalidConfig("no IP ranges specified", details: "set ipam.ranges or ipam.subnet") }
+        guard !sets.isEmpty else {
+            throw .invalidConfig("no IP ranges specified", details: "set ipam.ranges or ipam.subnet")
+        }
         try HostLocalConfig.checkFamilies(sets, cniVersion: config.cniVersion)
         for i in sets.indices {
             for j in sets.indices where j > i && sets[i].overlaps(sets[j]) {
@@ -76,10 +78,14 @@ public struct HostLocalConfig: Sendable {
     private static func rangeSets(_ values: [JSONValue], key: String) throws(CNIError) -> [RangeSet] {
         var sets: [RangeSet] = []
         for (i, value) in values.enumerated() {
-            guard case .array(let items) = value else { throw .invalidConfig("\(key)[\(i)]: a range set must be an array of ranges") }
+            guard case .array(let items) = value else {
+                throw .invalidConfig("\(key)[\(i)]: a range set must be an array of ranges")
+            }
             var ranges: [IPRange] = []
             for (j, item) in items.enumerated() {
-                guard case .object(let object) = item else { throw .invalidConfig("\(key)[\(i)][\(j)]: a range must be an object") }
+                guard case .object(let object) = item else {
+                    throw .invalidConfig("\(key)[\(i)][\(j)]: a range must be an object")
+                }
                 ranges.append(try range(JSONFields(object, typeName: "Range"), key: "\(key)[\(i)][\(j)]"))
             }
             do { sets.append(try RangeSet(ranges: ranges, key: "\(key)[\(i)]")) } catch {
@@ -91,16 +97,24 @@ public struct HostLocalConfig: Sendable {
 
     static func range(_ f: JSONFields, key: String) throws(CNIError) -> IPRange {
         func text(_ name: String) throws(CNIError) -> String? {
-            do { return try f.string(name).flatMap { $0.isEmpty ? nil : $0 } } catch { throw .invalidConfig("\(key).\(name): \(error.message)") }
+            do { return try f.string(name).flatMap { $0.isEmpty ? nil : $0 } } catch {
+                throw .invalidConfig("\(key).\(name): \(error.message)")
+            }
         }
         func address(_ name: String) throws(CNIError) -> IPAddress? {
             guard let value = try text(name) else { return nil }
-            guard let ip = IPAddress(value) else { throw .invalidConfig("\(key).\(name): invalid IP address \"\(value)\"") }
+            guard let ip = IPAddress(value) else {
+                throw .invalidConfig("\(key).\(name): invalid IP address \"\(value)\"")
+            }
             return ip
         }
         guard let subnetText = try text("subnet") else { throw .invalidConfig("\(key).subnet: missing subnet") }
-        guard let subnet = IPPrefix(subnetText) else { throw .invalidConfig("\(key).subnet: invalid CIDR address: \(subnetText)") }
-        return try IPRange(subnet: subnet, start: address("rangeStart"), end: address("rangeEnd"), gateway: address("gateway"), key: key)
+        guard let subnet = IPPrefix(subnetText) else {
+            throw .invalidConfig("\(key).subnet: invalid CIDR address: \(subnetText)")
+        }
+        return try IPRange(
+            subnet: subnet, start: address("rangeStart"), end: address("rangeEnd"), gateway: address("gateway"),
+            key: key)
     }
 
     private static func checkFamilies(_ sets: [RangeSet], cniVersion: String) throws(CNIError) {
@@ -112,7 +126,9 @@ public struct HostLocalConfig: Sendable {
 
     /// Requested addresses; `args.cni.ips` replaces CNI_ARGS `IP` (as the reference orders them), and the
     /// `ips` capability is added to either.
-    private static func requested(_ config: NetworkConfig, args: CNIArgs, runtime: JSONFields?) throws(CNIError) -> [IPAddress] {
+    private static func requested(_ config: NetworkConfig, args: CNIArgs, runtime: JSONFields?) throws(CNIError)
+        -> [IPAddress]
+    {
         var out: [IPAddress] = []
         var argsIPs: [String]? = nil
         let argsObject = try config.args()
@@ -125,7 +141,9 @@ public struct HostLocalConfig: Sendable {
             out.append(try parse(ip, key: "CNI_ARGS IP"))
         }
         let runtimeIPs: [String]?
-        do { runtimeIPs = try runtime?.stringArray("ips") } catch { throw .invalidConfig("runtimeConfig.ips: \(error.message)") }
+        do { runtimeIPs = try runtime?.stringArray("ips") } catch {
+            throw .invalidConfig("runtimeConfig.ips: \(error.message)")
+        }
         out += try (runtimeIPs ?? []).map { (text) throws(CNIError) in try parse(text, key: "runtimeConfig.ips") }
         var unique: [IPAddress] = []
         for ip in out where !unique.contains(ip) { unique.append(ip) }

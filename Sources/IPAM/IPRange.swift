@@ -10,7 +10,8 @@ public struct IPRange: Sendable, Equatable, CustomStringConvertible {
     public var gateway: IPAddress
 
     /// Validates and fills in a range. `key` names it in errors (e.g. `ipam.ranges[0][1]`).
-    public init(subnet: IPPrefix, start: IPAddress?, end: IPAddress?, gateway: IPAddress?, key: String) throws(CNIError) {
+    public init(subnet: IPPrefix, start: IPAddress?, end: IPAddress?, gateway: IPAddress?, key: String) throws(CNIError)
+    {
         let width = subnet.address.bitWidth
         guard subnet.prefixLength <= width - 2 else {
             throw .invalidConfig("\(key).subnet: Network \(subnet) too small to allocate from")
@@ -19,11 +20,14 @@ public struct IPRange: Sendable, Equatable, CustomStringConvertible {
         // gateway ::1) cannot hold a pod address and its gateway.
         for special in IPRange.unusable where special.address.isV4 == subnet.address.isV4 {
             if subnet.contains(special.address) || special.contains(subnet.address) {
-                throw .invalidConfig("\(key).subnet: Network \(subnet) overlaps \(special), which cannot hold pod addresses")
+                throw .invalidConfig(
+                    "\(key).subnet: Network \(subnet) overlaps \(special), which cannot hold pod addresses")
             }
         }
         guard subnet.network == subnet.address else {
-            throw .invalidConfig("\(key).subnet: Network has host bits set. For a subnet mask of length \(subnet.prefixLength) the network address is \(subnet.network)")
+            throw .invalidConfig(
+                "\(key).subnet: Network has host bits set. For a subnet mask of length \(subnet.prefixLength) the network address is \(subnet.network)"
+            )
         }
         self.subnet = subnet
         let first = subnet.network.advanced(by: 1)
@@ -33,7 +37,8 @@ public struct IPRange: Sendable, Equatable, CustomStringConvertible {
         self.start = start ?? first
         self.end = end ?? last
         if let gateway, !subnet.contains(gateway) {
-            throw .invalidConfig("\(key).gateway: gateway \(gateway) not in network \(subnet.network)/\(subnet.prefixLength)")
+            throw .invalidConfig(
+                "\(key).gateway: gateway \(gateway) not in network \(subnet.network)/\(subnet.prefixLength)")
         }
         for (name, value) in [("rangeStart", start), ("rangeEnd", end)] {
             guard let value else { continue }
@@ -41,7 +46,9 @@ public struct IPRange: Sendable, Equatable, CustomStringConvertible {
                 throw .invalidConfig("\(key).\(name): IP \(value) is not the same protocol as subnet \(networkText)")
             }
             guard subnet.contains(value) else {
-                throw .invalidConfig("\(key).\(name): \(name == "rangeStart" ? "RangeStart" : "RangeEnd") \(value) not in network \(networkText)")
+                throw .invalidConfig(
+                    "\(key).\(name): \(name == "rangeStart" ? "RangeStart" : "RangeEnd") \(value) not in network \(networkText)"
+                )
             }
         }
         guard self.start <= self.end else {
@@ -52,7 +59,8 @@ public struct IPRange: Sendable, Equatable, CustomStringConvertible {
     var networkText: String { "\(subnet.network)/\(subnet.prefixLength)" }
 
     /// Loopback, "this network" and multicast space of both families.
-    static let unusable: [IPPrefix] = ["127.0.0.0/8", "0.0.0.0/8", "224.0.0.0/4", "::1/128", "::/128", "ff00::/8"].compactMap(IPPrefix.init)
+    static let unusable: [IPPrefix] = ["127.0.0.0/8", "0.0.0.0/8", "224.0.0.0/4", "::1/128", "::/128", "ff00::/8"]
+        .compactMap(IPPrefix.init)
 
     /// True when `ip` is inside the subnet and between start and end.
     public func contains(_ ip: IPAddress) -> Bool {

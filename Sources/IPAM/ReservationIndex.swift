@@ -11,7 +11,9 @@ struct ReservationIndex: Equatable {
 
     /// Parses stored bytes; nil when they are not an index of this version.
     init?(stored: [UInt8]) {
-        guard stored.starts(with: ReservationIndex.header), stored.last == 0x0a || stored.count == ReservationIndex.header.count else { return nil }
+        guard stored.starts(with: ReservationIndex.header),
+            stored.last == 0x0a || stored.count == ReservationIndex.header.count
+        else { return nil }
         bytes = stored
     }
 
@@ -37,8 +39,13 @@ struct ReservationIndex: Equatable {
             let fields = bytes[start..<end].split(separator: 0x09, omittingEmptySubsequences: false)
             if fields.count == 3 {
                 let ifname = String(decoding: fields[2], as: UTF8.self)
-                out.append((String(decoding: fields[0], as: UTF8.self),
-                            Owner(containerID: String(decoding: fields[1], as: UTF8.self), ifname: ifname == ReservationIndex.oldFormat ? nil : ifname)))
+                out.append(
+                    (
+                        String(decoding: fields[0], as: UTF8.self),
+                        Owner(
+                            containerID: String(decoding: fields[1], as: UTF8.self),
+                            ifname: ifname == ReservationIndex.oldFormat ? nil : ifname)
+                    ))
             }
             start = end + 1
         }

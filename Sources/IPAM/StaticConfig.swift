@@ -17,7 +17,9 @@ public struct StaticConfig: Sendable {
         guard let ipam = try config.ipam() else { throw .invalidConfig("IPAM config missing 'ipam' key") }
         routes = try HostLocalConfig.routes(ipam)
         let dnsFields: JSONFields?
-        do { dnsFields = try ipam.object("dns", typeName: "DNS") } catch { throw .invalidConfig("ipam.dns: \(error.message)") }
+        do { dnsFields = try ipam.object("dns", typeName: "DNS") } catch {
+            throw .invalidConfig("ipam.dns: \(error.message)")
+        }
         if let dnsFields {
             do { dns = try CNIResult.decodeDNS(dnsFields) } catch { throw .invalidConfig("ipam.dns: \(error.message)") }
         } else {
@@ -34,7 +36,9 @@ public struct StaticConfig: Sendable {
             runtimeIPs = try runtime?.stringArray("ips")
         } catch { throw .invalidConfig("\(error.message)") }
         if let argsIPs, !argsIPs.isEmpty { addresses = try StaticConfig.cidrs(argsIPs, key: "args.cni.ips") }
-        if let runtimeIPs, !runtimeIPs.isEmpty { addresses = try StaticConfig.cidrs(runtimeIPs, key: "runtimeConfig.ips") }
+        if let runtimeIPs, !runtimeIPs.isEmpty {
+            addresses = try StaticConfig.cidrs(runtimeIPs, key: "runtimeConfig.ips")
+        }
         let v4 = addresses.filter { $0.address.address.isV4 }.count
         if v4 > 1 || addresses.count - v4 > 1, SpecVersion.family(of: config.cniVersion) == .v020 {
             throw .invalidConfig("CNI version \(config.cniVersion) does not support more than 1 address per family")
@@ -43,10 +47,14 @@ public struct StaticConfig: Sendable {
 
     private static func configured(_ ipam: JSONFields) throws(CNIError) -> [Address] {
         let items: [JSONValue]
-        do { items = try ipam.array("addresses") ?? [] } catch { throw .invalidConfig("ipam.addresses: \(error.message)") }
+        do { items = try ipam.array("addresses") ?? [] } catch {
+            throw .invalidConfig("ipam.addresses: \(error.message)")
+        }
         var out: [Address] = []
         for (i, item) in items.enumerated() {
-            guard case .object(let object) = item else { throw .invalidConfig("invalid address \(i): ipam.addresses[\(i)] must be an object") }
+            guard case .object(let object) = item else {
+                throw .invalidConfig("invalid address \(i): ipam.addresses[\(i)] must be an object")
+            }
             let f = JSONFields(object, typeName: "Address")
             let text: String
             let gatewayText: String?
@@ -55,12 +63,15 @@ public struct StaticConfig: Sendable {
                 gatewayText = try f.string("gateway").flatMap { $0.isEmpty ? nil : $0 }
             } catch { throw .invalidConfig("ipam.addresses[\(i)]: \(error.message)") }
             guard let prefix = IPPrefix(text) else {
-                throw .invalidConfig("the 'address' field is expected to be in CIDR notation, got: '\(text)'", details: "ipam.addresses[\(i)].address")
+                throw .invalidConfig(
+                    "the 'address' field is expected to be in CIDR notation, got: '\(text)'",
+                    details: "ipam.addresses[\(i)].address")
             }
             var gateway: IPAddress? = nil
             if let gatewayText {
                 guard let ip = IPAddress(gatewayText) else {
-                    throw .invalidConfig("invalid gateway address: \(gatewayText)", details: "ipam.addresses[\(i)].gateway")
+                    throw .invalidConfig(
+                        "invalid gateway address: \(gatewayText)", details: "ipam.addresses[\(i)].gateway")
                 }
                 gateway = ip
             }
@@ -76,7 +87,8 @@ public struct StaticConfig: Sendable {
             for item in value.split(separator: ",") {
                 let text = String(item).trimmingASCIIWhitespace()
                 guard let prefix = IPPrefix(text) else {
-                    throw .invalidConfig("the 'ip' field is expected to be in CIDR notation, got: '\(text)'", details: "CNI_ARGS IP")
+                    throw .invalidConfig(
+                        "the 'ip' field is expected to be in CIDR notation, got: '\(text)'", details: "CNI_ARGS IP")
                 }
                 added.append(Address(address: prefix))
             }
@@ -97,7 +109,8 @@ public struct StaticConfig: Sendable {
         var out: [Address] = []
         for text in texts {
             guard let prefix = IPPrefix(text) else {
-                throw .invalidConfig("an entry in the 'ips' field is NOT in CIDR notation, got: '\(text)'", details: key)
+                throw .invalidConfig(
+                    "an entry in the 'ips' field is NOT in CIDR notation, got: '\(text)'", details: key)
             }
             out.append(Address(address: prefix))
         }

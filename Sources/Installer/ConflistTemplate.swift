@@ -46,7 +46,10 @@ public struct ConflistTemplate {
             switch expression {
             case ".PodCIDR": out += first.description
             case ".PodCIDRRanges": out += ranges
-            default: throw Failure(description: "unsupported template expression {{\(expression)}}: only {{.PodCIDR}} and {{.PodCIDRRanges}}")
+            default:
+                throw Failure(
+                    description:
+                        "unsupported template expression {{\(expression)}}: only {{.PodCIDR}} and {{.PodCIDRRanges}}")
             }
             rest = rest[close.upperBound...]
         }
@@ -60,7 +63,9 @@ public struct ConflistTemplate {
         do { value = try JSONParser.parse(rendered) } catch {
             throw Failure(description: "the rendered template is not JSON: \(error.message)")
         }
-        guard case .object(let object) = value else { throw Failure(description: "the rendered template is not a JSON object") }
+        guard case .object(let object) = value else {
+            throw Failure(description: "the rendered template is not a JSON object")
+        }
         let fields = JSONFields(object, typeName: "NetworkConfigList")
         guard let name = try? fields.string("name"), !name.isEmpty else {
             throw Failure(description: "the rendered template has no \"name\"")

@@ -51,7 +51,9 @@ public enum InstallCommand {
             let name = flag.hasPrefix("--") ? String(flag.dropFirst(2)) : flag
             let key = String(name.prefix { $0 != "=" })
             let inline = name.contains("=") ? String(name.drop { $0 != "=" }.dropFirst()) : nil
-            guard let value = inline ?? rest.popFirst() else { throw UsageError(description: "\(flag) needs a value\n\(usage)") }
+            guard let value = inline ?? rest.popFirst() else {
+                throw UsageError(description: "\(flag) needs a value\n\(usage)")
+            }
             switch key {
             case "dest": options.dest = value
             case "conf-dir": options.confDir = value
@@ -73,7 +75,8 @@ public enum InstallCommand {
         // Everything that can be refused is checked first.
         var conflist: (name: String, bytes: [UInt8])?
         if let template = options.template, let cidrs = options.podCIDRs {
-            let rendered = try ConflistTemplate(try readTemplate(template)).render(podCIDRs: ConflistTemplate.podCIDRs(cidrs))
+            let rendered = try ConflistTemplate(try readTemplate(template)).render(
+                podCIDRs: ConflistTemplate.podCIDRs(cidrs))
             conflist = (try outputName(template), Array(rendered.utf8))
         }
         let binary = try AtomicInstall.ownExecutable()
@@ -98,7 +101,8 @@ public enum InstallCommand {
         var name = String(template.split(separator: "/").last ?? "")
         for suffix in [".template", ".tmpl"] where name.hasSuffix(suffix) { name.removeLast(suffix.count) }
         guard name.hasSuffix(".conflist") || name.hasSuffix(".conf"), !name.hasPrefix(".") else {
-            throw UsageError(description: "template \(template): its name, less .template, must end in .conflist or .conf")
+            throw UsageError(
+                description: "template \(template): its name, less .template, must end in .conflist or .conf")
         }
         return name
     }

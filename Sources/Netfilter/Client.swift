@@ -21,7 +21,9 @@ public final class NFTClient {
     /// Rejects a reply addressed to another port (not ours, not the kernel's broadcast 0).
     private func checkPort(_ message: NetlinkMessage, _ operation: String) throws(NetlinkError) {
         guard message.portID == transport.portID || message.portID == 0 else {
-            throw NetlinkError(kind: .unexpectedReply, operation: "\(operation): reply for port \(message.portID), ours is \(transport.portID)")
+            throw NetlinkError(
+                kind: .unexpectedReply,
+                operation: "\(operation): reply for port \(message.portID), ours is \(transport.portID)")
         }
     }
 
@@ -49,7 +51,8 @@ public final class NFTClient {
         // queues one acknowledgement per operation (each its own buffer of about 1 KiB of
         // accounting) before we can read any, so both buffers must fit the batch.
         if bytes.count > Self.defaultBuffer / 2 || pending.count > 64 {
-            transport.reserveBuffers(send: bytes.count + Self.defaultBuffer, receive: pending.count * 2048 + Self.defaultBuffer)
+            transport.reserveBuffers(
+                send: bytes.count + Self.defaultBuffer, receive: pending.count * 2048 + Self.defaultBuffer)
         }
         try transport.send(bytes)
         let lines = transaction.text.split(separator: "\n")
@@ -107,7 +110,9 @@ public final class NFTClient {
     /// Another process may delete some of those rules between the listing and the batch (two
     /// runtimes' DELs of one attachment): the batch then fails whole with `ENOENT`, and is
     /// listed and tried again, so what is still there goes and nothing is left half-done.
-    public func deleteRules(family: NFTFamily, table: String, chains: [String], where matching: (NFTRule) -> Bool) throws(NetlinkError) {
+    public func deleteRules(family: NFTFamily, table: String, chains: [String], where matching: (NFTRule) -> Bool)
+        throws(NetlinkError)
+    {
         var attempt = 0
         while true {
             var tx = NFTTransaction(family: family, table: table)
@@ -118,7 +123,7 @@ public final class NFTClient {
             }
             do {
                 return try run(tx)
-            } catch where error.errno == .noSuchFileOrDirectory && attempt < 5 {
+            } catch  where error.errno == .noSuchFileOrDirectory && attempt < 5 {
                 attempt += 1
             }
         }
@@ -148,7 +153,9 @@ public final class NFTClient {
         var comment: String? = nil
         var length: UInt32 = 0
         if let data = nftnl_rule_get_data(rule, attr(NFTNL_RULE_USERDATA), &length) {
-            comment = NFTClient.comment(in: UnsafeRawBufferPointer(start: data, count: Int(length)), type: UInt8(attr(NFTNL_UDATA_RULE_COMMENT)))
+            comment = NFTClient.comment(
+                in: UnsafeRawBufferPointer(start: data, count: Int(length)), type: UInt8(attr(NFTNL_UDATA_RULE_COMMENT))
+            )
         }
         var decoded = NFTRule(chain: chain, statements: [], comment: comment, handle: handle)
         decoded.inputInterface = NFTClient.inputInterface(of: rule)
@@ -168,7 +175,8 @@ public final class NFTClient {
                 let bytes = UnsafeRawBufferPointer(start: data, count: Int(length))
                 return String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
             }
-            loadedName = name == "meta" && nftnl_expr_get_u32(expression, attr(NFTNL_EXPR_META_KEY)) == NFT_META_IIFNAME.rawValue
+            loadedName =
+                name == "meta" && nftnl_expr_get_u32(expression, attr(NFTNL_EXPR_META_KEY)) == NFT_META_IIFNAME.rawValue
         }
         return nil
     }

@@ -6,10 +6,13 @@ struct NFTEncoder {
     let table: String
 
     /// Runs `fill` on a fresh header in a scratch buffer and returns the finished message.
-    private func message(_ type: UInt32, flags: Int32, seq: UInt32, _ fill: (UnsafeMutablePointer<nlmsghdr>) -> Void) -> [UInt8] {
+    private func message(_ type: UInt32, flags: Int32, seq: UInt32, _ fill: (UnsafeMutablePointer<nlmsghdr>) -> Void)
+        -> [UInt8]
+    {
         var buffer = [CChar](repeating: 0, count: 8192)
         return buffer.withUnsafeMutableBufferPointer { raw -> [UInt8] in
-            let header = nftnl_nlmsg_build_hdr(raw.baseAddress, UInt16(type), UInt16(family.rawValue), UInt16(flags), seq)!
+            let header = nftnl_nlmsg_build_hdr(
+                raw.baseAddress, UInt16(type), UInt16(family.rawValue), UInt16(flags), seq)!
             fill(header)
             let length = Int(header.pointee.nlmsg_len)
             return UnsafeRawBufferPointer(start: raw.baseAddress, count: length).map { $0 }
@@ -61,7 +64,9 @@ struct NFTEncoder {
         case .flushChain(let name):
             let rule = makeRule(chain: name)
             defer { nftnl_rule_free(rule) }
-            return message(NFT_MSG_DELRULE.rawValue, flags: NFTEncoder.ack, seq: seq) { nftnl_rule_nlmsg_build_payload($0, rule) }
+            return message(NFT_MSG_DELRULE.rawValue, flags: NFTEncoder.ack, seq: seq) {
+                nftnl_rule_nlmsg_build_payload($0, rule)
+            }
         case .addRule(let r), .insertRule(let r):
             let rule = makeRule(chain: r.chain)
             defer { nftnl_rule_free(rule) }
@@ -81,16 +86,22 @@ struct NFTEncoder {
             let rule = makeRule(chain: chain)
             defer { nftnl_rule_free(rule) }
             nftnl_rule_set_u64(rule, attr(NFTNL_RULE_HANDLE), handle)
-            return message(NFT_MSG_DELRULE.rawValue, flags: NFTEncoder.ack, seq: seq) { nftnl_rule_nlmsg_build_payload($0, rule) }
+            return message(NFT_MSG_DELRULE.rawValue, flags: NFTEncoder.ack, seq: seq) {
+                nftnl_rule_nlmsg_build_payload($0, rule)
+            }
         case .deleteChain(let name):
             let chain = makeChain(name)
             defer { nftnl_chain_free(chain) }
-            return message(NFT_MSG_DELCHAIN.rawValue, flags: NFTEncoder.ack, seq: seq) { nftnl_chain_nlmsg_build_payload($0, chain) }
+            return message(NFT_MSG_DELCHAIN.rawValue, flags: NFTEncoder.ack, seq: seq) {
+                nftnl_chain_nlmsg_build_payload($0, chain)
+            }
         case .deleteTable:
             let table = nftnl_table_alloc()!
             defer { nftnl_table_free(table) }
             nftnl_table_set_str(table, attr(NFTNL_TABLE_NAME), self.table)
-            return message(NFT_MSG_DELTABLE.rawValue, flags: NFTEncoder.ack, seq: seq) { nftnl_table_nlmsg_build_payload($0, table) }
+            return message(NFT_MSG_DELTABLE.rawValue, flags: NFTEncoder.ack, seq: seq) {
+                nftnl_table_nlmsg_build_payload($0, table)
+            }
         }
     }
 
@@ -100,7 +111,9 @@ struct NFTEncoder {
         defer { nftnl_rule_free(rule) }
         nftnl_rule_set_str(rule, attr(NFTNL_RULE_TABLE), table)
         if let chain { nftnl_rule_set_str(rule, attr(NFTNL_RULE_CHAIN), chain) }
-        return message(NFT_MSG_GETRULE.rawValue, flags: Int32(NLM_F_DUMP), seq: seq) { nftnl_rule_nlmsg_build_payload($0, rule) }
+        return message(NFT_MSG_GETRULE.rawValue, flags: Int32(NLM_F_DUMP), seq: seq) {
+            nftnl_rule_nlmsg_build_payload($0, rule)
+        }
     }
 
     private func makeChain(_ name: String) -> OpaquePointer {

@@ -117,7 +117,9 @@ enum NFTExpressions {
         nftnl_expr_set_u32(e, attr(NFTNL_EXPR_BITWISE_SREG), reg1)
         nftnl_expr_set_u32(e, attr(NFTNL_EXPR_BITWISE_DREG), reg1)
         nftnl_expr_set_u32(e, attr(NFTNL_EXPR_BITWISE_LEN), UInt32(mask.count))
-        mask.withUnsafeBytes { _ = nftnl_expr_set(e, attr(NFTNL_EXPR_BITWISE_MASK), $0.baseAddress, UInt32(mask.count)) }
+        mask.withUnsafeBytes {
+            _ = nftnl_expr_set(e, attr(NFTNL_EXPR_BITWISE_MASK), $0.baseAddress, UInt32(mask.count))
+        }
         let zero = [UInt8](repeating: 0, count: mask.count)
         zero.withUnsafeBytes { _ = nftnl_expr_set(e, attr(NFTNL_EXPR_BITWISE_XOR), $0.baseAddress, UInt32(mask.count)) }
         nftnl_rule_add_expr(rule, e)

@@ -183,12 +183,14 @@ public struct NFTTransaction: Sendable, Equatable {
                     if let policy = base.policy { parts.append("policy \(policy == .accept ? "accept" : "drop") ;") }
                 }
                 if let comment = c.comment { parts.append("comment \(quote(comment)) ;") }
-                return "add chain \(prefix) \(c.name)" + (parts.isEmpty ? "" : " { " + parts.joined(separator: " ") + " }")
+                return "add chain \(prefix) \(c.name)"
+                    + (parts.isEmpty ? "" : " { " + parts.joined(separator: " ") + " }")
             case .flushChain(let chain):
                 return "flush chain \(prefix) \(chain)"
             case .addRule(let r), .insertRule(let r):
                 let verb = { if case .insertRule = op { return "insert" } else { return "add" } }()
-                return "\(verb) rule \(prefix) \(r.chain) \(NFTTransaction.render(r.statements))" + (r.comment.map { " comment \(quote($0))" } ?? "")
+                return "\(verb) rule \(prefix) \(r.chain) \(NFTTransaction.render(r.statements))"
+                    + (r.comment.map { " comment \(quote($0))" } ?? "")
             case .deleteRule(let chain, let handle):
                 return "delete rule \(prefix) \(chain) handle \(handle)"
             case .deleteChain(let chain):
@@ -210,7 +212,8 @@ public struct NFTTransaction: Sendable, Equatable {
             case .outputInterface(let name, let equal): return "meta oifname \(equal ? "==" : "!=") \(quote(name))"
             case .establishedOrRelated: return "ct state established,related"
             case .etherSource(let equal, let mac):
-                return "ether saddr \(equal ? "==" : "!=") " + mac.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: ":")
+                return "ether saddr \(equal ? "==" : "!=") "
+                    + mac.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: ":")
             case .destinationIsLocal: return "fib daddr type local"
             case .destinationPort(let proto, let port):
                 let name = [6: "tcp", 17: "udp", 132: "sctp"][Int(proto)] ?? "meta l4proto \(proto) th"

@@ -34,7 +34,9 @@ public struct AttachmentTag: Sendable, Equatable {
     /// Whether a rule with `comment` belongs to `network` but to none of `keep`.
     public static func isStale(_ comment: String, network: String, keep: [NetworkConfig.Attachment]) -> Bool {
         guard comment.hasPrefix(networkPrefix(network)) else { return false }
-        return !keep.contains { comment.hasPrefix(AttachmentTag(network: network, ifname: $0.ifname, containerID: $0.containerID).prefix) }
+        return !keep.contains {
+            comment.hasPrefix(AttachmentTag(network: network, ifname: $0.ifname, containerID: $0.containerID).prefix)
+        }
     }
 }
 

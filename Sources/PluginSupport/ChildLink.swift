@@ -12,8 +12,10 @@ public struct ChildLinkRequest {
     public var mac: [UInt8]?
     public var broadcastQueueLength: UInt32?
 
-    public init(kind: @escaping (_ parent: Int32) -> LinkSpec.Kind, master: String?, linkInContainer: Bool, mtu: UInt32?,
-                mac: [UInt8]?, broadcastQueueLength: UInt32? = nil) {
+    public init(
+        kind: @escaping (_ parent: Int32) -> LinkSpec.Kind, master: String?, linkInContainer: Bool, mtu: UInt32?,
+        mac: [UInt8]?, broadcastQueueLength: UInt32? = nil
+    ) {
         self.kind = kind
         self.master = master
         self.linkInContainer = linkInContainer
@@ -27,8 +29,12 @@ extension ContainerNetwork {
     /// The interface of the first default route, as the reference picks a master.
     public static func defaultRouteInterface(_ route: RouteNetlink) throws -> Link {
         let routes = try route.routes(family: .inet)
-        guard let index = routes.first(where: { $0.destinationLength == 0 && $0.table == mainRoutingTable && $0.outputIndex != nil })?.outputIndex,
-              let link = try? route.link(index: index) else {
+        guard
+            let index = routes.first(where: {
+                $0.destinationLength == 0 && $0.table == mainRoutingTable && $0.outputIndex != nil
+            })?.outputIndex,
+            let link = try? route.link(index: index)
+        else {
             throw CNIError(.invalidNetworkConfig, "no default route interface found", details: "key: master")
         }
         return link
@@ -38,20 +44,24 @@ extension ContainerNetwork {
     public static func master(_ name: String?, in route: RouteNetlink) throws -> Link {
         guard let name, !name.isEmpty else { return try defaultRouteInterface(route) }
         guard let link = try? route.link(named: name) else {
-            throw CNIError(.invalidNetworkConfig, "failed to lookup master \"\(name)\": link not found", details: "key: master")
+            throw CNIError(
+                .invalidNetworkConfig, "failed to lookup master \"\(name)\": link not found", details: "key: master")
         }
         return link
     }
 
     /// Creates the child link as `ifname` in the container. Fails when `ifname` exists there.
-    public static func createChild(_ request: ChildLinkRequest, master: Link, ifname: String, host: RouteNetlink,
-                                   container: RouteNetlink, namespace: NetworkNamespace) throws -> Link {
+    public static func createChild(
+        _ request: ChildLinkRequest, master: Link, ifname: String, host: RouteNetlink,
+        container: RouteNetlink, namespace: NetworkNamespace
+    ) throws -> Link {
         if (try? container.link(named: ifname)) != nil {
             throw CNIError(.internalError, "container interface name \"\(ifname)\" already exists in \(namespace.path)")
         }
         let temporary = randomVethName()
-        var spec = LinkSpec(name: temporary, kind: request.kind(master.index), mtu: request.mtu, hardwareAddress: request.mac,
-                            namespaceFD: request.linkInContainer ? nil : namespace.descriptor)
+        var spec = LinkSpec(
+            name: temporary, kind: request.kind(master.index), mtu: request.mtu, hardwareAddress: request.mac,
+            namespaceFD: request.linkInContainer ? nil : namespace.descriptor)
         spec.macvlanBroadcastQueueLength = request.broadcastQueueLength
         let creator = request.linkInContainer ? container : host
         if case .failure(let error) = Result(catching: { () throws(NetlinkError) in try creator.addLink(spec) }) {
@@ -70,7 +80,9 @@ extension ContainerNetwork {
 
     /// Addresses and routes from an IPAM result on the container interface, with the
     /// notify sysctls macvlan and ipvlan set (gratuitous ARP / unsolicited NA on changes).
-    public static func configureChild(_ result: CNIResult, ifname: String, route: RouteNetlink, namespace: NetworkNamespace) throws {
+    public static func configureChild(
+        _ result: CNIResult, ifname: String, route: RouteNetlink, namespace: NetworkNamespace
+    ) throws {
         try namespace.withEntered {
             try? Sysctl.write("net/ipv4/conf/\(ifname)/arp_notify", "1")
             try? Sysctl.write("net/ipv6/conf/\(ifname)/ndisc_notify", "1")

@@ -11,7 +11,10 @@ public struct ChildLinkFlow {
     public let usePrevResultAddresses: Bool
     public let dns: CNIResult.DNS?
 
-    public init(request: CNIRequest, child: ChildLinkRequest, ipamType: String, usePrevResultAddresses: Bool = false, dns: CNIResult.DNS?) {
+    public init(
+        request: CNIRequest, child: ChildLinkRequest, ipamType: String, usePrevResultAddresses: Bool = false,
+        dns: CNIResult.DNS?
+    ) {
         self.request = request
         self.child = child
         self.ipamType = ipamType
@@ -27,13 +30,17 @@ public struct ChildLinkFlow {
         let container = try namespace.withEntered { try RouteNetlink() }
         let master = try ContainerNetwork.master(child.master, in: child.linkInContainer ? container : host)
         if let mtu = child.mtu, mtu > master.mtu {
-            throw CNIError(.invalidNetworkConfig, "invalid MTU \(mtu), must be [0, master MTU(\(master.mtu))]", details: "key: mtu")
+            throw CNIError(
+                .invalidNetworkConfig, "invalid MTU \(mtu), must be [0, master MTU(\(master.mtu))]", details: "key: mtu"
+            )
         }
-        let link = try ContainerNetwork.createChild(child, master: master, ifname: request.ifname, host: host,
-                                                    container: container, namespace: namespace)
+        let link = try ContainerNetwork.createChild(
+            child, master: master, ifname: request.ifname, host: host,
+            container: container, namespace: namespace)
         rollback.add("link \(request.ifname)") { try? container.deleteLink(index: link.index) }
-        var result = CNIResult(cniVersion: request.config.cniVersion,
-                               interfaces: [.init(name: link.name, mac: link.macString, sandbox: request.netns)])
+        var result = CNIResult(
+            cniVersion: request.config.cniVersion,
+            interfaces: [.init(name: link.name, mac: link.macString, sandbox: request.netns)])
         if !ipamType.isEmpty {
             let ipam = try IPAMDelegation.add(request, type: ipamType, rollback: rollback)
             result.ips = ipam.ips
@@ -59,8 +66,12 @@ public struct ChildLinkFlow {
     /// The link must be a `kind` child with prevResult's MAC, carrying prevResult's addresses and routes.
     public func check(kind: String) throws {
         if !ipamType.isEmpty { try Delegate.run(ipamType, command: .check, request: request) }
-        guard let previous = try request.config.prevResult() else { throw CNIError(.invalidNetworkConfig, "Required prevResult missing") }
-        guard let entry = previous.interfaces.first(where: { $0.name == request.ifname }), entry.sandbox == request.netns else {
+        guard let previous = try request.config.prevResult() else {
+            throw CNIError(.invalidNetworkConfig, "Required prevResult missing")
+        }
+        guard let entry = previous.interfaces.first(where: { $0.name == request.ifname }),
+            entry.sandbox == request.netns
+        else {
             throw CNIError(.internalError, "Sandbox in prevResult doesn't match configured netns: \(request.netns)")
         }
         let container = try ContainerNetwork.routeSocket(netns: request.netns)
@@ -68,7 +79,8 @@ public struct ChildLinkFlow {
             throw CNIError(.internalError, "Container interface \(request.ifname) is missing or not of type \(kind)")
         }
         if !entry.mac.isEmpty, entry.mac != link.macString {
-            throw CNIError(.internalError, "Interface \(request.ifname) MAC \(link.macString) doesn't match \(entry.mac)")
+            throw CNIError(
+                .internalError, "Interface \(request.ifname) MAC \(link.macString) doesn't match \(entry.mac)")
         }
         try ContainerCheck.addressesAndRoutes(previous, ifname: request.ifname, link: link, route: container)
     }

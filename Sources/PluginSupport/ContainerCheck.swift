@@ -5,7 +5,8 @@ import Netlink
 public enum ContainerCheck {
     /// Every prevResult address of `ifname` is on the link, and every prevResult route exists
     /// (extra routes are fine: later plugins may add them).
-    public static func addressesAndRoutes(_ previous: CNIResult, ifname: String, link: Link, route: RouteNetlink) throws {
+    public static func addressesAndRoutes(_ previous: CNIResult, ifname: String, link: Link, route: RouteNetlink) throws
+    {
         let index = previous.interfaces.firstIndex { $0.name == ifname && !$0.sandbox.isEmpty }
         var present: [[UInt8]] = []
         for family in [AddressFamily.inet, .inet6] {

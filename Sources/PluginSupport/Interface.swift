@@ -14,33 +14,44 @@ extension ContainerNetwork {
     /// `ipam.ConfigureIface`: IPv6 sysctls, addresses, link up, DAD settling when an IPv6
     /// gateway is present, then routes (appended, a route without gateway using the first
     /// gateway of its family).
-    public static func configureInterface(_ result: CNIResult, ifname: String, route: RouteNetlink, namespace: NetworkNamespace) throws {
+    public static func configureInterface(
+        _ result: CNIResult, ifname: String, route: RouteNetlink, namespace: NetworkNamespace
+    ) throws {
         guard !result.interfaces.isEmpty else { throw CNIError(.internalError, "no interfaces to configure") }
         let link = try route.link(named: ifname)
         for ip in result.ips {
             if let index = ip.interface, index >= result.interfaces.count || result.interfaces[index].name != ifname {
-                throw CNIError(.internalError, "failed to add IP addr \(ip.address) to \"\(ifname)\": invalid interface index")
+                throw CNIError(
+                    .internalError, "failed to add IP addr \(ip.address) to \"\(ifname)\": invalid interface index")
             }
         }
         let hasV6 = result.ips.contains { !$0.address.address.isV4 }
         if hasV6 {
             try namespace.withEntered {
-                for key in ["net/ipv6/conf/lo/disable_ipv6", "net/ipv6/conf/\(ifname)/disable_ipv6"] { try Sysctl.ensure(key, "0") }
+                for key in ["net/ipv6/conf/lo/disable_ipv6", "net/ipv6/conf/\(ifname)/disable_ipv6"] {
+                    try Sysctl.ensure(key, "0")
+                }
                 try Sysctl.write("net/ipv6/conf/\(ifname)/keep_addr_on_down", "1")
             }
         }
         for ip in result.ips {
-            try route.addAddress(AddressSpec(index: link.index, address: ip.address.address.bytes, prefixLength: UInt8(ip.address.prefixLength),
-                                             broadcast: ip.address.broadcast?.bytes))
+            try route.addAddress(
+                AddressSpec(
+                    index: link.index, address: ip.address.address.bytes, prefixLength: UInt8(ip.address.prefixLength),
+                    broadcast: ip.address.broadcast?.bytes))
         }
         try route.setLink(index: link.index, up: true)
         if result.ips.contains(where: { !$0.address.address.isV4 && $0.gateway != nil }) {
-            guard try route.waitForIPv6Settled(index: link.index) || !(try route.link(index: link.index).flags.contains(.running)) else {
+            guard
+                try route.waitForIPv6Settled(index: link.index)
+                    || !(try route.link(index: link.index).flags.contains(.running))
+            else {
                 throw CNIError(.internalError, "failed to settle addresses for \"\(ifname)\": timed out")
             }
         }
         for r in result.routes {
-            let gateway = r.gw ?? result.ips.first { $0.address.address.isV4 == r.dst.address.isV4 && $0.gateway != nil }?.gateway
+            let gateway =
+                r.gw ?? result.ips.first { $0.address.address.isV4 == r.dst.address.isV4 && $0.gateway != nil }?.gateway
             try route.appendRoute(RouteSpec(r, gateway: gateway, outputIndex: link.index))
         }
     }
@@ -50,11 +61,13 @@ extension RouteSpec {
     /// A kernel route for a result route through link `outputIndex`. Result decoding bounds
     /// every field to what the kernel holds; anything else is clamped here, never trapped on.
     public init(_ r: CNIResult.Route, gateway: IPAddress?, outputIndex: Int32) {
-        self.init(destination: r.dst.network.bytes, destinationLength: UInt8(clamping: r.dst.prefixLength), gateway: gateway?.bytes,
-                  outputIndex: outputIndex, priority: r.priority == 0 ? nil : UInt32(clamping: r.priority),
-                  table: r.table.map { UInt32(clamping: $0) } ?? mainRoutingTable,
-                  scope: r.scope.flatMap { Scope(rawValue: UInt8(truncatingIfNeeded: $0)) } ?? .universe,
-                  mtu: r.mtu == 0 ? nil : UInt32(clamping: r.mtu), advmss: r.advmss == 0 ? nil : UInt32(clamping: r.advmss))
+        self.init(
+            destination: r.dst.network.bytes, destinationLength: UInt8(clamping: r.dst.prefixLength),
+            gateway: gateway?.bytes,
+            outputIndex: outputIndex, priority: r.priority == 0 ? nil : UInt32(clamping: r.priority),
+            table: r.table.map { UInt32(clamping: $0) } ?? mainRoutingTable,
+            scope: r.scope.flatMap { Scope(rawValue: UInt8(truncatingIfNeeded: $0)) } ?? .universe,
+            mtu: r.mtu == 0 ? nil : UInt32(clamping: r.mtu), advmss: r.advmss == 0 ? nil : UInt32(clamping: r.advmss))
     }
 }
 

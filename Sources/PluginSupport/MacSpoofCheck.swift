@@ -15,25 +15,37 @@ public enum MacSpoofCheck {
     static func comment(_ id: String) -> String { "macspoofchk-\(id)" }
 
     /// The batch that installs the check for one attachment.
-    public static func setupTransaction(hostInterface: String, mac: [UInt8], containerID: String, ifname: String) -> NFTTransaction {
+    public static func setupTransaction(hostInterface: String, mac: [UInt8], containerID: String, ifname: String)
+        -> NFTTransaction
+    {
         let id = id(containerID: containerID, ifname: ifname)
         let note = comment(id)
         var tx = NFTTransaction(family: .bridge, table: table)
         tx.add(.addTable(NFTTable(family: .bridge, name: table)))
-        tx.add(.addChain(NFTChain(name: baseChain, base: .init(type: .filter, hook: .prerouting, priority: .raw, policy: .accept))))
+        tx.add(
+            .addChain(
+                NFTChain(
+                    name: baseChain, base: .init(type: .filter, hook: .prerouting, priority: .raw, policy: .accept))))
         tx.add(.addChain(NFTChain(name: ifaceChain(id))))
         tx.add(.addChain(NFTChain(name: macChain(id))))
         tx.add(.flushChain(ifaceChain(id)))
         tx.add(.flushChain(macChain(id)))
-        tx.add(.addRule(NFTRule(chain: baseChain, statements: [.inputInterface(hostInterface), .jump(ifaceChain(id))], comment: note)))
+        tx.add(
+            .addRule(
+                NFTRule(
+                    chain: baseChain, statements: [.inputInterface(hostInterface), .jump(ifaceChain(id))], comment: note
+                )))
         tx.add(.addRule(NFTRule(chain: ifaceChain(id), statements: [.jump(macChain(id))], comment: note)))
-        tx.add(.addRule(NFTRule(chain: macChain(id), statements: [.etherSource(equal: true, mac), .return], comment: note)))
+        tx.add(
+            .addRule(
+                NFTRule(chain: macChain(id), statements: [.etherSource(equal: true, mac), .return], comment: note)))
         tx.add(.addRule(NFTRule(chain: macChain(id), statements: [.drop], comment: note)))
         return tx
     }
 
     public static func setup(hostInterface: String, mac: [UInt8], containerID: String, ifname: String) throws {
-        try NFTClient().run(setupTransaction(hostInterface: hostInterface, mac: mac, containerID: containerID, ifname: ifname))
+        try NFTClient().run(
+            setupTransaction(hostInterface: hostInterface, mac: mac, containerID: containerID, ifname: ifname))
     }
 
     /// Removes the checks whose host interface no longer exists (the pod and its veth are
@@ -46,7 +58,8 @@ public enum MacSpoofCheck {
         var removed = 0
         for rule in try client.rules(family: .bridge, table: table, chain: baseChain) {
             guard let note = rule.comment, note.hasPrefix("macspoofchk-"), let name = rule.inputInterface,
-                  !existingInterfaces.contains(name), let handle = rule.handle else { continue }
+                !existingInterfaces.contains(name), let handle = rule.handle
+            else { continue }
             let id = String(note.dropFirst("macspoofchk-".count))
             tx.add(.deleteRule(chain: baseChain, handle: handle))
             try deleteChains(id, client, &tx)
@@ -65,7 +78,8 @@ public enum MacSpoofCheck {
         for attempt in 0..<6 {
             guard try client.hasTable(family: .bridge, table: table) else { return }
             var tx = NFTTransaction(family: .bridge, table: table)
-            for rule in try client.rules(family: .bridge, table: table, chain: baseChain) where rule.comment == comment(id) {
+            for rule in try client.rules(family: .bridge, table: table, chain: baseChain)
+            where rule.comment == comment(id) {
                 if let handle = rule.handle { tx.add(.deleteRule(chain: baseChain, handle: handle)) }
             }
             try deleteChains(id, client, &tx)
@@ -81,7 +95,8 @@ public enum MacSpoofCheck {
 
     /// Deletes the attachment's two chains, those that exist (a chain with rules exists).
     private static func deleteChains(_ id: String, _ client: NFTClient, _ tx: inout NFTTransaction) throws {
-        for chain in [ifaceChain(id), macChain(id)] where try !client.rules(family: .bridge, table: table, chain: chain).isEmpty {
+        for chain in [ifaceChain(id), macChain(id)]
+        where try !client.rules(family: .bridge, table: table, chain: chain).isEmpty {
             tx.add(.deleteChain(chain))
         }
     }

@@ -16,44 +16,82 @@ public enum Masquerade {
     static let chainComment = "Masquerade traffic from certain IPs to any (non-multicast) IP outside their subnet"
     /// The batch that sets up masquerading for `addresses`, replacing `stale` rules. Traffic
     /// to `exempt` destinations (a cluster's pod CIDR, say) keeps the pod's own address.
-    public static func setupTransaction(_ addresses: [IPPrefix], network: String, ifname: String, containerID: String,
-                                        stale: [NFTRule], exempt: [IPPrefix] = []) -> NFTTransaction {
+    public static func setupTransaction(
+        _ addresses: [IPPrefix], network: String, ifname: String, containerID: String,
+        stale: [NFTRule], exempt: [IPPrefix] = []
+    ) -> NFTTransaction {
         var tx = NFTTransaction(family: .inet, table: table)
         tx.add(.addTable(NFTTable(family: .inet, name: table, comment: tableComment)))
         tx.add(.addChain(NFTChain(name: chain, comment: chainComment)))
         tx.add(.addChain(NFTChain(name: "postrouting", base: .init(type: .nat, hook: .postrouting, priority: .srcnat))))
         tx.add(.flushChain("postrouting"))
-        tx.add(.addRule(NFTRule(chain: "postrouting", statements: [.address(.destination, equal: true, address: [224, 0, 0, 0], prefixLength: 4), .return])))
-        tx.add(.addRule(NFTRule(chain: "postrouting", statements: [.address(.destination, equal: true, address: [0xff] + [UInt8](repeating: 0, count: 15), prefixLength: 8), .return])))
+        tx.add(
+            .addRule(
+                NFTRule(
+                    chain: "postrouting",
+                    statements: [
+                        .address(.destination, equal: true, address: [224, 0, 0, 0], prefixLength: 4), .return,
+                    ])))
+        tx.add(
+            .addRule(
+                NFTRule(
+                    chain: "postrouting",
+                    statements: [
+                        .address(
+                            .destination, equal: true, address: [0xff] + [UInt8](repeating: 0, count: 15),
+                            prefixLength: 8), .return,
+                    ])))
         tx.add(.addRule(NFTRule(chain: "postrouting", statements: [.goto(chain)])))
         for rule in stale { if let handle = rule.handle { tx.add(.deleteRule(chain: chain, handle: handle)) } }
         let note = AttachmentTag(network: network, ifname: ifname, containerID: containerID).comment
         for prefix in addresses {
             // Evaluated before this address's masquerade rule, which follows in the same chain.
             for destination in exempt where destination.address.isV4 == prefix.address.isV4 {
-                tx.add(.addRule(NFTRule(chain: chain, statements: [
-                    .address(.source, equal: true, address: prefix.address.bytes, prefixLength: prefix.address.bitWidth),
-                    .address(.destination, equal: true, address: destination.network.bytes, prefixLength: destination.prefixLength),
-                    .return,
-                ], comment: note)))
+                tx.add(
+                    .addRule(
+                        NFTRule(
+                            chain: chain,
+                            statements: [
+                                .address(
+                                    .source, equal: true, address: prefix.address.bytes,
+                                    prefixLength: prefix.address.bitWidth),
+                                .address(
+                                    .destination, equal: true, address: destination.network.bytes,
+                                    prefixLength: destination.prefixLength),
+                                .return,
+                            ], comment: note)))
             }
-            tx.add(.addRule(NFTRule(chain: chain, statements: [
-                .address(.source, equal: true, address: prefix.address.bytes, prefixLength: prefix.address.bitWidth),
-                .address(.destination, equal: false, address: prefix.network.bytes, prefixLength: prefix.prefixLength),
-                .masquerade,
-            ], comment: note)))
+            tx.add(
+                .addRule(
+                    NFTRule(
+                        chain: chain,
+                        statements: [
+                            .address(
+                                .source, equal: true, address: prefix.address.bytes,
+                                prefixLength: prefix.address.bitWidth),
+                            .address(
+                                .destination, equal: false, address: prefix.network.bytes,
+                                prefixLength: prefix.prefixLength),
+                            .masquerade,
+                        ], comment: note)))
         }
         return tx
     }
 
     /// Installs the rules for one attachment.
-    public static func setup(_ addresses: [IPPrefix], network: String, ifname: String, containerID: String,
-                             exempt: [IPPrefix] = []) throws {
+    public static func setup(
+        _ addresses: [IPPrefix], network: String, ifname: String, containerID: String,
+        exempt: [IPPrefix] = []
+    ) throws {
         let client = try NFTClient()
         let prefix = AttachmentTag(network: network, ifname: ifname, containerID: containerID).prefix
-        let stale = try client.rules(family: .inet, table: table, chain: chain).filter { $0.comment?.hasPrefix(prefix) == true }
-        try client.run(setupTransaction(addresses, network: network, ifname: ifname, containerID: containerID, stale: stale,
-                                        exempt: exempt))
+        let stale = try client.rules(family: .inet, table: table, chain: chain).filter {
+            $0.comment?.hasPrefix(prefix) == true
+        }
+        try client.run(
+            setupTransaction(
+                addresses, network: network, ifname: ifname, containerID: containerID, stale: stale,
+                exempt: exempt))
     }
 
     /// Removes the rules of one attachment; nothing to remove is fine.
@@ -65,7 +103,9 @@ public enum Masquerade {
     /// True when the attachment's rules are present (for CHECK).
     public static func present(network: String, ifname: String, containerID: String) throws -> Bool {
         let prefix = AttachmentTag(network: network, ifname: ifname, containerID: containerID).prefix
-        return try NFTClient().rules(family: .inet, table: table, chain: chain).contains { $0.comment?.hasPrefix(prefix) == true }
+        return try NFTClient().rules(family: .inet, table: table, chain: chain).contains {
+            $0.comment?.hasPrefix(prefix) == true
+        }
     }
 
     /// Removes the rules of `network` whose attachment is not in `keep`.
@@ -90,7 +130,8 @@ extension Masquerade {
         var out: [IPPrefix] = []
         for text in texts {
             guard let prefix = IPPrefix(text) else {
-                throw .invalidConfig("invalid CIDR \"\(text)\" in nonMasqueradeCIDRs", details: "key: nonMasqueradeCIDRs")
+                throw .invalidConfig(
+                    "invalid CIDR \"\(text)\" in nonMasqueradeCIDRs", details: "key: nonMasqueradeCIDRs")
             }
             out.append(prefix)
         }

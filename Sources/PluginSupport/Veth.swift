@@ -29,29 +29,37 @@ extension ContainerNetwork {
     /// `accept_ra=0`, as the reference does.
     ///
     /// Fails when the container already has `ifname` (the spec requires that ADD fails then).
-    public static func createVeth(host: RouteNetlink, container: RouteNetlink, namespace: NetworkNamespace,
-                                  tag: AttachmentTag, mtu: UInt32?, containerMAC: [UInt8]?) throws -> VethPair {
+    public static func createVeth(
+        host: RouteNetlink, container: RouteNetlink, namespace: NetworkNamespace,
+        tag: AttachmentTag, mtu: UInt32?, containerMAC: [UInt8]?
+    ) throws -> VethPair {
         let ifname = tag.ifname
         if (try? container.link(named: ifname)) != nil {
             throw CNIError(.internalError, "container veth name (\"\(ifname)\") already exists in \(namespace.path)")
         }
         for attempt in 0..<11 {
             let name = attempt == 0 ? vethName(tag) : randomVethName()
-            let spec = LinkSpec(name: name, kind: .veth(peer: VethPeer(name: ifname, mtu: mtu, hardwareAddress: containerMAC,
-                                                                           namespaceFD: namespace.descriptor)), mtu: mtu)
+            let spec = LinkSpec(
+                name: name,
+                kind: .veth(
+                    peer: VethPeer(
+                        name: ifname, mtu: mtu, hardwareAddress: containerMAC,
+                        namespaceFD: namespace.descriptor)), mtu: mtu)
             switch Result(catching: { () throws(NetlinkError) in try host.addLink(spec) }) {
             case .success: break
             case .failure(let error):
                 guard error.errno == .fileExists else { throw error }
                 if (try? host.link(named: name)) != nil { continue }
-                throw CNIError(.internalError, "container veth name (\"\(ifname)\") peer provided (\"\(name)\") already exists")
+                throw CNIError(
+                    .internalError, "container veth name (\"\(ifname)\") peer provided (\"\(name)\") already exists")
             }
             let hostLink = try host.link(named: name)
             do {
                 try host.setLink(index: hostLink.index, up: true)
                 // We own the routes of this interface.
                 try? Sysctl.write("net/ipv6/conf/\(name)/accept_ra", "0")
-                return VethPair(host: try host.link(index: hostLink.index), container: try container.link(named: ifname))
+                return VethPair(
+                    host: try host.link(index: hostLink.index), container: try container.link(named: ifname))
             } catch {
                 try? host.deleteLink(index: hostLink.index)
                 throw error
@@ -83,12 +91,12 @@ extension ContainerNetwork {
         do {
             let container = try routeSocket(netns: netns)
             guard let link = try? container.link(named: ifname) else { return false }
-            do { try container.deleteLink(index: link.index) } catch where error.kind == .notFound {
+            do { try container.deleteLink(index: link.index) } catch  where error.kind == .notFound {
                 // A concurrent DEL of the same attachment got there first.
                 return false
             }
             return true
-        } catch where isMissingNamespace(error) {
+        } catch  where isMissingNamespace(error) {
             // Gone with its netns: the kernel destroyed the veth pair too.
             return false
         }
@@ -99,10 +107,15 @@ extension ContainerNetwork {
     /// ``vethName(_:)`` derives for `tag`, and that `owned` confirms (a port of the network's
     /// bridge, or carrying the attachment's route). Anything else is not ours to delete.
     /// No socket is opened unless prevResult names such a veth.
-    public static func deleteHostVeth(of previous: CNIResult?, tag: AttachmentTag, owned: (RouteNetlink, Link) -> Bool) {
+    public static func deleteHostVeth(of previous: CNIResult?, tag: AttachmentTag, owned: (RouteNetlink, Link) -> Bool)
+    {
         let name = vethName(tag)
-        guard let previous, previous.interfaces.contains(where: { $0.name == name && $0.sandbox.isEmpty }) else { return }
-        guard let host = try? RouteNetlink(), let link = try? host.link(named: name), link.kind == "veth", owned(host, link) else {
+        guard let previous, previous.interfaces.contains(where: { $0.name == name && $0.sandbox.isEmpty }) else {
+            return
+        }
+        guard let host = try? RouteNetlink(), let link = try? host.link(named: name), link.kind == "veth",
+            owned(host, link)
+        else {
             return
         }
         try? host.deleteLink(index: link.index)

@@ -7,7 +7,10 @@ struct DispatchTests {
     func versionOutput() {
         let env = FakeEnvironment(["CNI_COMMAND": "VERSION"], stdin: #"{"cniVersion":"1.1.0"}"#)
         #expect(dispatch(env) == 0)
-        #expect(env.stdout == #"{"cniVersion":"1.1.0","supportedVersions":["0.1.0","0.2.0","0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]}"# + "\n")
+        #expect(
+            env.stdout
+                == #"{"cniVersion":"1.1.0","supportedVersions":["0.1.0","0.2.0","0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]}"#
+                + "\n")
     }
 
     @Test("R2: VERSION never reads stdin, so garbage or nothing there is fine")
@@ -19,8 +22,10 @@ struct DispatchTests {
 
     @Test("R3: VERSION with libcni's probe environment")
     func versionProbe() {
-        let env = FakeEnvironment(["CNI_COMMAND": "VERSION", "CNI_CONTAINERID": "", "CNI_NETNS": "dummy",
-                                   "CNI_IFNAME": "dummy", "CNI_PATH": "dummy", "CNI_ARGS": ""])
+        let env = FakeEnvironment([
+            "CNI_COMMAND": "VERSION", "CNI_CONTAINERID": "", "CNI_NETNS": "dummy",
+            "CNI_IFNAME": "dummy", "CNI_PATH": "dummy", "CNI_ARGS": "",
+        ])
         #expect(dispatch(env) == 0)
         #expect(env.stdout.contains("supportedVersions"))
     }
@@ -31,7 +36,8 @@ struct DispatchTests {
         #expect(dispatch(env) == 0)
         #expect(env.stdout.isEmpty)
         #expect(env.stderr.hasPrefix("CNI fake plugin swift-cni v"))
-        #expect(env.stderr.contains("CNI protocol versions supported: 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0\n"))
+        #expect(
+            env.stderr.contains("CNI protocol versions supported: 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0\n"))
     }
 
     @Test("R5: an unknown or lowercase command is error 4", arguments: ["FOO", "add"])
@@ -93,7 +99,9 @@ struct DispatchTests {
         }
     }
 
-    @Test("R9: valid container IDs pass", arguments: ["a", "A1", "a_b.c-d", String(repeating: "0123456789abcdef", count: 4)])
+    @Test(
+        "R9: valid container IDs pass",
+        arguments: ["a", "A1", "a_b.c-d", String(repeating: "0123456789abcdef", count: 4)])
     func validContainerID(id: String) {
         let env = FakeEnvironment(command: "ADD")
         env.variables["CNI_CONTAINERID"] = id
@@ -109,8 +117,9 @@ struct DispatchTests {
         #expect(env.errorMessage == "invalid characters in containerID")
     }
 
-    @Test("R10: invalid interface names are error 4",
-          arguments: ["abcdefghijklmnop", ".", "..", "eth/0", "eth:0", "eth 0", "eth\t0", "eth\u{a0}0"])
+    @Test(
+        "R10: invalid interface names are error 4",
+        arguments: ["abcdefghijklmnop", ".", "..", "eth/0", "eth:0", "eth 0", "eth\t0", "eth\u{a0}0"])
     func invalidIfname(name: String) {
         let env = FakeEnvironment(command: "ADD")
         env.variables["CNI_IFNAME"] = name
@@ -125,7 +134,9 @@ struct DispatchTests {
         #expect(dispatch(env) == 0)
     }
 
-    @Test("R11: invalid JSON is error 6 for every command but VERSION", arguments: ["ADD", "DEL", "CHECK", "GC", "STATUS"])
+    @Test(
+        "R11: invalid JSON is error 6 for every command but VERSION",
+        arguments: ["ADD", "DEL", "CHECK", "GC", "STATUS"])
     func invalidJSON(command: String) {
         let env = FakeEnvironment(command: command, stdin: "{not json")
         #expect(dispatch(env) == 1)
@@ -133,17 +144,21 @@ struct DispatchTests {
         #expect(env.errorMessage?.hasPrefix("error unmarshall network config: invalid character 'n'") == true)
     }
 
-    @Test("R12: missing or invalid network names are error 7",
-          arguments: [#"{"cniVersion":"1.1.0"}"#, #"{"cniVersion":"1.1.0","name":""}"#,
-                      #"{"cniVersion":"1.1.0","name":"-bad"}"#, #"{"cniVersion":"1.1.0","name":"a b"}"#])
+    @Test(
+        "R12: missing or invalid network names are error 7",
+        arguments: [
+            #"{"cniVersion":"1.1.0"}"#, #"{"cniVersion":"1.1.0","name":""}"#,
+            #"{"cniVersion":"1.1.0","name":"-bad"}"#, #"{"cniVersion":"1.1.0","name":"a b"}"#,
+        ])
     func invalidName(stdin: String) {
         let env = FakeEnvironment(command: "ADD", stdin: stdin)
         #expect(dispatch(env) == 1)
         #expect(env.errorCode == 7)
     }
 
-    @Test("R14: unsupported versions on ADD are error 1 with the version in details",
-          arguments: ["9.9.9", "1.2.0", "1.1", "v1.1.0", "1.1.0-dev"])
+    @Test(
+        "R14: unsupported versions on ADD are error 1 with the version in details",
+        arguments: ["9.9.9", "1.2.0", "1.1", "v1.1.0", "1.1.0-dev"])
     func unsupportedVersion(version: String) {
         let env = FakeEnvironment(command: "ADD", stdin: #"{"cniVersion":"\#(version)","name":"n"}"#)
         #expect(dispatch(env) == 1)
@@ -154,9 +169,11 @@ struct DispatchTests {
 
     @Test("R15: CHECK below 0.4.0, GC and STATUS below 1.1.0 are error 1")
     func versionFloors() {
-        for (command, version, message) in [("CHECK", "0.3.1", "config version does not allow CHECK"),
-                                            ("GC", "1.0.0", "config version does not allow GC"),
-                                            ("STATUS", "1.0.0", "config version does not allow STATUS")] {
+        for (command, version, message) in [
+            ("CHECK", "0.3.1", "config version does not allow CHECK"),
+            ("GC", "1.0.0", "config version does not allow GC"),
+            ("STATUS", "1.0.0", "config version does not allow STATUS"),
+        ] {
             let env = FakeEnvironment(command: command, stdin: #"{"cniVersion":"\#(version)","name":"n"}"#)
             #expect(dispatch(env) == 1)
             #expect(env.errorCode == 1)
@@ -242,13 +259,16 @@ struct DispatchTests {
 
     @Test("R29: stdin with capabilities, runtimeConfig, args and cni.dev keys is accepted")
     func reservedKeys() {
-        let stdin = #"{"cniVersion":"1.1.0","name":"n","type":"fake","capabilities":{"mac":true},"runtimeConfig":{"mac":"c2:11:22:33:44:55"},"args":{"cni":{"ips":["10.0.0.1"]}},"cni.dev/whatever":1}"#
+        let stdin =
+            #"{"cniVersion":"1.1.0","name":"n","type":"fake","capabilities":{"mac":true},"runtimeConfig":{"mac":"c2:11:22:33:44:55"},"args":{"cni":{"ips":["10.0.0.1"]}},"cni.dev/whatever":1}"#
         #expect(dispatch(FakeEnvironment(command: "ADD", stdin: stdin)) == 0)
     }
 
     @Test("A config carrying cniVersions is answered in its negotiated cniVersion")
     func cniVersions() {
-        let env = FakeEnvironment(command: "ADD", stdin: #"{"cniVersion":"0.4.0","cniVersions":["0.4.0","1.0.0","1.1.0"],"name":"n","type":"fake"}"#)
+        let env = FakeEnvironment(
+            command: "ADD",
+            stdin: #"{"cniVersion":"0.4.0","cniVersions":["0.4.0","1.0.0","1.1.0"],"name":"n","type":"fake"}"#)
         #expect(dispatch(env) == 0)
         #expect(env.stdoutObject?["cniVersion"]?.stringValue == "0.4.0")
     }

@@ -16,10 +16,11 @@ final class FakeEnvironment: PluginEnvironment {
 
     /// A plausible default environment for `command`.
     convenience init(command: String, stdin: String = #"{"cniVersion":"1.1.0","name":"testnet","type":"fake"}"#) {
-        self.init([
-            "CNI_COMMAND": command, "CNI_CONTAINERID": "ctr1", "CNI_NETNS": "/run/netns/pod",
-            "CNI_IFNAME": "eth0", "CNI_PATH": "/opt/cni/bin",
-        ], stdin: stdin)
+        self.init(
+            [
+                "CNI_COMMAND": command, "CNI_CONTAINERID": "ctr1", "CNI_NETNS": "/run/netns/pod",
+                "CNI_IFNAME": "eth0", "CNI_PATH": "/opt/cni/bin",
+            ], stdin: stdin)
     }
 
     func variable(_ name: String) -> String? { variables[name] }

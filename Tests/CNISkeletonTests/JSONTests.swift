@@ -15,7 +15,10 @@ struct JSONTests {
     func strictTypes() throws {
         let o = try #require(try JSONParser.parse(#"{"isGateway":"true","mtu":1.5,"n":null}"#).objectValue)
         let f = JSONFields(o, typeName: "NetConf")
-        #expect(throws: JSONTypeError(message: "json: cannot unmarshal string into Go struct field NetConf.isGateway of type bool")) {
+        #expect(
+            throws: JSONTypeError(
+                message: "json: cannot unmarshal string into Go struct field NetConf.isGateway of type bool")
+        ) {
             try f.bool("isGateway")
         }
         #expect(throws: JSONTypeError.self) { try f.int("mtu") }
@@ -34,12 +37,19 @@ struct JSONTests {
         #expect(try JSONParser.parse("-0.5e-3") == .number(JSONNumber(text: "-0.5e-3")))
     }
 
-    @Test("Malformed documents are errors with Go's wording",
-          arguments: [("", "unexpected end of JSON input"), ("{not json", "invalid character 'n' looking for beginning of object key string"),
-                      ("{\"a\":1,}", "invalid character '}' looking for beginning of object key string"),
-                      ("[1 2]", "invalid character '2' after array element"), ("01", "invalid character '1' after top-level value"),
-                      ("\"\u{1}\"", "invalid character '\\x01' in string literal"), ("{\"a\" 1}", "invalid character '1' after object key"),
-                      ("tru", "unexpected end of JSON input"), ("-", "unexpected end of JSON input"), ("1.", "unexpected end of JSON input")])
+    @Test(
+        "Malformed documents are errors with Go's wording",
+        arguments: [
+            ("", "unexpected end of JSON input"),
+            ("{not json", "invalid character 'n' looking for beginning of object key string"),
+            ("{\"a\":1,}", "invalid character '}' looking for beginning of object key string"),
+            ("[1 2]", "invalid character '2' after array element"),
+            ("01", "invalid character '1' after top-level value"),
+            ("\"\u{1}\"", "invalid character '\\x01' in string literal"),
+            ("{\"a\" 1}", "invalid character '1' after object key"),
+            ("tru", "unexpected end of JSON input"), ("-", "unexpected end of JSON input"),
+            ("1.", "unexpected end of JSON input"),
+        ])
     func malformed(text: String, message: String) {
         #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(text) }
         do { _ = try JSONParser.parse(text) } catch { #expect(error.message == message) }
@@ -70,7 +80,10 @@ struct JSONTests {
     @Test("Indented output matches Go's MarshalIndent with four spaces")
     func indent() throws {
         let value = try JSONParser.parse(#"{"a":[1,{}],"b":[],"c":{"d":"e"}}"#)
-        #expect(JSONWriter.indented(value) == "{\n    \"a\": [\n        1,\n        {}\n    ],\n    \"b\": [],\n    \"c\": {\n        \"d\": \"e\"\n    }\n}")
+        #expect(
+            JSONWriter.indented(value)
+                == "{\n    \"a\": [\n        1,\n        {}\n    ],\n    \"b\": [],\n    \"c\": {\n        \"d\": \"e\"\n    }\n}"
+        )
         #expect(JSONWriter.compact(value) == #"{"a":[1,{}],"b":[],"c":{"d":"e"}}"#)
     }
 }

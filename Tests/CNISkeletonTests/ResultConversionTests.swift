@@ -6,7 +6,9 @@ struct ResultConversionTests {
     static let dualStack = CNIResult(
         interfaces: [
             .init(name: "cni0", mac: "3a:1c:00:00:00:01", mtu: 1500),
-            .init(name: "eth0", mac: "3a:1c:00:00:00:03", mtu: 1500, sandbox: "/run/netns/pod", socketPath: "/s", pciID: "0000:04:00.5"),
+            .init(
+                name: "eth0", mac: "3a:1c:00:00:00:03", mtu: 1500, sandbox: "/run/netns/pod", socketPath: "/s",
+                pciID: "0000:04:00.5"),
         ],
         ips: [
             .init(interface: 1, address: IPPrefix("10.22.0.7/24")!, gateway: IPAddress("10.22.0.1")),
@@ -14,7 +16,9 @@ struct ResultConversionTests {
             .init(interface: 1, address: IPPrefix("fd00:22::7/64")!, gateway: IPAddress("fd00:22::1")),
         ],
         routes: [
-            .init(dst: IPPrefix("0.0.0.0/0")!, gw: IPAddress("10.22.0.1"), mtu: 1400, advmss: 1360, priority: 100, table: 254, scope: 0),
+            .init(
+                dst: IPPrefix("0.0.0.0/0")!, gw: IPAddress("10.22.0.1"), mtu: 1400, advmss: 1360, priority: 100,
+                table: 254, scope: 0),
             .init(dst: IPPrefix("::/0")!),
         ],
         dns: .init(nameservers: ["10.22.0.1"], search: ["svc.local"]))
@@ -41,8 +45,9 @@ struct ResultConversionTests {
         #expect(back == Self.dualStack)
     }
 
-    @Test("R55/R56: 0.3.0, 0.3.1 and 0.4.0 add ips[].version and drop interface mtu, socketPath, pciID",
-          arguments: ["0.3.0", "0.3.1", "0.4.0"])
+    @Test(
+        "R55/R56: 0.3.0, 0.3.1 and 0.4.0 add ips[].version and drop interface mtu, socketPath, pciID",
+        arguments: ["0.3.0", "0.3.1", "0.4.0"])
     func v040(version: String) throws {
         let o = try object(Self.dualStack, version)
         #expect(o["cniVersion"]?.stringValue == version)
@@ -58,38 +63,39 @@ struct ResultConversionTests {
     @Test("R57: 0.2.0 keeps the first IPv4 and IPv6 address, routes grouped by dst family with dst and gw only")
     func v020() throws {
         let text = try Self.dualStack.printed(version: "0.2.0")
-        #expect(text == """
-            {
-                "cniVersion": "0.2.0",
-                "ip4": {
-                    "ip": "10.22.0.7/24",
-                    "gateway": "10.22.0.1",
-                    "routes": [
-                        {
-                            "dst": "0.0.0.0/0",
-                            "gw": "10.22.0.1"
-                        }
-                    ]
-                },
-                "ip6": {
-                    "ip": "fd00:22::7/64",
-                    "gateway": "fd00:22::1",
-                    "routes": [
-                        {
-                            "dst": "::/0"
-                        }
-                    ]
-                },
-                "dns": {
-                    "nameservers": [
-                        "10.22.0.1"
-                    ],
-                    "search": [
-                        "svc.local"
-                    ]
+        #expect(
+            text == """
+                {
+                    "cniVersion": "0.2.0",
+                    "ip4": {
+                        "ip": "10.22.0.7/24",
+                        "gateway": "10.22.0.1",
+                        "routes": [
+                            {
+                                "dst": "0.0.0.0/0",
+                                "gw": "10.22.0.1"
+                            }
+                        ]
+                    },
+                    "ip6": {
+                        "ip": "fd00:22::7/64",
+                        "gateway": "fd00:22::1",
+                        "routes": [
+                            {
+                                "dst": "::/0"
+                            }
+                        ]
+                    },
+                    "dns": {
+                        "nameservers": [
+                            "10.22.0.1"
+                        ],
+                        "search": [
+                            "svc.local"
+                        ]
+                    }
                 }
-            }
-            """)
+                """)
     }
 
     @Test("R58: 0.2.0 output without any IP is an error")
@@ -120,12 +126,22 @@ struct ResultConversionTests {
         #expect(try Self.dualStack.printed(version: "1.0.0").contains("socketPath"))
     }
 
-    @Test("R31/R44: prevResult in each family reads into the same model",
-          arguments: [
-            ("0.4.0", #"{"cniVersion":"0.4.0","interfaces":[{"name":"eth0","sandbox":"/ns"}],"ips":[{"version":"4","interface":0,"address":"10.1.0.5/16","gateway":"10.1.0.1"}],"routes":[{"dst":"0.0.0.0/0"}],"dns":{}}"#),
-            ("1.0.0", #"{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","sandbox":"/ns"}],"ips":[{"interface":0,"address":"10.1.0.5/16","gateway":"10.1.0.1"}],"routes":[{"dst":"0.0.0.0/0"}]}"#),
-            ("1.1.0", #"{"interfaces":[{"name":"eth0","sandbox":"/ns"}],"ips":[{"interface":0,"address":"10.1.0.5/16","gateway":"10.1.0.1"}],"routes":[{"dst":"0.0.0.0/0"}]}"#),
-          ])
+    @Test(
+        "R31/R44: prevResult in each family reads into the same model",
+        arguments: [
+            (
+                "0.4.0",
+                #"{"cniVersion":"0.4.0","interfaces":[{"name":"eth0","sandbox":"/ns"}],"ips":[{"version":"4","interface":0,"address":"10.1.0.5/16","gateway":"10.1.0.1"}],"routes":[{"dst":"0.0.0.0/0"}],"dns":{}}"#
+            ),
+            (
+                "1.0.0",
+                #"{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","sandbox":"/ns"}],"ips":[{"interface":0,"address":"10.1.0.5/16","gateway":"10.1.0.1"}],"routes":[{"dst":"0.0.0.0/0"}]}"#
+            ),
+            (
+                "1.1.0",
+                #"{"interfaces":[{"name":"eth0","sandbox":"/ns"}],"ips":[{"interface":0,"address":"10.1.0.5/16","gateway":"10.1.0.1"}],"routes":[{"dst":"0.0.0.0/0"}]}"#
+            ),
+        ])
     func prevResult(version: String, json: String) throws {
         let result = try CNIResult(json: JSONParser.parse(json), defaultVersion: version)
         #expect(result.ips.first?.address.description == "10.1.0.5/16")
@@ -136,7 +152,8 @@ struct ResultConversionTests {
 
     @Test("0.2.0 prevResult up-converts: ip4 then ip6, their routes become top-level routes")
     func up020() throws {
-        let json = #"{"cniVersion":"0.2.0","ip4":{"ip":"10.1.0.5/16","routes":[{"dst":"0.0.0.0/0","gw":"10.1.0.1"}]},"ip6":{"ip":"fd00::5/64"}}"#
+        let json =
+            #"{"cniVersion":"0.2.0","ip4":{"ip":"10.1.0.5/16","routes":[{"dst":"0.0.0.0/0","gw":"10.1.0.1"}]},"ip6":{"ip":"fd00::5/64"}}"#
         let result = try CNIResult(json: JSONParser.parse(json), defaultVersion: "0.2.0")
         #expect(result.ips.map(\.address.description) == ["10.1.0.5/16", "fd00::5/64"])
         #expect(result.ips.allSatisfy { $0.interface == nil })
@@ -145,18 +162,25 @@ struct ResultConversionTests {
 
     @Test("R23: a pass-through result equals prevResult apart from cniVersion")
     func passThrough() throws {
-        let prev = #"{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","mac":"aa:bb:cc:dd:ee:ff","sandbox":"/ns"}],"ips":[{"interface":0,"address":"10.1.0.5/16"}],"dns":{"nameservers":["1.1.1.1"]}}"#
+        let prev =
+            #"{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","mac":"aa:bb:cc:dd:ee:ff","sandbox":"/ns"}],"ips":[{"interface":0,"address":"10.1.0.5/16"}],"dns":{"nameservers":["1.1.1.1"]}}"#
         var result = try CNIResult(json: JSONParser.parse(prev), defaultVersion: "1.0.0")
         result.cniVersion = "1.0.0"
         let printed = try JSONParser.parse(result.printed(version: "1.0.0"))
         #expect(printed == (try JSONParser.parse(prev)))
     }
 
-    @Test("A bad address in a result is a decoding error, never a crash",
-          arguments: [#"{"ips":[{"address":"10.0.0.1"}]}"#, #"{"ips":[{"address":"300.0.0.1/8"}]}"#,
-                      #"{"routes":[{"dst":5}]}"#, #"{"interfaces":"x"}"#, #"{"ips":[{"interface":-1,"address":"1.2.3.4/8"}]}"#, "[]"])
+    @Test(
+        "A bad address in a result is a decoding error, never a crash",
+        arguments: [
+            #"{"ips":[{"address":"10.0.0.1"}]}"#, #"{"ips":[{"address":"300.0.0.1/8"}]}"#,
+            #"{"routes":[{"dst":5}]}"#, #"{"interfaces":"x"}"#, #"{"ips":[{"interface":-1,"address":"1.2.3.4/8"}]}"#,
+            "[]",
+        ])
     func badResult(json: String) throws {
-        #expect(throws: ResultDecodingError.self) { try CNIResult(json: JSONParser.parse(json), defaultVersion: "1.0.0") }
+        #expect(throws: ResultDecodingError.self) {
+            try CNIResult(json: JSONParser.parse(json), defaultVersion: "1.0.0")
+        }
     }
 
     @Test("R13: a config without cniVersion is 0.1.0 and gets the ip4/ip6 format")

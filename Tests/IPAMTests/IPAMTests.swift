@@ -8,11 +8,13 @@ func netConfig(_ json: String) throws -> NetworkConfig {
 }
 
 func hostLocal(_ ipam: String, version: String = "1.0.0", extra: String = "") throws -> NetworkConfig {
-    try netConfig(#"{"cniVersion":"\#(version)","name":"net1","type":"bridge","ipam":{"type":"host-local",\#(ipam)}\#(extra)}"#)
+    try netConfig(
+        #"{"cniVersion":"\#(version)","name":"net1","type":"bridge","ipam":{"type":"host-local",\#(ipam)}\#(extra)}"#)
 }
 
 func scratch() throws -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("cnit-ipam-\(UUID().uuidString.prefix(8))").path
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("cnit-ipam-\(UUID().uuidString.prefix(8))")
+        .path
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
@@ -21,9 +23,12 @@ func scratch() throws -> String {
 struct HostLocalConfigTests {
     @Test("Defaults: start network+1, end broadcast-1 (IPv4) or the last address (IPv6), gateway network+1")
     func defaults() throws {
-        let config = try HostLocalConfig(hostLocal(#""ranges":[[{"subnet":"10.1.0.0/24"}],[{"subnet":"fd00::/120"}]]"#), args: CNIArgs(""))
+        let config = try HostLocalConfig(
+            hostLocal(#""ranges":[[{"subnet":"10.1.0.0/24"}],[{"subnet":"fd00::/120"}]]"#), args: CNIArgs(""))
         let v4 = config.rangeSets[0].ranges[0]
-        #expect(v4.start == IPAddress("10.1.0.1") && v4.end == IPAddress("10.1.0.254") && v4.gateway == IPAddress("10.1.0.1"))
+        #expect(
+            v4.start == IPAddress("10.1.0.1") && v4.end == IPAddress("10.1.0.254")
+                && v4.gateway == IPAddress("10.1.0.1"))
         let v6 = config.rangeSets[1].ranges[0]
         #expect(v6.start == IPAddress("fd00::1") && v6.end == IPAddress("fd00::ff"))
         #expect(config.dataDir == "/var/lib/cni/networks")
@@ -31,24 +36,29 @@ struct HostLocalConfigTests {
 
     @Test("Order of range sets: ipRanges capability, then the legacy subnet, then ranges")
     func order() throws {
-        let config = try HostLocalConfig(hostLocal(#""subnet":"10.2.0.0/24","ranges":[[{"subnet":"10.3.0.0/24"}]]"#,
-                                                   extra: #","runtimeConfig":{"ipRanges":[[{"subnet":"10.1.0.0/24"}]]}"#), args: CNIArgs(""))
-        #expect(config.rangeSets.map { $0.ranges[0].subnet.description } == ["10.1.0.0/24", "10.2.0.0/24", "10.3.0.0/24"])
+        let config = try HostLocalConfig(
+            hostLocal(
+                #""subnet":"10.2.0.0/24","ranges":[[{"subnet":"10.3.0.0/24"}]]"#,
+                extra: #","runtimeConfig":{"ipRanges":[[{"subnet":"10.1.0.0/24"}]]}"#), args: CNIArgs(""))
+        #expect(
+            config.rangeSets.map { $0.ranges[0].subnet.description } == ["10.1.0.0/24", "10.2.0.0/24", "10.3.0.0/24"])
     }
 
-    @Test("Bad input is error 7 and names the key", arguments: [
-        (#""subnet":"10.0.0.0/33""#, "ipam.subnet"),
-        (#""subnet":"10.0.0.1/24""#, "host bits"),
-        (#""subnet":"10.0.0.0/31""#, "too small"),
-        (#""ranges":[[{"subnet":"10.0.0.0/24","rangeStart":"10.1.0.5"}]]"#, "ipam.ranges[0][0].rangeStart"),
-        (#""ranges":[[{"subnet":"10.0.0.0/24","rangeEnd":"bogus"}]]"#, "ipam.ranges[0][0].rangeEnd"),
-        (#""ranges":[[{"subnet":"10.0.0.0/24"},{"subnet":"10.0.0.0/25"}]]"#, "overlap"),
-        (#""ranges":[[{"subnet":"10.0.0.0/24"}],[{"subnet":"10.0.0.128/25"}]]"#, "range set 0 overlaps with 1"),
-        (#""ranges":[[{"subnet":"10.0.0.0/24"},{"subnet":"fd00::/64"}]]"#, "mixed address families"),
-        (#""ranges":[[]]"#, "empty range set"),
-        (#""dataDir":"/tmp""#, "no IP ranges specified"),
-        (#""subnet":"10.0.0.0/24","routes":[{"dst":"nope"}]"#, "ipam.routes[0]"),
-    ])
+    @Test(
+        "Bad input is error 7 and names the key",
+        arguments: [
+            (#""subnet":"10.0.0.0/33""#, "ipam.subnet"),
+            (#""subnet":"10.0.0.1/24""#, "host bits"),
+            (#""subnet":"10.0.0.0/31""#, "too small"),
+            (#""ranges":[[{"subnet":"10.0.0.0/24","rangeStart":"10.1.0.5"}]]"#, "ipam.ranges[0][0].rangeStart"),
+            (#""ranges":[[{"subnet":"10.0.0.0/24","rangeEnd":"bogus"}]]"#, "ipam.ranges[0][0].rangeEnd"),
+            (#""ranges":[[{"subnet":"10.0.0.0/24"},{"subnet":"10.0.0.0/25"}]]"#, "overlap"),
+            (#""ranges":[[{"subnet":"10.0.0.0/24"}],[{"subnet":"10.0.0.128/25"}]]"#, "range set 0 overlaps with 1"),
+            (#""ranges":[[{"subnet":"10.0.0.0/24"},{"subnet":"fd00::/64"}]]"#, "mixed address families"),
+            (#""ranges":[[]]"#, "empty range set"),
+            (#""dataDir":"/tmp""#, "no IP ranges specified"),
+            (#""subnet":"10.0.0.0/24","routes":[{"dst":"nope"}]"#, "ipam.routes[0]"),
+        ])
     func invalid(ipam: String, expected: String) {
         do {
             _ = try HostLocalConfig(hostLocal(ipam), args: CNIArgs(""))
@@ -64,7 +74,9 @@ struct HostLocalConfigTests {
     @Test("0.2.0 allows one address per family only")
     func legacyVersion() {
         #expect(throws: CNIError.self) {
-            try HostLocalConfig(hostLocal(#""ranges":[[{"subnet":"10.1.0.0/24"}],[{"subnet":"10.2.0.0/24"}]]"#, version: "0.2.0"), args: CNIArgs(""))
+            try HostLocalConfig(
+                hostLocal(#""ranges":[[{"subnet":"10.1.0.0/24"}],[{"subnet":"10.2.0.0/24"}]]"#, version: "0.2.0"),
+                args: CNIArgs(""))
         }
     }
 
@@ -72,10 +84,15 @@ struct HostLocalConfigTests {
     func requested() throws {
         let fromArgs = try HostLocalConfig(hostLocal(#""subnet":"10.1.0.0/24""#), args: CNIArgs("IP=10.1.0.50/24"))
         #expect(fromArgs.requestedIPs == [IPAddress("10.1.0.50")!])
-        let both = try HostLocalConfig(hostLocal(#""subnet":"10.1.0.0/24""#, extra: #","args":{"cni":{"ips":["10.1.0.60"]}},"runtimeConfig":{"ips":["10.1.0.70/24"]}"#),
-                                       args: CNIArgs("IP=10.1.0.50"))
+        let both = try HostLocalConfig(
+            hostLocal(
+                #""subnet":"10.1.0.0/24""#,
+                extra: #","args":{"cni":{"ips":["10.1.0.60"]}},"runtimeConfig":{"ips":["10.1.0.70/24"]}"#),
+            args: CNIArgs("IP=10.1.0.50"))
         #expect(both.requestedIPs == [IPAddress("10.1.0.60")!, IPAddress("10.1.0.70")!])
-        #expect(throws: CNIError.self) { try HostLocalConfig(hostLocal(#""subnet":"10.1.0.0/24""#), args: CNIArgs("IP=nope")) }
+        #expect(throws: CNIError.self) {
+            try HostLocalConfig(hostLocal(#""subnet":"10.1.0.0/24""#), args: CNIArgs("IP=nope"))
+        }
     }
 }
 
@@ -93,14 +110,19 @@ struct DiskStoreTests {
         let store = try DiskStore(dataDir: dir, network: "n")
         var got: [String] = []
         for i in 0..<4 {
-            got.append(try Allocator(set: rangeSet, setIndex: 0).allocate(store, for: Owner(containerID: "c\(i)", ifname: "eth0"), requested: nil).address.description)
+            got.append(
+                try Allocator(set: rangeSet, setIndex: 0).allocate(
+                    store, for: Owner(containerID: "c\(i)", ifname: "eth0"), requested: nil
+                ).address.description)
         }
         #expect(got == ["10.1.0.4/29", "10.1.0.5/29", "10.1.0.6/29", "10.2.0.2/30"])
         #expect(throws: CNIError.self) {
-            try Allocator(set: rangeSet, setIndex: 0).allocate(store, for: Owner(containerID: "c9", ifname: "eth0"), requested: nil)
+            try Allocator(set: rangeSet, setIndex: 0).allocate(
+                store, for: Owner(containerID: "c9", ifname: "eth0"), requested: nil)
         }
         try store.release([IPAddress("10.1.0.5")!])
-        let again = try Allocator(set: rangeSet, setIndex: 0).allocate(store, for: Owner(containerID: "c5", ifname: "eth0"), requested: nil)
+        let again = try Allocator(set: rangeSet, setIndex: 0).allocate(
+            store, for: Owner(containerID: "c5", ifname: "eth0"), requested: nil)
         #expect(again.address.description == "10.1.0.5/29")
         store.commit()
         #expect(try String(contentsOfFile: dir + "/n/last_reserved_ip.0", encoding: .utf8) == "10.1.0.5")
@@ -117,11 +139,21 @@ struct DiskStoreTests {
         let allocator = Allocator(set: rangeSet, setIndex: 0)
         _ = try allocator.allocate(store, for: owner, requested: nil)
         #expect(throws: CNIError.self) { try allocator.allocate(store, for: owner, requested: nil) }
-        let asked = try allocator.allocate(store, for: Owner(containerID: "c2", ifname: "eth0"), requested: IPAddress("10.1.0.77"))
+        let asked = try allocator.allocate(
+            store, for: Owner(containerID: "c2", ifname: "eth0"), requested: IPAddress("10.1.0.77"))
         #expect(asked.address.description == "10.1.0.77/24")
-        #expect(throws: CNIError.self) { try allocator.allocate(store, for: Owner(containerID: "c3", ifname: "eth0"), requested: IPAddress("10.1.0.77")) }
-        #expect(throws: CNIError.self) { try allocator.allocate(store, for: Owner(containerID: "c3", ifname: "eth0"), requested: IPAddress("10.1.0.1")) }
-        #expect(throws: CNIError.self) { try allocator.allocate(store, for: Owner(containerID: "c3", ifname: "eth0"), requested: IPAddress("10.9.0.1")) }
+        #expect(throws: CNIError.self) {
+            try allocator.allocate(
+                store, for: Owner(containerID: "c3", ifname: "eth0"), requested: IPAddress("10.1.0.77"))
+        }
+        #expect(throws: CNIError.self) {
+            try allocator.allocate(
+                store, for: Owner(containerID: "c3", ifname: "eth0"), requested: IPAddress("10.1.0.1"))
+        }
+        #expect(throws: CNIError.self) {
+            try allocator.allocate(
+                store, for: Owner(containerID: "c3", ifname: "eth0"), requested: IPAddress("10.9.0.1"))
+        }
     }
 
     @Test("Files added or removed behind the index's back (by the reference plugin) are seen")
@@ -137,9 +169,14 @@ struct DiskStoreTests {
         try Data("old".utf8).write(to: URL(fileURLWithPath: dir + "/n/10.1.0.4"))
         try FileManager.default.removeItem(atPath: dir + "/n/10.1.0.2")
         let store = try DiskStore(dataDir: dir, network: "n")
-        #expect(store.reservations == [IPAddress("10.1.0.3")!: Owner(containerID: "b", ifname: "eth1"),
-                                       IPAddress("10.1.0.4")!: Owner(containerID: "old", ifname: nil)])
-        #expect(store.addresses(of: Owner(containerID: "old", ifname: "eth0")) == [IPAddress("10.1.0.4")!], "old-format files match by ID")
+        #expect(
+            store.reservations == [
+                IPAddress("10.1.0.3")!: Owner(containerID: "b", ifname: "eth1"),
+                IPAddress("10.1.0.4")!: Owner(containerID: "old", ifname: nil),
+            ])
+        #expect(
+            store.addresses(of: Owner(containerID: "old", ifname: "eth0")) == [IPAddress("10.1.0.4")!],
+            "old-format files match by ID")
     }
 
     @Test("A data directory that is a file is error 7")
@@ -152,7 +189,13 @@ struct DiskStoreTests {
 
     @Test("resolv.conf parsing")
     func resolvConf() {
-        let dns = ResolvConf.parse("# c\nnameserver 10.0.0.2\nnameserver 10.0.0.3\n; x\ndomain example.com\nsearch a.example b.example\noptions ndots:5 rotate\n")
-        #expect(dns == CNIResult.DNS(nameservers: ["10.0.0.2", "10.0.0.3"], domain: "example.com", search: ["a.example", "b.example"], options: ["ndots:5", "rotate"]))
+        let dns = ResolvConf.parse(
+            "# c\nnameserver 10.0.0.2\nnameserver 10.0.0.3\n; x\ndomain example.com\nsearch a.example b.example\noptions ndots:5 rotate\n"
+        )
+        #expect(
+            dns
+                == CNIResult.DNS(
+                    nameservers: ["10.0.0.2", "10.0.0.3"], domain: "example.com", search: ["a.example", "b.example"],
+                    options: ["ndots:5", "rotate"]))
     }
 }

@@ -4,8 +4,9 @@ import TestSupport
 
 /// What an ADD or DEL may touch: only what this invocation (or this attachment) created.
 /// Each test is the regression test of a defect found by hostile input.
-@Suite("Ownership: a failed ADD and a DEL never remove what another attachment or the host owns",
-       .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
+@Suite(
+    "Ownership: a failed ADD and a DEL never remove what another attachment or the host owns",
+    .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
 struct AttachmentOwnershipTests {
     func ptp(_ node: Node, extra: String = "") -> String {
         #"{"cniVersion":"1.0.0","name":"own","type":"ptp"\#(extra),"ipam":{"type":"host-local","subnet":"10.66.0.0/24","dataDir":"\#(node.dataDir)"}}"#
@@ -18,12 +19,15 @@ struct AttachmentOwnershipTests {
 
     /// A veth pair on the node that no plugin made.
     func foreignVeth(_ node: Node) throws {
-        try Command.checked(["ip", "-n", node.ns.name, "link", "add", "cnitforeign0", "type", "veth", "peer", "name", "cnitforeign1"])
+        try Command.checked([
+            "ip", "-n", node.ns.name, "link", "add", "cnitforeign0", "type", "veth", "peer", "name", "cnitforeign1",
+        ])
     }
 
     func reservationOwners(_ node: Node) throws -> [String] {
         try node.reservations("own").map {
-            try String(contentsOfFile: node.dataDir + "/own/" + $0, encoding: .utf8).split(separator: "\r\n").first.map(String.init) ?? ""
+            try String(contentsOfFile: node.dataDir + "/own/" + $0, encoding: .utf8).split(separator: "\r\n").first.map(
+                String.init) ?? ""
         }
     }
 
@@ -42,7 +46,9 @@ struct AttachmentOwnershipTests {
         let next = try node.run(plugin, "ADD", config: conf, id: "ctrB", pod: other)
         let ips = try next.object()["ips"] as? [[String: Any]] ?? []
         #expect(ips.first?["address"] as? String != "10.6\(plugin == "ptp" ? 6 : 5).0.2/24", "\(next)")
-        for (id, ns) in [("ctrA", pod), ("ctrB", other)] { #expect(try node.run(plugin, "DEL", config: conf, id: id, pod: ns).status == 0) }
+        for (id, ns) in [("ctrA", pod), ("ctrB", other)] {
+            #expect(try node.run(plugin, "DEL", config: conf, id: id, pod: ns).status == 0)
+        }
         #expect(try node.reservations("own").isEmpty)
     }
 
@@ -57,7 +63,9 @@ struct AttachmentOwnershipTests {
         #expect(before > 1)
         let again = try node.run("bridge", "ADD", config: conf, id: "ctrS", pod: other)
         #expect(again.status == 1, "\(again)")
-        #expect(try node.nftRuleset().components(separatedBy: "macspoofchk-ctrS-eth0").count == before, "the live rules stay")
+        #expect(
+            try node.nftRuleset().components(separatedBy: "macspoofchk-ctrS-eth0").count == before,
+            "the live rules stay")
         #expect(try other.ipJSON(["link", "show"]).count == 1, "the failed ADD removed its own veth")
         #expect(try node.run("bridge", "DEL", config: conf, id: "ctrS", pod: pod).status == 0)
         #expect(try !node.nftRuleset().contains("macspoofchk-ctrS"))
@@ -69,7 +77,8 @@ struct AttachmentOwnershipTests {
         defer { node.tearDown() }
         let pod = try node.pod()
         try foreignVeth(node)
-        let prev = #"{"cniVersion":"1.0.0","interfaces":[{"name":"cnitforeign0"},{"name":"cnitforeign1"},{"name":"lo"},{"name":"eth0","sandbox":"\#(pod.path)"}],"ips":[{"address":"10.66.0.9/24","gateway":"10.66.0.1","interface":3}]}"#
+        let prev =
+            #"{"cniVersion":"1.0.0","interfaces":[{"name":"cnitforeign0"},{"name":"cnitforeign1"},{"name":"lo"},{"name":"eth0","sandbox":"\#(pod.path)"}],"ips":[{"address":"10.66.0.9/24","gateway":"10.66.0.1","interface":3}]}"#
         let base = plugin == "ptp" ? ptp(node) : bridge(node)
         let conf = String(base.dropLast()) + #","prevResult":\#(prev)}"#
         for netns in ["", pod.path] {
@@ -97,9 +106,12 @@ struct AttachmentOwnershipTests {
         #expect(try node.reservations("own").isEmpty)
     }
 
-    @Test("DEL reads leniently: configs the reference accepted on ADD are deletable", arguments: [
-        ("bridge", #","mtu":-1"#), ("bridge", #","mtu":70000,"vlan":99999"#), ("ptp", #","mtu":70000"#), ("ptp", #","mtu":-1"#),
-    ])
+    @Test(
+        "DEL reads leniently: configs the reference accepted on ADD are deletable",
+        arguments: [
+            ("bridge", #","mtu":-1"#), ("bridge", #","mtu":70000,"vlan":99999"#), ("ptp", #","mtu":70000"#),
+            ("ptp", #","mtu":-1"#),
+        ])
     func lenientDel(plugin: String, extra: String) throws {
         let node = try Node("owl")
         defer { node.tearDown() }
@@ -108,8 +120,10 @@ struct AttachmentOwnershipTests {
         #expect(try node.run(plugin, "ADD", config: conf, id: "ctrL", pod: pod).status == 0)
         // The same attachment, described with values our ADD would refuse, and an IPAM section
         // whose gateway lies outside an invalid subnet.
-        let badIPAM = #"{"type":"host-local","subnet":"10.66.0.0/999","gateway":"192.0.2.1","dataDir":"\#(node.dataDir)"}"#
-        let hostile = plugin == "ptp"
+        let badIPAM =
+            #"{"type":"host-local","subnet":"10.66.0.0/999","gateway":"192.0.2.1","dataDir":"\#(node.dataDir)"}"#
+        let hostile =
+            plugin == "ptp"
             ? #"{"cniVersion":"1.0.0","name":"own","type":"ptp"\#(extra),"ipam":\#(badIPAM)}"#
             : bridge(node, extra: extra, ipam: badIPAM)
         let deleted = try node.run(plugin, "DEL", config: hostile, id: "ctrL", pod: pod)
@@ -118,11 +132,13 @@ struct AttachmentOwnershipTests {
         #expect(try !node.links().contains { $0.hasPrefix("veth") })
     }
 
-    @Test("Every plugin's DEL accepts bad values of keys it does not need", arguments: [
-        ("macvlan", #","master":"cnitnone","mode":"bogus","mtu":-1"#), ("ipvlan", #","mode":"l9","mtu":70000"#),
-        ("tuning", #","mtu":-5,"sysctl":{"net.bad":"1"}"#), ("portmap", #","markMasqBit":99"#),
-        ("bandwidth", #","ingressRate":5"#), ("firewall", #","ingressPolicy":"bogus""#),
-    ])
+    @Test(
+        "Every plugin's DEL accepts bad values of keys it does not need",
+        arguments: [
+            ("macvlan", #","master":"cnitnone","mode":"bogus","mtu":-1"#), ("ipvlan", #","mode":"l9","mtu":70000"#),
+            ("tuning", #","mtu":-5,"sysctl":{"net.bad":"1"}"#), ("portmap", #","markMasqBit":99"#),
+            ("bandwidth", #","ingressRate":5"#), ("firewall", #","ingressPolicy":"bogus""#),
+        ])
     func lenientEverywhere(plugin: String, extra: String) throws {
         let node = try Node("owe")
         defer { node.tearDown() }
@@ -136,7 +152,9 @@ struct AttachmentOwnershipTests {
         let node = try Node("ow3")
         defer { node.tearDown() }
         let pod = try node.pod()
-        let added = try node.run("bridge", "ADD", config: bridge(node).replacingOccurrences(of: "1.0.0", with: "0.3.1"), id: "ctr3", pod: pod)
+        let added = try node.run(
+            "bridge", "ADD", config: bridge(node).replacingOccurrences(of: "1.0.0", with: "0.3.1"), id: "ctr3", pod: pod
+        )
         #expect(added.status == 0, "\(added)")
         let conf = #"{"cniVersion":"0.3.1","name":"own","type":"firewall","prevResult":\#(added.stdout)}"#
         let fw = try node.run("firewall", "ADD", config: conf, id: "ctr3", pod: pod)

@@ -2,17 +2,22 @@ import Foundation
 import Testing
 import TestSupport
 
-@Suite("bridge failures leave nothing behind; GC, STATUS and bad input",
-       .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
+@Suite(
+    "bridge failures leave nothing behind; GC, STATUS and bad input",
+    .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
 struct BridgeFailureTests {
-    func config(_ node: Node, subnet: String = "10.79.0.0/24", extra: String = "", version: String = "1.1.0") -> String {
+    func config(_ node: Node, subnet: String = "10.79.0.0/24", extra: String = "", version: String = "1.1.0") -> String
+    {
         #"{"cniVersion":"\#(version)","name":"brfail","type":"bridge","bridge":"cnitbr0","isGateway":true,"ipMasq":true\#(extra),"ipam":{"type":"host-local","subnet":"\#(subnet)","dataDir":"\#(node.dataDir)"}}"#
     }
 
     /// Nothing of the failed attachment: no veth on the node, only lo in the pod, no rule.
-    func expectClean(_ node: Node, _ pod: TestNamespace, bridge: Bool, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectClean(
+        _ node: Node, _ pod: TestNamespace, bridge: Bool, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         #expect(try node.links() == (bridge ? ["cnitbr0"] : []), sourceLocation: sourceLocation)
-        #expect(try pod.ipJSON(["link", "show"]).map { $0["ifname"] as? String } == ["lo"], sourceLocation: sourceLocation)
+        #expect(
+            try pod.ipJSON(["link", "show"]).map { $0["ifname"] as? String } == ["lo"], sourceLocation: sourceLocation)
         #expect(try !node.nftRuleset().contains("id: ctr-fail"), sourceLocation: sourceLocation)
     }
 
@@ -65,7 +70,9 @@ struct BridgeFailureTests {
         let node = try Node("bfc")
         defer { node.tearDown() }
         let pod = try node.pod()
-        try Command.checked(["ip", "-n", node.ns.name, "link", "add", "cnitbr0", "type", "veth", "peer", "name", "cnitpeer0"])
+        try Command.checked([
+            "ip", "-n", node.ns.name, "link", "add", "cnitbr0", "type", "veth", "peer", "name", "cnitpeer0",
+        ])
         let failed = try node.run("bridge", "ADD", config: config(node), id: "ctr-fail", pod: pod)
         #expect(failed.status == 1)
         #expect((try failed.object()["msg"] as? String)?.contains("already exists but is not a bridge") == true)
@@ -78,15 +85,17 @@ struct BridgeFailureTests {
         let node = try Node("bfm")
         defer { node.tearDown() }
         let pod = try node.pod()
-        let conf = #"{"cniVersion":"1.0.0","name":"brfail","type":"bridge","bridge":"cnitbr0","ipam":{"type":"no-such-ipam"}}"#
+        let conf =
+            #"{"cniVersion":"1.0.0","name":"brfail","type":"bridge","bridge":"cnitbr0","ipam":{"type":"no-such-ipam"}}"#
         let failed = try node.run("bridge", "ADD", config: conf, id: "ctr-fail", pod: pod)
         #expect(failed.status == 1)
         #expect((try failed.object()["msg"] as? String)?.contains("failed to find plugin \"no-such-ipam\"") == true)
         try expectClean(node, pod, bridge: false)
     }
 
-    @Test("VLANs on this kernel (no bridge VLAN filtering): a CNI error naming the missing support, nothing left",
-          arguments: [#","vlan":100"#, #","vlanTrunk":[{"id":101},{"minID":200,"maxID":210}]"#])
+    @Test(
+        "VLANs on this kernel (no bridge VLAN filtering): a CNI error naming the missing support, nothing left",
+        arguments: [#","vlan":100"#, #","vlanTrunk":[{"id":101},{"minID":200,"maxID":210}]"#])
     func vlanUnsupported(extra: String) throws {
         let node = try Node("bfv")
         defer { node.tearDown() }
@@ -104,11 +113,13 @@ struct BridgeFailureTests {
         #expect(node.reservations("brfail").isEmpty)
     }
 
-    @Test("Bad input is error 7 naming the key, and nothing is created", arguments: [
-        (#","mtu":-5"#, "mtu"), (#","mtu":70000"#, "mtu"), (#","vlan":5000"#, "VLAN ID"),
-        (#","vlanTrunk":[{"minID":20}]"#, "maxID"), (#","bridge":"abcdefghijklmnop""#, "bridge name"),
-        (#","hairpinMode":true,"promiscMode":true"#, "hairpin"), (#","isGateway":"yes""#, "isGateway"),
-    ])
+    @Test(
+        "Bad input is error 7 naming the key, and nothing is created",
+        arguments: [
+            (#","mtu":-5"#, "mtu"), (#","mtu":70000"#, "mtu"), (#","vlan":5000"#, "VLAN ID"),
+            (#","vlanTrunk":[{"minID":20}]"#, "maxID"), (#","bridge":"abcdefghijklmnop""#, "bridge name"),
+            (#","hairpinMode":true,"promiscMode":true"#, "hairpin"), (#","isGateway":"yes""#, "isGateway"),
+        ])
     func badInput(extra: String, expected: String) throws {
         let node = try Node("bfb")
         defer { node.tearDown() }
@@ -130,7 +141,8 @@ struct BridgeFailureTests {
         #expect(try node.run("bridge", "ADD", config: conf, id: "ctr-a", pod: a).status == 0)
         #expect(try node.run("bridge", "ADD", config: conf, id: "ctr-b", pod: b).status == 0)
         #expect(try node.run("bridge", "STATUS", config: conf, id: "", pod: nil).status == 0)
-        let gcConf = String(conf.dropLast()) + #","cni.dev/valid-attachments":[{"containerID":"ctr-a","ifname":"eth0"}]}"#
+        let gcConf =
+            String(conf.dropLast()) + #","cni.dev/valid-attachments":[{"containerID":"ctr-a","ifname":"eth0"}]}"#
         let collected = try node.run("bridge", "GC", config: gcConf, id: "", pod: nil)
         #expect(collected.status == 0, "\(collected)")
         let rules = try node.nftRuleset()
@@ -138,7 +150,9 @@ struct BridgeFailureTests {
         #expect(!rules.contains("id: ctr-b"))
         #expect(node.reservations("brfail") == ["10.79.0.2"])
         // Fill the pool: .3 to .6 are free (.1 is the gateway, .7 broadcast).
-        for i in 0..<4 { #expect(try node.run("bridge", "ADD", config: conf, id: "fill\(i)", pod: try node.pod()).status == 0) }
+        for i in 0..<4 {
+            #expect(try node.run("bridge", "ADD", config: conf, id: "fill\(i)", pod: try node.pod()).status == 0)
+        }
         let full = try node.run("bridge", "STATUS", config: conf, id: "", pod: nil)
         #expect(full.status == 1)
         #expect(try full.object()["code"] as? Int == 50)

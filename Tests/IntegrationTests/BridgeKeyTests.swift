@@ -5,8 +5,11 @@ import TestSupport
 /// Each bridge config key, checked in the kernel after an ADD.
 @Suite("bridge config keys", .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
 struct BridgeKeyTests {
-    func add(_ node: Node, _ pod: TestNamespace, keys: String, id: String = "ctr1", args: String = "", ipam: Bool = true) throws -> CommandResult {
-        let ipamSection = ipam ? #""ipam":{"type":"host-local","subnet":"10.70.0.0/24","dataDir":"\#(node.dataDir)"}"# : #""ipam":{}"#
+    func add(
+        _ node: Node, _ pod: TestNamespace, keys: String, id: String = "ctr1", args: String = "", ipam: Bool = true
+    ) throws -> CommandResult {
+        let ipamSection =
+            ipam ? #""ipam":{"type":"host-local","subnet":"10.70.0.0/24","dataDir":"\#(node.dataDir)"}"# : #""ipam":{}"#
         let conf = #"{"cniVersion":"1.0.0","name":"keynet","type":"bridge","bridge":"cnitbr5"\#(keys),\#(ipamSection)}"#
         var invocation = PluginInvocation(plugin: "bridge", command: "ADD")
         invocation.containerID = id
@@ -31,8 +34,12 @@ struct BridgeKeyTests {
         #expect(try pod.ipJSON(["link", "show", "eth0"]).first?["mtu"] as? Int == 1400)
         let routes = try pod.ipJSON(["route", "show"])
         #expect(routes.contains { $0["dst"] as? String == "default" && $0["gateway"] as? String == "10.70.0.1" })
-        #expect((try result.object()["routes"] as? [[String: Any]])?.contains { $0["dst"] as? String == "0.0.0.0/0" } == true)
-        #expect(try Command.checked(["ip", "netns", "exec", node.ns.name, "sysctl", "-n", "net.ipv4.ip_forward"]).hasPrefix("1"))
+        #expect(
+            (try result.object()["routes"] as? [[String: Any]])?.contains { $0["dst"] as? String == "0.0.0.0/0" }
+                == true)
+        #expect(
+            try Command.checked(["ip", "netns", "exec", node.ns.name, "sysctl", "-n", "net.ipv4.ip_forward"]).hasPrefix(
+                "1"))
     }
 
     @Test("MAC from runtimeConfig beats args.cni.mac beats CNI_ARGS MAC")
@@ -40,8 +47,14 @@ struct BridgeKeyTests {
         let node = try Node("bk2")
         defer { node.tearDown() }
         let cases: [(String, String, String)] = [
-            (#","runtimeConfig":{"mac":"02:00:00:00:00:a1"},"args":{"cni":{"mac":"02:00:00:00:00:a2"}}"#, "IgnoreUnknown=1;MAC=02:00:00:00:00:a3", "02:00:00:00:00:a1"),
-            (#","args":{"cni":{"mac":"02:00:00:00:00:a2"}}"#, "IgnoreUnknown=1;MAC=02:00:00:00:00:a3", "02:00:00:00:00:a2"),
+            (
+                #","runtimeConfig":{"mac":"02:00:00:00:00:a1"},"args":{"cni":{"mac":"02:00:00:00:00:a2"}}"#,
+                "IgnoreUnknown=1;MAC=02:00:00:00:00:a3", "02:00:00:00:00:a1"
+            ),
+            (
+                #","args":{"cni":{"mac":"02:00:00:00:00:a2"}}"#, "IgnoreUnknown=1;MAC=02:00:00:00:00:a3",
+                "02:00:00:00:00:a2"
+            ),
             ("", "IgnoreUnknown=1;MAC=02:00:00:00:00:a3", "02:00:00:00:00:a3"),
         ]
         for (i, (keys, args, expected)) in cases.enumerated() {
@@ -63,7 +76,9 @@ struct BridgeKeyTests {
         let result = try add(node, pod, keys: #","hairpinMode":true,"portIsolation":true"#)
         #expect(result.status == 0, "\(result)")
         let hostVeth = (try result.object()["interfaces"] as? [[String: Any]])?[1]["name"] as? String ?? ""
-        let port = try Command.checked(["ip", "netns", "exec", node.ns.name, "bridge", "-j", "-d", "link", "show", "dev", hostVeth])
+        let port = try Command.checked([
+            "ip", "netns", "exec", node.ns.name, "bridge", "-j", "-d", "link", "show", "dev", hostVeth,
+        ])
         #expect(port.contains("\"hairpin\":true"))
         #expect(port.contains("\"isolated\":true"))
     }
@@ -77,12 +92,15 @@ struct BridgeKeyTests {
         let pod = try node.pod()
         let refused = try add(node, pod, keys: #","isGateway":true"#)
         #expect(refused.status == 1)
-        #expect((try refused.object()["msg"] as? String)?.contains("already has an IP address different from 10.70.0.1/24") == true)
+        #expect(
+            (try refused.object()["msg"] as? String)?.contains("already has an IP address different from 10.70.0.1/24")
+                == true)
         #expect(try pod.ipJSON(["link", "show"]).count == 1)
         #expect(node.reservations("keynet").isEmpty)
         let forced = try add(node, pod, keys: #","isGateway":true,"forceAddress":true"#)
         #expect(forced.status == 0, "\(forced)")
-        let addresses = try node.ns.ipJSON(["-4", "addr", "show", "cnitbr5"]).first?["addr_info"] as? [[String: Any]] ?? []
+        let addresses =
+            try node.ns.ipJSON(["-4", "addr", "show", "cnitbr5"]).first?["addr_info"] as? [[String: Any]] ?? []
         #expect(addresses.map { $0["local"] as? String } == ["10.70.0.1"])
     }
 

@@ -21,13 +21,17 @@ final class Node: @unchecked Sendable {
         return pod
     }
 
-    func run(_ plugin: String, _ command: String, config: String, id: String, pod: TestNamespace?, ifname: String = "eth0",
-             netns: String? = nil) throws -> CommandResult {
+    func run(
+        _ plugin: String, _ command: String, config: String, id: String, pod: TestNamespace?, ifname: String = "eth0",
+        netns: String? = nil
+    ) throws -> CommandResult {
         var invocation = PluginInvocation(plugin: plugin, command: command)
         invocation.containerID = id
         invocation.ifname = ifname
         invocation.netns = netns ?? pod?.path ?? ""
-        if command == "GC" || command == "STATUS" { invocation.containerID = ""; invocation.ifname = ""; invocation.netns = "" }
+        if command == "GC" || command == "STATUS" {
+            invocation.containerID = ""; invocation.ifname = ""; invocation.netns = ""
+        }
         return try invocation.run(stdin: config, node: ns)
     }
 
@@ -37,7 +41,9 @@ final class Node: @unchecked Sendable {
     }
 
     func reservations(_ network: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: dataDir + "/" + network)) ?? []).filter { $0.first?.isNumber == true || $0.contains(":") }
+        ((try? FileManager.default.contentsOfDirectory(atPath: dataDir + "/" + network)) ?? []).filter {
+            $0.first?.isNumber == true || $0.contains(":")
+        }
     }
 
     func nftRuleset() throws -> String {
@@ -66,12 +72,16 @@ func ping(_ from: TestNamespace, _ address: String) throws -> Bool {
     try from.run(["ping", "-c", "1", "-W", "2", address]).status == 0
 }
 
-@Suite("bridge in real namespaces: connectivity, results, CHECK, DEL, rollback, GC, STATUS",
-       .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
+@Suite(
+    "bridge in real namespaces: connectivity, results, CHECK, DEL, rollback, GC, STATUS",
+    .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
 struct BridgeTests {
     func config(_ node: Node, version: String = "1.0.0", extra: String = "", ipam: String? = nil) -> String {
-        let ipamSection = ipam ?? #"{"type":"host-local","subnet":"10.77.0.0/24","dataDir":"\#(node.dataDir)","routes":[{"dst":"0.0.0.0/0"}]}"#
-        return #"{"cniVersion":"\#(version)","name":"brnet","type":"bridge","bridge":"cnitbr0","isGateway":true\#(extra),"ipam":\#(ipamSection)}"#
+        let ipamSection =
+            ipam
+            ?? #"{"type":"host-local","subnet":"10.77.0.0/24","dataDir":"\#(node.dataDir)","routes":[{"dst":"0.0.0.0/0"}]}"#
+        return
+            #"{"cniVersion":"\#(version)","name":"brnet","type":"bridge","bridge":"cnitbr0","isGateway":true\#(extra),"ipam":\#(ipamSection)}"#
     }
 
     @Test("Two pods ping each other and the gateway, the node pings a pod; DEL removes everything")
@@ -80,10 +90,16 @@ struct BridgeTests {
         defer { node.tearDown() }
         let a = try node.pod(), b = try node.pod()
         let conf = config(node, extra: #","ipMasq":true"#)
-        let added = try [a, b].enumerated().map { i, pod in try node.run("bridge", "ADD", config: conf, id: "ctr\(i)", pod: pod) }
+        let added = try [a, b].enumerated().map { i, pod in
+            try node.run("bridge", "ADD", config: conf, id: "ctr\(i)", pod: pod)
+        }
         for result in added { #expect(result.status == 0, "\(result)") }
-        let addrA = try ((added[0].object()["ips"] as? [[String: Any]])?.first?["address"] as? String)?.split(separator: "/").first.map(String.init) ?? ""
-        let addrB = try ((added[1].object()["ips"] as? [[String: Any]])?.first?["address"] as? String)?.split(separator: "/").first.map(String.init) ?? ""
+        let addrA =
+            try ((added[0].object()["ips"] as? [[String: Any]])?.first?["address"] as? String)?.split(separator: "/")
+            .first.map(String.init) ?? ""
+        let addrB =
+            try ((added[1].object()["ips"] as? [[String: Any]])?.first?["address"] as? String)?.split(separator: "/")
+            .first.map(String.init) ?? ""
         #expect(try ping(a, addrB))
         #expect(try ping(b, addrA))
         #expect(try ping(a, "10.77.0.1"))
@@ -108,7 +124,8 @@ struct BridgeTests {
         let node = try Node("brd")
         defer { node.tearDown() }
         let a = try node.pod(), b = try node.pod()
-        let ipam = #"{"type":"host-local","ranges":[[{"subnet":"10.78.0.0/24"}],[{"subnet":"fd00:78::/64"}]],"dataDir":"\#(node.dataDir)"}"#
+        let ipam =
+            #"{"type":"host-local","ranges":[[{"subnet":"10.78.0.0/24"}],[{"subnet":"fd00:78::/64"}]],"dataDir":"\#(node.dataDir)"}"#
         let conf = config(node, ipam: ipam)
         for (i, pod) in [a, b].enumerated() {
             let result = try node.run("bridge", "ADD", config: conf, id: "ctr\(i)", pod: pod)
@@ -124,8 +141,9 @@ struct BridgeTests {
         #expect(try ping(a, "10.78.0.3"))
     }
 
-    @Test("Results in every cniVersion; CHECK passes, then fails after the container address is removed",
-          arguments: ["0.3.1", "0.4.0", "1.0.0", "1.1.0"])
+    @Test(
+        "Results in every cniVersion; CHECK passes, then fails after the container address is removed",
+        arguments: ["0.3.1", "0.4.0", "1.0.0", "1.1.0"])
     func versionsAndCheck(version: String) throws {
         let node = try Node("brv")
         defer { node.tearDown() }
@@ -136,7 +154,7 @@ struct BridgeTests {
         let result = try added.object()
         #expect(result["cniVersion"] as? String == version)
         let interfaces = result["interfaces"] as? [[String: Any]] ?? []
-        #expect(interfaces.map { $0["name"] as? String } .first == "cnitbr0")
+        #expect(interfaces.map { $0["name"] as? String }.first == "cnitbr0")
         #expect((interfaces[1]["name"] as? String)?.hasPrefix("veth") == true && interfaces[1]["sandbox"] == nil)
         #expect(interfaces[2]["name"] as? String == "eth0" && interfaces[2]["sandbox"] as? String == pod.path)
         let ips = result["ips"] as? [[String: Any]] ?? []
@@ -195,7 +213,8 @@ struct MacSpoofCheckTests {
         let node = try Node("brs")
         defer { node.tearDown() }
         let pod = try node.pod()
-        let conf = #"{"cniVersion":"1.0.0","name":"spoofnet","type":"bridge","bridge":"cnitbr2","isGateway":true,"macspoofchk":true,"ipam":{"type":"host-local","subnet":"10.75.0.0/24","dataDir":"\#(node.dataDir)"}}"#
+        let conf =
+            #"{"cniVersion":"1.0.0","name":"spoofnet","type":"bridge","bridge":"cnitbr2","isGateway":true,"macspoofchk":true,"ipam":{"type":"host-local","subnet":"10.75.0.0/24","dataDir":"\#(node.dataDir)"}}"#
         let added = try node.run("bridge", "ADD", config: conf, id: "ctr1", pod: pod)
         #expect(added.status == 0, "\(added)")
         let rules = try node.nftRuleset()
@@ -218,12 +237,15 @@ struct MacSpoofCheckTests {
         let node = try Node("brg")
         defer { node.tearDown() }
         let (live, dead) = (try node.pod("live"), try node.pod("dead"))
-        let conf = #"{"cniVersion":"1.1.0","name":"spoofnet","type":"bridge","bridge":"cnitbr3","macspoofchk":true,"ipam":{"type":"host-local","subnet":"10.76.0.0/24","dataDir":"\#(node.dataDir)"}}"#
+        let conf =
+            #"{"cniVersion":"1.1.0","name":"spoofnet","type":"bridge","bridge":"cnitbr3","macspoofchk":true,"ipam":{"type":"host-local","subnet":"10.76.0.0/24","dataDir":"\#(node.dataDir)"}}"#
         #expect(try node.run("bridge", "ADD", config: conf, id: "live", pod: live).status == 0)
         #expect(try node.run("bridge", "ADD", config: conf, id: "dead", pod: dead).status == 0)
         try dead.remove()  // the pod's end of the veth goes, and with it (asynchronously) the host end
         #expect(try eventually(5) { try node.links().filter { $0.hasPrefix("veth") }.count == 1 })
-        let gc = String(conf.dropLast()) + #","cni.dev/valid-attachments":[{"containerID":"live","ifname":"eth0"},{"containerID":"dead","ifname":"eth0"}]}"#
+        let gc =
+            String(conf.dropLast())
+            + #","cni.dev/valid-attachments":[{"containerID":"live","ifname":"eth0"},{"containerID":"dead","ifname":"eth0"}]}"#
         let collected = try node.run("bridge", "GC", config: gc, id: "", pod: nil)
         #expect(collected.status == 0, "\(collected)")
         let rules = try node.nftRuleset()

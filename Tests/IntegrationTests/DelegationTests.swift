@@ -3,7 +3,9 @@ import Testing
 import TestSupport
 
 /// Delegation to IPAM by exec, observed through a fake IPAM plugin that logs what it got.
-@Suite("IPAM delegation by exec (R26, R27, R48, R53, R65)", .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
+@Suite(
+    "IPAM delegation by exec (R26, R27, R48, R53, R65)",
+    .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
 struct DelegationTests {
     /// A fake IPAM: logs command and stdin, writes to stderr, answers per `behaviour`.
     func fakeIPAM(_ dir: String, addFails: Bool = false, statusFails: Bool = false) throws {
@@ -49,7 +51,8 @@ struct DelegationTests {
         let added = try invocation("ADD", dir: dir, pod: pod).run(stdin: config(), node: node.ns)
         #expect(added.status == 0, "\(added)")
         #expect(added.stderr.contains("fake-ipam says hello"))
-        #expect(try String(contentsOfFile: dir + "/stdin.ADD", encoding: .utf8) == config(), "the very same stdin bytes")
+        #expect(
+            try String(contentsOfFile: dir + "/stdin.ADD", encoding: .utf8) == config(), "the very same stdin bytes")
         let addr = try pod.ipJSON(["addr", "show", "eth0"]).first?["addr_info"] as? [[String: Any]] ?? []
         #expect(addr.contains { $0["local"] as? String == "10.74.0.5" })
         #expect(try invocation("DEL", dir: dir, pod: pod).run(stdin: config(), node: node.ns).status == 0)

@@ -9,7 +9,8 @@ struct DemoTests {
         let node = try TestNamespace("demo")
         defer { try? node.remove() }
         let script = TestEnvironment.repositoryRoot.appendingPathComponent("Scripts/demo.sh").path
-        let result = try node.run([script, TestEnvironment.pluginDirectory], environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"])
+        let result = try node.run(
+            [script, TestEnvironment.pluginDirectory], environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"])
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.contains("2 received"))
         #expect(try node.ipJSON(["link", "show"]).count == 1, "only lo left on the node")

@@ -19,28 +19,35 @@ final class DhcpLab {
         socket = node.dataDir + "/run/dhcp.sock"
         pidfile = node.dataDir + "/dhcp.pid"
         log = node.dataDir + "/daemon.log"
-        for argv in [["ip", "-n", node.ns.name, "link", "add", "cnitdh0", "type", "bridge"],
-                     ["ip", "-n", node.ns.name, "link", "set", "cnitdh0", "up"],
-                     ["ip", "-n", node.ns.name, "link", "add", "cnitdhv0", "type", "veth", "peer", "name", "eth0", "netns", server.name],
-                     ["ip", "-n", node.ns.name, "link", "set", "cnitdhv0", "master", "cnitdh0", "up"],
-                     ["ip", "-n", server.name, "addr", "add", "10.86.0.1/24", "dev", "eth0"],
-                     ["ip", "-n", server.name, "link", "set", "eth0", "up"]] {
+        for argv in [
+            ["ip", "-n", node.ns.name, "link", "add", "cnitdh0", "type", "bridge"],
+            ["ip", "-n", node.ns.name, "link", "set", "cnitdh0", "up"],
+            [
+                "ip", "-n", node.ns.name, "link", "add", "cnitdhv0", "type", "veth", "peer", "name", "eth0", "netns",
+                server.name,
+            ],
+            ["ip", "-n", node.ns.name, "link", "set", "cnitdhv0", "master", "cnitdh0", "up"],
+            ["ip", "-n", server.name, "addr", "add", "10.86.0.1/24", "dev", "eth0"],
+            ["ip", "-n", server.name, "link", "set", "eth0", "up"],
+        ] {
             try Command.checked(argv)
         }
         let conf = node.dataDir + "/udhcpd.conf"
         try """
-            start 10.86.0.100
-            end 10.86.0.120
-            interface eth0
-            lease_file \(node.dataDir)/leases
-            pidfile \(node.dataDir)/udhcpd.pid
-            min_lease 2
-            option subnet 255.255.255.0
-            option router 10.86.0.1
-            option lease \(lease)
-            """.write(toFile: conf, atomically: true, encoding: .utf8)
+        start 10.86.0.100
+        end 10.86.0.120
+        interface eth0
+        lease_file \(node.dataDir)/leases
+        pidfile \(node.dataDir)/udhcpd.pid
+        min_lease 2
+        option subnet 255.255.255.0
+        option router 10.86.0.1
+        option lease \(lease)
+        """.write(toFile: conf, atomically: true, encoding: .utf8)
         FileManager.default.createFile(atPath: node.dataDir + "/leases", contents: nil)
-        udhcpd = try Self.spawn(["ip", "netns", "exec", server.name, "busybox", "udhcpd", "-f", "-a", "100", conf], output: node.dataDir + "/udhcpd.log")
+        udhcpd = try Self.spawn(
+            ["ip", "netns", "exec", server.name, "busybox", "udhcpd", "-f", "-a", "100", conf],
+            output: node.dataDir + "/udhcpd.log")
         if startDaemon { try start() }
     }
 
@@ -49,7 +56,9 @@ final class DhcpLab {
     /// would keep that command from ending). posix_spawn rather than Foundation's Process,
     /// whose reaper waits for its children one at a time.
     static func spawn(_ argv: [String], output: String) throws -> pid_t {
-        let full = ["/usr/bin/python3", "-c", "import os, sys; os.closerange(3, 65536); os.execvp(sys.argv[1], sys.argv[1:])"] + argv
+        let full =
+            ["/usr/bin/python3", "-c", "import os, sys; os.closerange(3, 65536); os.execvp(sys.argv[1], sys.argv[1:])"]
+            + argv
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -82,9 +91,14 @@ final class DhcpLab {
     func start(activated: Bool = false) throws {
         let launcher = activated ? ["systemd-socket-activate", "-l", socket] : []
         try FileManager.default.createDirectory(atPath: node.dataDir + "/run", withIntermediateDirectories: true)
-        daemon = try Self.spawn(["ip", "netns", "exec", node.ns.name] + launcher + [TestEnvironment.plugin("dhcp"), "daemon",
-                                 "-socketpath", socket, "-pidfile", pidfile, "-resendtimeout", "20s"], output: log)
-        guard eventually(5, { FileManager.default.fileExists(atPath: socket) }) else { throw TestFailure("daemon did not start: \(daemonLog)") }
+        daemon = try Self.spawn(
+            ["ip", "netns", "exec", node.ns.name] + launcher + [
+                TestEnvironment.plugin("dhcp"), "daemon",
+                "-socketpath", socket, "-pidfile", pidfile, "-resendtimeout", "20s",
+            ], output: log)
+        guard eventually(5, { FileManager.default.fileExists(atPath: socket) }) else {
+            throw TestFailure("daemon did not start: \(daemonLog)")
+        }
     }
 
     /// SIGTERM, as systemd stops it; returns its exit status.
@@ -107,15 +121,20 @@ final class DhcpLab {
     }
 }
 
-@Suite("dhcp with a real DHCP server (udhcpd) behind a bridge: lease, renewal, release, GC, STATUS, daemon lifecycle",
-       .enabled(if: TestEnvironment.isRoot && FileManager.default.fileExists(atPath: "/bin/busybox"), "needs root and busybox (udhcpd)"))
+@Suite(
+    "dhcp with a real DHCP server (udhcpd) behind a bridge: lease, renewal, release, GC, STATUS, daemon lifecycle",
+    .enabled(
+        if: TestEnvironment.isRoot && FileManager.default.fileExists(atPath: "/bin/busybox"),
+        "needs root and busybox (udhcpd)"))
 struct DhcpTests {
     func address(_ result: CommandResult) throws -> String {
         let ips = try result.object()["ips"] as? [[String: Any]]
         return ips?.first?["address"] as? String ?? ""
     }
 
-    @Test("bridge + dhcp: the pod gets a lease in every result version and reaches the server; CHECK; DEL releases; a second DEL succeeds", arguments: ["0.3.1", "1.0.0"])
+    @Test(
+        "bridge + dhcp: the pod gets a lease in every result version and reaches the server; CHECK; DEL releases; a second DEL succeeds",
+        arguments: ["0.3.1", "1.0.0"])
     func lease(version: String) throws {
         let lab = try DhcpLab("dhl")
         defer { lab.tearDown() }
@@ -127,9 +146,13 @@ struct DhcpTests {
         #expect(try ((added.object()["ips"] as? [[String: Any]])?.first?["gateway"] as? String) == "10.86.0.1")
         #expect(try ping(pod, "10.86.0.1"))
         let withPrev = String(lab.config(version: version).dropLast()) + #","prevResult":\#(added.stdout)}"#
-        if version != "0.3.1" { #expect(try lab.node.run("bridge", "CHECK", config: withPrev, id: "ctr1", pod: pod).status == 0) }
-        #expect(try lab.node.run("bridge", "DEL", config: lab.config(version: version), id: "ctr1", pod: pod).status == 0)
-        #expect(try lab.node.run("bridge", "DEL", config: lab.config(version: version), id: "ctr1", pod: pod).status == 0)
+        if version != "0.3.1" {
+            #expect(try lab.node.run("bridge", "CHECK", config: withPrev, id: "ctr1", pod: pod).status == 0)
+        }
+        #expect(
+            try lab.node.run("bridge", "DEL", config: lab.config(version: version), id: "ctr1", pod: pod).status == 0)
+        #expect(
+            try lab.node.run("bridge", "DEL", config: lab.config(version: version), id: "ctr1", pod: pod).status == 0)
         #expect(lab.daemonLog.contains("released ctr1/dhnet/eth0"), "\(lab.daemonLog)")
         #expect(try lab.node.links().filter { $0.hasPrefix("veth") }.isEmpty)
     }
@@ -156,17 +179,24 @@ struct DhcpTests {
         let (a, b) = (try lab.node.pod("dha"), try lab.node.pod("dhb"))
         #expect(try lab.node.run("bridge", "ADD", config: lab.config(), id: "a", pod: a).status == 0)
         #expect(try lab.node.run("bridge", "ADD", config: lab.config(), id: "b", pod: b).status == 0)
-        let gc = #"{"cniVersion":"1.1.0","name":"dhnet","type":"dhcp","ipam":{"type":"dhcp","daemonSocketPath":"\#(lab.socket)"},"cni.dev/valid-attachments":[{"containerID":"a","ifname":"eth0"}]}"#
+        let gc =
+            #"{"cniVersion":"1.1.0","name":"dhnet","type":"dhcp","ipam":{"type":"dhcp","daemonSocketPath":"\#(lab.socket)"},"cni.dev/valid-attachments":[{"containerID":"a","ifname":"eth0"}]}"#
         #expect(try lab.node.run("dhcp", "GC", config: gc, id: "", pod: nil).status == 0)
-        #expect(lab.daemonLog.contains("released b/dhnet/eth0") && !lab.daemonLog.contains("released a/"), "\(lab.daemonLog)")
-        let status = #"{"cniVersion":"1.1.0","name":"dhnet","type":"dhcp","ipam":{"type":"dhcp","daemonSocketPath":"\#(lab.socket)"}}"#
+        #expect(
+            lab.daemonLog.contains("released b/dhnet/eth0") && !lab.daemonLog.contains("released a/"),
+            "\(lab.daemonLog)")
+        let status =
+            #"{"cniVersion":"1.1.0","name":"dhnet","type":"dhcp","ipam":{"type":"dhcp","daemonSocketPath":"\#(lab.socket)"}}"#
         #expect(try lab.node.run("dhcp", "STATUS", config: status, id: "", pod: nil).status == 0)
         #expect(try lab.node.run("bridge", "DEL", config: lab.config(), id: "a", pod: a).status == 0)
         #expect(try lab.node.run("bridge", "DEL", config: lab.config(), id: "b", pod: b).status == 0)
     }
 
-    @Test("systemd socket activation: the daemon serves the socket it inherits",
-          .enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/systemd-socket-activate"), "needs systemd-socket-activate"))
+    @Test(
+        "systemd socket activation: the daemon serves the socket it inherits",
+        .enabled(
+            if: FileManager.default.fileExists(atPath: "/usr/bin/systemd-socket-activate"),
+            "needs systemd-socket-activate"))
     func socketActivation() throws {
         let lab = try DhcpLab("dha", startDaemon: false)
         defer { lab.tearDown() }
@@ -178,17 +208,24 @@ struct DhcpTests {
         #expect(try lab.node.run("bridge", "DEL", config: lab.config(), id: "ctr1", pod: pod).status == 0)
     }
 
-    @Test("With the Go reference daemon on the socket, ADD fails with an error that says so",
-          .enabled(if: FileManager.default.fileExists(atPath: "/usr/lib/cni/dhcp"), "needs the reference plugins in /usr/lib/cni"))
+    @Test(
+        "With the Go reference daemon on the socket, ADD fails with an error that says so",
+        .enabled(
+            if: FileManager.default.fileExists(atPath: "/usr/lib/cni/dhcp"),
+            "needs the reference plugins in /usr/lib/cni"))
     func foreignDaemon() throws {
         let lab = try DhcpLab("dhf", startDaemon: false)
         defer { lab.tearDown() }
-        let pid = try DhcpLab.spawn(["ip", "netns", "exec", lab.node.ns.name, "/usr/lib/cni/dhcp", "daemon", "-socketpath", lab.socket], output: lab.log)
+        let pid = try DhcpLab.spawn(
+            ["ip", "netns", "exec", lab.node.ns.name, "/usr/lib/cni/dhcp", "daemon", "-socketpath", lab.socket],
+            output: lab.log)
         defer { _ = DhcpLab.end(pid, signal: SIGKILL) }
         #expect(eventually(5) { FileManager.default.fileExists(atPath: lab.socket) })
         let pod = try lab.node.pod()
         let added = try lab.node.run("bridge", "ADD", config: lab.config(), id: "ctr1", pod: pod)
-        #expect(try added.status == 1 && (added.object()["msg"] as? String)?.contains("Go reference daemon") == true, "\(added)")
+        #expect(
+            try added.status == 1 && (added.object()["msg"] as? String)?.contains("Go reference daemon") == true,
+            "\(added)")
     }
 
     @Test("A symlink planted at the pidfile is replaced, never written through")
@@ -200,26 +237,40 @@ struct DhcpTests {
         try FileManager.default.createSymbolicLink(atPath: lab.pidfile, withDestinationPath: target)
         try lab.start()
         #expect(try String(contentsOfFile: target, encoding: .utf8) == "precious\n")
-        #expect(eventually { (try? FileManager.default.attributesOfItem(atPath: lab.pidfile)[.type] as? FileAttributeType) == .typeRegular })
+        #expect(
+            eventually {
+                (try? FileManager.default.attributesOfItem(atPath: lab.pidfile)[.type] as? FileAttributeType)
+                    == .typeRegular
+            })
         #expect(lab.stop() == 0)
     }
 
-    @Test("Without a daemon: ADD fails and rolls back, STATUS is code 50, DEL succeeds; SIGTERM removes socket and pidfile")
+    @Test(
+        "Without a daemon: ADD fails and rolls back, STATUS is code 50, DEL succeeds; SIGTERM removes socket and pidfile"
+    )
     func daemonLifecycle() throws {
         let lab = try DhcpLab("dhd")
         defer { lab.tearDown() }
         #expect(FileManager.default.fileExists(atPath: lab.pidfile))
         #expect(lab.stop() == 0)
-        #expect(!FileManager.default.fileExists(atPath: lab.socket) && !FileManager.default.fileExists(atPath: lab.pidfile))
+        #expect(
+            !FileManager.default.fileExists(atPath: lab.socket) && !FileManager.default.fileExists(atPath: lab.pidfile))
         let pod = try lab.node.pod()
         let added = try lab.node.run("bridge", "ADD", config: lab.config(), id: "ctr1", pod: pod)
-        #expect(try added.status == 1 && (added.object()["msg"] as? String)?.contains("error dialing DHCP daemon") == true, "\(added)")
+        #expect(
+            try added.status == 1 && (added.object()["msg"] as? String)?.contains("error dialing DHCP daemon") == true,
+            "\(added)")
         #expect(try lab.node.links().filter { $0.hasPrefix("veth") }.isEmpty, "the veth is rolled back")
-        let status = #"{"cniVersion":"1.1.0","name":"dhnet","type":"dhcp","ipam":{"type":"dhcp","daemonSocketPath":"\#(lab.socket)"}}"#
+        let status =
+            #"{"cniVersion":"1.1.0","name":"dhnet","type":"dhcp","ipam":{"type":"dhcp","daemonSocketPath":"\#(lab.socket)"}}"#
         let answered = try lab.node.run("dhcp", "STATUS", config: status, id: "", pod: nil)
         #expect(try answered.status == 1 && answered.object()["code"] as? Int == 50, "\(answered)")
         #expect(try lab.node.run("bridge", "DEL", config: lab.config(), id: "ctr1", pod: pod).status == 0)
-        let bad = try lab.node.run("bridge", "ADD", config: lab.config(ipam: #","request":[{"option":"no-such-option"}]"#), id: "ctr1", pod: pod)
-        #expect((try bad.object()["msg"] as? String)?.hasPrefix("Can not parse option \"no-such-option\"") == true, "\(bad)")
+        let bad = try lab.node.run(
+            "bridge", "ADD", config: lab.config(ipam: #","request":[{"option":"no-such-option"}]"#), id: "ctr1",
+            pod: pod)
+        #expect(
+            (try bad.object()["msg"] as? String)?.hasPrefix("Can not parse option \"no-such-option\"") == true, "\(bad)"
+        )
     }
 }

@@ -8,14 +8,18 @@ import TestSupport
 struct ExecProtocolTests {
     static let config = #"{"cniVersion":"1.1.0","name":"testnet","type":"loopback"}"#
 
-    func invoke(_ command: String, stdin: String = config, _ change: (inout PluginInvocation) -> Void = { _ in }) throws -> CommandResult {
+    func invoke(_ command: String, stdin: String = config, _ change: (inout PluginInvocation) -> Void = { _ in }) throws
+        -> CommandResult
+    {
         var invocation = PluginInvocation(plugin: "loopback", command: command)
         invocation.netns = "/run/netns/cnit-does-not-exist"
         change(&invocation)
         return try invocation.run(stdin: stdin)
     }
 
-    func expectError(_ result: CommandResult, code: Int, message: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectError(
+        _ result: CommandResult, code: Int, message: String? = nil, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         #expect(result.status == 1, "\(result)", sourceLocation: sourceLocation)
         let object = try result.object()
         #expect(object["code"] as? Int == code, "\(result)", sourceLocation: sourceLocation)
@@ -23,16 +27,20 @@ struct ExecProtocolTests {
         if let message { #expect(object["msg"] as? String == message, sourceLocation: sourceLocation) }
     }
 
-    @Test("R1/R2: every plugin name answers VERSION with no other variable and garbage on stdin",
-          arguments: TestEnvironment.pluginNames)
+    @Test(
+        "R1/R2: every plugin name answers VERSION with no other variable and garbage on stdin",
+        arguments: TestEnvironment.pluginNames)
     func version(plugin: String) throws {
-        let result = try Command.run([TestEnvironment.plugin(plugin)], environment: ["CNI_COMMAND": "VERSION"], stdin: "{not json")
+        let result = try Command.run(
+            [TestEnvironment.plugin(plugin)], environment: ["CNI_COMMAND": "VERSION"], stdin: "{not json")
         #expect(result.status == 0, "\(result)")
         // bandwidth speaks 0.3.0 and later only, as the reference does; firewall 0.3.0 and later
         // (the reference: 0.4.0), so 0.3.1 chains with firewall can be set up and torn down.
-        let versions = [
-            "bandwidth": #""0.3.0","0.3.1","0.4.0","1.0.0","1.1.0""#, "firewall": #""0.3.0","0.3.1","0.4.0","1.0.0","1.1.0""#,
-        ][plugin] ?? #""0.1.0","0.2.0","0.3.0","0.3.1","0.4.0","1.0.0","1.1.0""#
+        let versions =
+            [
+                "bandwidth": #""0.3.0","0.3.1","0.4.0","1.0.0","1.1.0""#,
+                "firewall": #""0.3.0","0.3.1","0.4.0","1.0.0","1.1.0""#,
+            ][plugin] ?? #""0.1.0","0.2.0","0.3.0","0.3.1","0.4.0","1.0.0","1.1.0""#
         #expect(result.stdout == #"{"cniVersion":"1.1.0","supportedVersions":[\#(versions)]}"# + "\n")
     }
 
@@ -40,19 +48,28 @@ struct ExecProtocolTests {
     func registry() throws {
         let listed = try Command.run([TestEnvironment.multiCallBinary, "--list"], environment: [:])
         #expect(listed.status == 0, "\(listed)")
-        #expect(TestEnvironment.pluginNames.count >= 12, "Package.swift's list was read: \(TestEnvironment.pluginNames)")
+        #expect(
+            TestEnvironment.pluginNames.count >= 12, "Package.swift's list was read: \(TestEnvironment.pluginNames)")
         #expect(listed.stdout.split(separator: "\n").map(String.init) == TestEnvironment.pluginNames)
     }
 
-    @Test("The installed binaries are static: no shared library, so no host requirement",
-          .enabled(if: ProcessInfo.processInfo.environment["SWIFT_CNI_BIN_DIR"] != nil, "only for the installed release build (Scripts/test.sh)"))
+    @Test(
+        "The installed binaries are static: no shared library, so no host requirement",
+        .enabled(
+            if: ProcessInfo.processInfo.environment["SWIFT_CNI_BIN_DIR"] != nil,
+            "only for the installed release build (Scripts/test.sh)"))
     func staticBinaries() throws {
         let result = try Command.run(["ldd", TestEnvironment.plugin("bridge")])
-        #expect(result.stdout.contains("not a dynamic executable") || result.stderr.contains("not a dynamic executable"), "\(result)")
+        #expect(
+            result.stdout.contains("not a dynamic executable") || result.stderr.contains("not a dynamic executable"),
+            "\(result)")
     }
 
-    @Test("install.sh --separate gives one self-contained static executable per plugin",
-          .enabled(if: ProcessInfo.processInfo.environment["SWIFT_CNI_SEPARATE_DIR"] != nil, "only with Scripts/test.sh, which installs them"))
+    @Test(
+        "install.sh --separate gives one self-contained static executable per plugin",
+        .enabled(
+            if: ProcessInfo.processInfo.environment["SWIFT_CNI_SEPARATE_DIR"] != nil,
+            "only with Scripts/test.sh, which installs them"))
     func separateInstall() throws {
         let dir = ProcessInfo.processInfo.environment["SWIFT_CNI_SEPARATE_DIR"]!
         for name in TestEnvironment.pluginNames {
@@ -68,10 +85,12 @@ struct ExecProtocolTests {
 
     @Test("R3: VERSION with libcni's probe environment")
     func versionProbe() throws {
-        let result = try Command.run([TestEnvironment.plugin("loopback")], environment: [
-            "CNI_COMMAND": "VERSION", "CNI_CONTAINERID": "", "CNI_NETNS": "dummy", "CNI_IFNAME": "dummy",
-            "CNI_PATH": "dummy", "CNI_ARGS": "",
-        ], stdin: #"{"cniVersion":"1.0.0"}"#)
+        let result = try Command.run(
+            [TestEnvironment.plugin("loopback")],
+            environment: [
+                "CNI_COMMAND": "VERSION", "CNI_CONTAINERID": "", "CNI_NETNS": "dummy", "CNI_IFNAME": "dummy",
+                "CNI_PATH": "dummy", "CNI_ARGS": "",
+            ], stdin: #"{"cniVersion":"1.0.0"}"#)
         #expect(result.status == 0)
     }
 
@@ -81,7 +100,8 @@ struct ExecProtocolTests {
         #expect(result.status == 0)
         #expect(result.stdout.isEmpty)
         #expect(result.stderr.contains("CNI loopback plugin swift-cni"))
-        #expect(result.stderr.contains("CNI protocol versions supported: 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0"))
+        #expect(
+            result.stderr.contains("CNI protocol versions supported: 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0"))
     }
 
     @Test("R5: unknown command")
@@ -91,17 +111,23 @@ struct ExecProtocolTests {
 
     @Test("R6/R7/R8: missing or empty variables")
     func missing() throws {
-        try expectError(try invoke("ADD") { $0.unset = ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"] }, code: 4,
-                        message: "required env variables [CNI_CONTAINERID,CNI_NETNS,CNI_IFNAME] missing")
-        try expectError(try invoke("DEL") { $0.path = "" }, code: 4, message: "required env variables [CNI_PATH] missing")
-        try expectError(try invoke("CHECK") { $0.netns = "" }, code: 4, message: "required env variables [CNI_NETNS] missing")
-        try expectError(try invoke("GC", stdin: #"{"cniVersion":"1.1.0","name":"n"}"#) { $0.unset = ["CNI_PATH"] }, code: 4)
+        try expectError(
+            try invoke("ADD") { $0.unset = ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"] }, code: 4,
+            message: "required env variables [CNI_CONTAINERID,CNI_NETNS,CNI_IFNAME] missing")
+        try expectError(
+            try invoke("DEL") { $0.path = "" }, code: 4, message: "required env variables [CNI_PATH] missing")
+        try expectError(
+            try invoke("CHECK") { $0.netns = "" }, code: 4, message: "required env variables [CNI_NETNS] missing")
+        try expectError(
+            try invoke("GC", stdin: #"{"cniVersion":"1.1.0","name":"n"}"#) { $0.unset = ["CNI_PATH"] }, code: 4)
     }
 
     @Test("R9/R10: invalid container ID and interface name")
     func invalidIdentifiers() throws {
-        try expectError(try invoke("ADD") { $0.containerID = "-abc" }, code: 4, message: "invalid characters in containerID")
-        try expectError(try invoke("ADD") { $0.ifname = "abcdefghijklmnop" }, code: 4, message: "interface name is too long")
+        try expectError(
+            try invoke("ADD") { $0.containerID = "-abc" }, code: 4, message: "invalid characters in containerID")
+        try expectError(
+            try invoke("ADD") { $0.ifname = "abcdefghijklmnop" }, code: 4, message: "interface name is too long")
         try expectError(try invoke("DEL") { $0.ifname = "eth:0" }, code: 4)
     }
 
@@ -113,8 +139,9 @@ struct ExecProtocolTests {
     @Test("R12: bad or missing network name is error 7")
     func badName() throws {
         try expectError(try invoke("ADD", stdin: #"{"cniVersion":"1.1.0"}"#), code: 7, message: "missing network name")
-        try expectError(try invoke("ADD", stdin: #"{"cniVersion":"1.1.0","name":"a b"}"#), code: 7,
-                        message: "invalid characters found in network name")
+        try expectError(
+            try invoke("ADD", stdin: #"{"cniVersion":"1.1.0","name":"a b"}"#), code: 7,
+            message: "invalid characters found in network name")
     }
 
     @Test("R14: unsupported version is error 1 with the version in details")
@@ -126,16 +153,24 @@ struct ExecProtocolTests {
 
     @Test("R15: CHECK below 0.4.0, GC and STATUS below 1.1.0")
     func versionGates() throws {
-        try expectError(try invoke("CHECK", stdin: #"{"cniVersion":"0.3.1","name":"n"}"#), code: 1, message: "config version does not allow CHECK")
-        try expectError(try invoke("GC", stdin: #"{"cniVersion":"1.0.0","name":"n"}"#), code: 1, message: "config version does not allow GC")
-        try expectError(try invoke("STATUS", stdin: #"{"cniVersion":"1.0.0","name":"n"}"#), code: 1, message: "config version does not allow STATUS")
+        try expectError(
+            try invoke("CHECK", stdin: #"{"cniVersion":"0.3.1","name":"n"}"#), code: 1,
+            message: "config version does not allow CHECK")
+        try expectError(
+            try invoke("GC", stdin: #"{"cniVersion":"1.0.0","name":"n"}"#), code: 1,
+            message: "config version does not allow GC")
+        try expectError(
+            try invoke("STATUS", stdin: #"{"cniVersion":"1.0.0","name":"n"}"#), code: 1,
+            message: "config version does not allow STATUS")
         try expectError(try invoke("STATUS", stdin: #"{"cniVersion":"x.y","name":"n"}"#), code: 6)
     }
 
     @Test("R51/R45: GC and STATUS on loopback succeed silently")
     func gcStatus() throws {
         for command in ["GC", "STATUS"] {
-            let result = try invoke(command) { $0.containerID = ""; $0.netns = ""; $0.ifname = "" }
+            let result = try invoke(command) {
+                $0.containerID = ""; $0.netns = ""; $0.ifname = ""
+            }
             #expect(result.status == 0, "\(result)")
             #expect(result.stdout.isEmpty)
         }
@@ -146,19 +181,26 @@ struct ExecProtocolTests {
         for command in ["STATUS", "GC"] {
             var invocation = PluginInvocation(plugin: plugin, command: command)
             (invocation.containerID, invocation.netns, invocation.ifname) = ("", "", "")
-            let result = try invocation.run(stdin: #"{"cniVersion":"1.1.0","name":"n","type":"\#(plugin)","ipam":{"type":"cnit-no-such-ipam"}}"#)
-            #expect(try result.status == 1 && (result.object()["msg"] as? String)?.hasPrefix("failed to find plugin \"cnit-no-such-ipam\"") == true,
-                    "\(command): \(result)")
+            let result = try invocation.run(
+                stdin: #"{"cniVersion":"1.1.0","name":"n","type":"\#(plugin)","ipam":{"type":"cnit-no-such-ipam"}}"#)
+            #expect(
+                try result.status == 1
+                    && (result.object()["msg"] as? String)?.hasPrefix("failed to find plugin \"cnit-no-such-ipam\"")
+                        == true,
+                "\(command): \(result)")
         }
     }
 
     @Test("dhcp without its daemon: ADD is error 999 naming the socket; DEL succeeds")
     func dhcpWithoutDaemon() throws {
-        let config = #"{"cniVersion":"1.0.0","name":"n","type":"dhcp","ipam":{"type":"dhcp","daemonSocketPath":"/run/cnit-no-such/dhcp.sock"}}"#
+        let config =
+            #"{"cniVersion":"1.0.0","name":"n","type":"dhcp","ipam":{"type":"dhcp","daemonSocketPath":"/run/cnit-no-such/dhcp.sock"}}"#
         var invocation = PluginInvocation(plugin: "dhcp", command: "ADD")
         invocation.netns = "/run/netns/cnit-none"
         let result = try invocation.run(stdin: config)
-        try expectError(result, code: 999, message: "error dialing DHCP daemon: dial unix /run/cnit-no-such/dhcp.sock: No such file or directory")
+        try expectError(
+            result, code: 999,
+            message: "error dialing DHCP daemon: dial unix /run/cnit-no-such/dhcp.sock: No such file or directory")
         invocation.command = "DEL"
         #expect(try invocation.run(stdin: config).status == 0)
     }

@@ -8,35 +8,47 @@ import TestSupport
 struct HostLocalTests {
     static let reference = TestEnvironment.referenceDirectory + "/host-local"
 
-    func config(_ dataDir: String, version: String = "1.0.0", ipam: String = #""subnet":"10.22.0.0/24""#, extra: String = "") -> String {
+    func config(
+        _ dataDir: String, version: String = "1.0.0", ipam: String = #""subnet":"10.22.0.0/24""#, extra: String = ""
+    ) -> String {
         #"{"cniVersion":"\#(version)","name":"hlnet","type":"bridge","ipam":{"type":"host-local","dataDir":"\#(dataDir)",\#(ipam)}\#(extra)}"#
     }
 
-    func run(_ command: String, _ stdin: String, id: String, ifname: String = "eth0", args: String = "", binary: String? = nil) throws -> CommandResult {
+    func run(
+        _ command: String, _ stdin: String, id: String, ifname: String = "eth0", args: String = "",
+        binary: String? = nil
+    ) throws -> CommandResult {
         var invocation = PluginInvocation(plugin: "host-local", command: command)
         invocation.containerID = id
         invocation.ifname = ifname
         invocation.args = args
         invocation.netns = command == "DEL" ? "" : "/run/netns/cnit-unused"
-        if command == "GC" || command == "STATUS" { invocation.containerID = ""; invocation.ifname = ""; invocation.netns = "" }
+        if command == "GC" || command == "STATUS" {
+            invocation.containerID = ""; invocation.ifname = ""; invocation.netns = ""
+        }
         return try invocation.run(stdin: stdin, binary: binary)
     }
 
     func reservations(_ dataDir: String) throws -> [String: String] {
         var out: [String: String] = [:]
-        for name in try FileManager.default.contentsOfDirectory(atPath: dataDir + "/hlnet") where name.first?.isNumber == true || name.contains(":") {
+        for name in try FileManager.default.contentsOfDirectory(atPath: dataDir + "/hlnet")
+        where name.first?.isNumber == true || name.contains(":") {
             out[name] = try String(contentsOfFile: dataDir + "/hlnet/" + name, encoding: .utf8)
         }
         return out
     }
 
-    @Test("Results in every cniVersion: ips with the subnet's prefix and gateway, routes, dns from resolvConf",
-          arguments: ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])
+    @Test(
+        "Results in every cniVersion: ips with the subnet's prefix and gateway, routes, dns from resolvConf",
+        arguments: ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])
     func versions(version: String) throws {
         let dir = try TestEnvironment.scratchDirectory("hl")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try "nameserver 10.22.0.53\nsearch svc.local\n".write(toFile: dir + "/resolv.conf", atomically: true, encoding: .utf8)
-        let stdin = config(dir, version: version, ipam: #""subnet":"10.22.0.0/24","routes":[{"dst":"0.0.0.0/0"}],"resolvConf":"\#(dir)/resolv.conf""#)
+        try "nameserver 10.22.0.53\nsearch svc.local\n".write(
+            toFile: dir + "/resolv.conf", atomically: true, encoding: .utf8)
+        let stdin = config(
+            dir, version: version,
+            ipam: #""subnet":"10.22.0.0/24","routes":[{"dst":"0.0.0.0/0"}],"resolvConf":"\#(dir)/resolv.conf""#)
         let result = try run("ADD", stdin, id: "c1")
         #expect(result.status == 0, "\(result)")
         let object = try result.object()
@@ -58,8 +70,11 @@ struct HostLocalTests {
         #expect(try reservations(dir).isEmpty)
     }
 
-    @Test("Compatibility: reference allocates, ours continues in the same dataDir, and each releases the other's",
-          .enabled(if: FileManager.default.fileExists(atPath: reference), "needs the Go reference host-local (containernetworking-plugins)"))
+    @Test(
+        "Compatibility: reference allocates, ours continues in the same dataDir, and each releases the other's",
+        .enabled(
+            if: FileManager.default.fileExists(atPath: reference),
+            "needs the Go reference host-local (containernetworking-plugins)"))
     func compatibility() throws {
         let dir = try TestEnvironment.scratchDirectory("hlc")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -88,7 +103,9 @@ struct HostLocalTests {
         #expect(try run("DEL", stdin, id: "ctr0").status == 0)
         #expect(try run("DEL", stdin, id: "ctr1", binary: Self.reference).status == 0)
         let after = try reservations(dir)
-        #expect(after["10.22.0.2"] == nil && after["10.22.0.3"] == nil && after["fd00:22::2"] == nil && after["fd00:22::3"] == nil)
+        #expect(
+            after["10.22.0.2"] == nil && after["10.22.0.3"] == nil && after["fd00:22::2"] == nil
+                && after["fd00:22::3"] == nil)
         #expect(after.count == 8)
         // The reference continues round-robin from what ours recorded.
         let next = try run("ADD", stdin, id: "ctr9", binary: Self.reference)
@@ -107,7 +124,9 @@ struct HostLocalTests {
         #expect(try reservations(dir) == ["10.22.0.2": "c1\r\neth0"])
     }
 
-    @Test("Concurrency: 200 ADDs, 20 at a time, on one /24 get distinct addresses; 200 DELs leave only lock and last_reserved")
+    @Test(
+        "Concurrency: 200 ADDs, 20 at a time, on one /24 get distinct addresses; 200 DELs leave only lock and last_reserved"
+    )
     func concurrency() throws {
         let dir = try TestEnvironment.scratchDirectory("hlp")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -121,7 +140,9 @@ struct HostLocalTests {
                     do {
                         let result = try run(command, stdin, id: id)
                         if result.status != 0 { failures.mutate { $0.append("\(command) \(id): \(result)") } }
-                        if command == "ADD", let ip = (try result.object()["ips"] as? [[String: Any]])?.first?["address"] as? String {
+                        if command == "ADD",
+                            let ip = (try result.object()["ips"] as? [[String: Any]])?.first?["address"] as? String
+                        {
                             addresses.mutate { $0.append(ip) }
                         }
                     } catch {
@@ -135,7 +156,8 @@ struct HostLocalTests {
             }
         }
         #expect(failures.value.isEmpty, "\(failures.value.prefix(3))")
-        let left = try FileManager.default.contentsOfDirectory(atPath: dir + "/hlnet").filter { !$0.hasPrefix(".") }.sorted()
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir + "/hlnet").filter { !$0.hasPrefix(".") }
+            .sorted()
         #expect(left == ["last_reserved_ip.0", "lock"])
     }
 
@@ -147,8 +169,9 @@ struct HostLocalTests {
         for id in ["ctr1", "ctr2", "ctr3"] { #expect(try run("ADD", stdin, id: id).status == 0) }
         let other = stdin.replacingOccurrences(of: "\"hlnet\"", with: "\"othernet\"")
         #expect(try run("ADD", other, id: "ctr2").status == 0)
-        let gcConfig = stdin.replacingOccurrences(of: "\"type\":\"bridge\"",
-                                                  with: #""type":"bridge","cni.dev/valid-attachments":[{"containerID":"ctr1","ifname":"eth0"}]"#)
+        let gcConfig = stdin.replacingOccurrences(
+            of: "\"type\":\"bridge\"",
+            with: #""type":"bridge","cni.dev/valid-attachments":[{"containerID":"ctr1","ifname":"eth0"}]"#)
         for _ in 0..<2 {
             let result = try run("GC", gcConfig, id: "")
             #expect(result.status == 0, "\(result)")
@@ -157,7 +180,8 @@ struct HostLocalTests {
         }
         #expect(FileManager.default.fileExists(atPath: dir + "/othernet/10.22.0.2"), "other networks untouched")
         // An empty list releases everything of this network.
-        let empty = stdin.replacingOccurrences(of: "\"type\":\"bridge\"", with: #""type":"bridge","cni.dev/valid-attachments":[]"#)
+        let empty = stdin.replacingOccurrences(
+            of: "\"type\":\"bridge\"", with: #""type":"bridge","cni.dev/valid-attachments":[]"#)
         #expect(try run("GC", empty, id: "").status == 0)
         #expect(try reservations(dir).isEmpty)
     }
@@ -184,7 +208,8 @@ struct HostLocalTests {
         let stdin = config(dir)
         let byArgs = try run("ADD", stdin, id: "c1", args: "IgnoreUnknown=1;IP=10.22.0.50/24")
         #expect(try (byArgs.object()["ips"] as? [[String: Any]])?.first?["address"] as? String == "10.22.0.50/24")
-        let byConfig = try run("ADD", config(dir, extra: #","args":{"cni":{"ips":["10.22.0.60"]}}"#), id: "c2", args: "IP=10.22.0.51")
+        let byConfig = try run(
+            "ADD", config(dir, extra: #","args":{"cni":{"ips":["10.22.0.60"]}}"#), id: "c2", args: "IP=10.22.0.51")
         #expect(try (byConfig.object()["ips"] as? [[String: Any]])?.first?["address"] as? String == "10.22.0.60/24")
         let outside = try run("ADD", stdin, id: "c3", args: "IP=10.99.0.1")
         #expect(outside.status == 1)
@@ -192,11 +217,13 @@ struct HostLocalTests {
         #expect(try reservations(dir).keys.sorted() == ["10.22.0.50", "10.22.0.60"])
     }
 
-    @Test("Bad input is error 7 naming the key and writes nothing", arguments: [
-        (#""subnet":"10.22.0.0/33""#, "ipam.subnet"),
-        (#""ranges":[[{"subnet":"10.22.0.0/24"},{"subnet":"10.22.0.0/25"}]]"#, "overlap"),
-        (#""ranges":[[{"subnet":"10.22.0.0/24","rangeStart":"10.23.0.1"}]]"#, "rangeStart"),
-    ])
+    @Test(
+        "Bad input is error 7 naming the key and writes nothing",
+        arguments: [
+            (#""subnet":"10.22.0.0/33""#, "ipam.subnet"),
+            (#""ranges":[[{"subnet":"10.22.0.0/24"},{"subnet":"10.22.0.0/25"}]]"#, "overlap"),
+            (#""ranges":[[{"subnet":"10.22.0.0/24","rangeStart":"10.23.0.1"}]]"#, "rangeStart"),
+        ])
     func badInput(ipam: String, expected: String) throws {
         let dir = try TestEnvironment.scratchDirectory("hlb")
         defer { try? FileManager.default.removeItem(atPath: dir) }

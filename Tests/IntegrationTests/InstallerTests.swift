@@ -29,10 +29,15 @@ struct InstallerTests {
             let answer = try version(dest + "/" + name)
             #expect(answer.status == 0 && answer.stdout.contains("supportedVersions"), "\(name): \(answer)")
         }
-        #expect(try String(contentsOfFile: dest + "/vlan", encoding: .utf8) == "#!/bin/sh\n", "another suite's plugin stays")
+        #expect(
+            try String(contentsOfFile: dest + "/vlan", encoding: .utf8) == "#!/bin/sh\n", "another suite's plugin stays"
+        )
         let names = try FileManager.default.contentsOfDirectory(atPath: dest).sorted()
-        #expect(names == (TestEnvironment.pluginNames + ["cni-plugins", "vlan"]).sorted(), "no temporaries left: \(names)")
-        let inode = { (name: String) in try FileManager.default.attributesOfItem(atPath: dest + "/" + name)[.systemFileNumber] as? Int }
+        #expect(
+            names == (TestEnvironment.pluginNames + ["cni-plugins", "vlan"]).sorted(), "no temporaries left: \(names)")
+        let inode = { (name: String) in
+            try FileManager.default.attributesOfItem(atPath: dest + "/" + name)[.systemFileNumber] as? Int
+        }
         #expect(try inode("bridge") == inode("cni-plugins"))
     }
 
@@ -41,10 +46,13 @@ struct InstallerTests {
         let dir = try TestEnvironment.scratchDirectory("inc")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let template = dir + "/10-cluster.conflist.template"
-        try #"{"cniVersion":"1.0.0","name":"k8s","plugins":[{"type":"bridge","ipam":{"type":"host-local","subnet":"{{.PodCIDR}}","ranges":{{ .PodCIDRRanges }}}}]}"#
+        try
+            #"{"cniVersion":"1.0.0","name":"k8s","plugins":[{"type":"bridge","ipam":{"type":"host-local","subnet":"{{.PodCIDR}}","ranges":{{ .PodCIDRRanges }}}}]}"#
             .write(toFile: template, atomically: true, encoding: .utf8)
-        let result = try install(["--dest", dir + "/bin", "--conflist", template, "--pod-cidr", "10.244.3.0/24,fd00:3::/64",
-                                  "--conf-dir", dir + "/net.d"])
+        let result = try install([
+            "--dest", dir + "/bin", "--conflist", template, "--pod-cidr", "10.244.3.0/24,fd00:3::/64",
+            "--conf-dir", dir + "/net.d",
+        ])
         #expect(result.status == 0, "\(result)")
         let written = try String(contentsOfFile: dir + "/net.d/10-cluster.conflist", encoding: .utf8)
         let expected = #""subnet":"10.244.3.0/24","ranges":[[{"subnet":"10.244.3.0/24"}],[{"subnet":"fd00:3::/64"}]]"#
@@ -53,19 +61,28 @@ struct InstallerTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/net.d") == ["10-cluster.conflist"])
     }
 
-    @Test("Bad input is a clear error and writes nothing", arguments: [
-        ("--pod-cidr", "10.244.3.1/24"), ("--pod-cidr", "nonsense"), ("template", "{{.Routes}}"), ("template", "{not json"),
-        ("dest", "file"), ("conf-dir", "file"), ("--pod-cidr", ""),
-    ])
+    @Test(
+        "Bad input is a clear error and writes nothing",
+        arguments: [
+            ("--pod-cidr", "10.244.3.1/24"), ("--pod-cidr", "nonsense"), ("template", "{{.Routes}}"),
+            ("template", "{not json"),
+            ("dest", "file"), ("conf-dir", "file"), ("--pod-cidr", ""),
+        ])
     func badInput(kind: String, value: String) throws {
         let dir = try TestEnvironment.scratchDirectory("inb")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "x".write(toFile: dir + "/file", atomically: true, encoding: .utf8)
         let template = dir + "/20-x.conflist.tmpl"
-        let text = kind == "template" ? #"{"name":"x","plugins":[{"type":"bridge","subnet":"\#(value)"}]"# : #"{"name":"x","plugins":[{"type":"bridge"}]}"#
-        try (kind == "template" && value.hasPrefix("{not") ? value : text).write(toFile: template, atomically: true, encoding: .utf8)
-        var arguments = ["--dest", kind == "dest" ? dir + "/file/bin" : dir + "/bin", "--conflist", template,
-                         "--conf-dir", kind == "conf-dir" ? dir + "/file/net.d" : dir + "/net.d"]
+        let text =
+            kind == "template"
+            ? #"{"name":"x","plugins":[{"type":"bridge","subnet":"\#(value)"}]"#
+            : #"{"name":"x","plugins":[{"type":"bridge"}]}"#
+        try (kind == "template" && value.hasPrefix("{not") ? value : text).write(
+            toFile: template, atomically: true, encoding: .utf8)
+        var arguments = [
+            "--dest", kind == "dest" ? dir + "/file/bin" : dir + "/bin", "--conflist", template,
+            "--conf-dir", kind == "conf-dir" ? dir + "/file/net.d" : dir + "/net.d",
+        ]
         arguments += ["--pod-cidr", kind == "--pod-cidr" ? value : "10.244.3.0/24"]
         let result = try install(arguments)
         #expect(result.status == 1, "\(kind) \(value): \(result)")

@@ -4,7 +4,9 @@ import TestSupport
 
 /// loopback end to end: the binary runs inside a per-test "node" netns, as a runtime on that
 /// node would, against a fresh "pod" netns; the kernel state is read back with `ip -j`.
-@Suite("loopback in real network namespaces", .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
+@Suite(
+    "loopback in real network namespaces",
+    .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
 struct LoopbackTests {
     func config(_ version: String) -> String {
         #"{"cniVersion":"\#(version)","name":"cni-loopback","type":"loopback"}"#
@@ -129,7 +131,8 @@ struct LoopbackTests {
         defer { try? pod.remove() }
         var add = PluginInvocation(plugin: "loopback", command: "ADD")
         add.netns = pod.path
-        let prev = #"{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","sandbox":"/x"}],"ips":[{"interface":0,"address":"10.1.0.5/16"}]}"#
+        let prev =
+            #"{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","sandbox":"/x"}],"ips":[{"interface":0,"address":"10.1.0.5/16"}]}"#
         let result = try add.run(stdin: #"{"cniVersion":"1.0.0","name":"n","type":"loopback","prevResult":\#(prev)}"#)
         #expect(result.status == 0, "\(result)")
         let output = try result.object() as NSDictionary

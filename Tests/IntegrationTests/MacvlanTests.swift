@@ -2,18 +2,25 @@ import Foundation
 import Testing
 import TestSupport
 
-@Suite("macvlan and ipvlan in real namespaces", .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
+@Suite(
+    "macvlan and ipvlan in real namespaces",
+    .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
 struct MacvlanTests {
     /// A node with a master link (one end of a veth pair, up).
     func node(_ tag: String) throws -> Node {
         let node = try Node(tag)
-        try Command.checked(["ip", "-n", node.ns.name, "link", "add", "cnitm0", "type", "veth", "peer", "name", "cnitm1"])
+        try Command.checked([
+            "ip", "-n", node.ns.name, "link", "add", "cnitm0", "type", "veth", "peer", "name", "cnitm1",
+        ])
         try Command.checked(["ip", "-n", node.ns.name, "link", "set", "cnitm0", "up"])
         try Command.checked(["ip", "-n", node.ns.name, "link", "set", "cnitm1", "up"])
         return node
     }
 
-    func config(_ node: Node, _ type: String = "macvlan", keys: String = #","master":"cnitm0""#, subnet: String = "10.66.10.0/24") -> String {
+    func config(
+        _ node: Node, _ type: String = "macvlan", keys: String = #","master":"cnitm0""#,
+        subnet: String = "10.66.10.0/24"
+    ) -> String {
         #"{"cniVersion":"1.0.0","name":"mvnet","type":"\#(type)"\#(keys),"ipam":{"type":"host-local","subnet":"\#(subnet)","dataDir":"\#(node.dataDir)"}}"#
     }
 
@@ -24,7 +31,9 @@ struct MacvlanTests {
         let a = try node.pod(), b = try node.pod()
         let conf = config(node, keys: #","master":"cnitm0","mode":"bridge","mtu":1400"#)
         var results: [CommandResult] = []
-        for (i, pod) in [a, b].enumerated() { results.append(try node.run("macvlan", "ADD", config: conf, id: "ctr\(i)", pod: pod)) }
+        for (i, pod) in [a, b].enumerated() {
+            results.append(try node.run("macvlan", "ADD", config: conf, id: "ctr\(i)", pod: pod))
+        }
         for result in results { #expect(result.status == 0, "\(result)") }
         let link = try a.ipJSON(["-d", "link", "show", "eth0"]).first
         #expect((link?["linkinfo"] as? [String: Any])?["info_kind"] as? String == "macvlan")
@@ -49,7 +58,8 @@ struct MacvlanTests {
         try Command.checked(["ip", "-n", node.ns.name, "addr", "add", "192.0.2.10/24", "dev", "cnitm0"])
         try Command.checked(["ip", "-n", node.ns.name, "route", "add", "default", "via", "192.0.2.1", "dev", "cnitm0"])
         let pod = try node.pod()
-        let conf = #"{"cniVersion":"1.0.0","name":"mvnet","type":"macvlan","runtimeConfig":{"mac":"02:00:00:00:77:01"},"ipam":{}}"#
+        let conf =
+            #"{"cniVersion":"1.0.0","name":"mvnet","type":"macvlan","runtimeConfig":{"mac":"02:00:00:00:77:01"},"ipam":{}}"#
         let added = try node.run("macvlan", "ADD", config: conf, id: "ctr1", pod: pod)
         #expect(added.status == 0, "\(added)")
         let link = try pod.ipJSON(["-d", "link", "show", "eth0"]).first
@@ -74,7 +84,10 @@ struct MacvlanTests {
         #expect(exhausted.status == 1)
         #expect(try second.ipJSON(["link", "show"]).count == 1, "the macvlan was removed")
 
-        for (keys, code) in [(#","master":"cnit-nope""#, 7), (#","master":"cnitm0","mtu":9000"#, 7), (#","master":"cnitm0","mode":"weird""#, 7)] {
+        for (keys, code) in [
+            (#","master":"cnit-nope""#, 7), (#","master":"cnitm0","mtu":9000"#, 7),
+            (#","master":"cnitm0","mode":"weird""#, 7),
+        ] {
             let pod = try node.pod()
             let result = try node.run("macvlan", "ADD", config: config(node, keys: keys), id: "c4", pod: pod)
             #expect(try result.object()["code"] as? Int == code, "\(keys): \(result)")
@@ -87,10 +100,14 @@ struct MacvlanTests {
         let node = try node("ipv")
         defer { node.tearDown() }
         let pod = try node.pod()
-        let result = try node.run("ipvlan", "ADD", config: config(node, "ipvlan", keys: #","master":"cnitm0","mode":"l3""#), id: "c1", pod: pod)
+        let result = try node.run(
+            "ipvlan", "ADD", config: config(node, "ipvlan", keys: #","master":"cnitm0","mode":"l3""#), id: "c1",
+            pod: pod)
         if result.status == 0 {
             // A kernel with ipvlan: the link must be an ipvlan.
-            #expect((try pod.ipJSON(["-d", "link", "show", "eth0"]).first?["linkinfo"] as? [String: Any])?["info_kind"] as? String == "ipvlan")
+            #expect(
+                (try pod.ipJSON(["-d", "link", "show", "eth0"]).first?["linkinfo"] as? [String: Any])?["info_kind"]
+                    as? String == "ipvlan")
             return
         }
         #expect((try result.object()["msg"] as? String)?.contains("no support for ipvlan links") == true, "\(result)")

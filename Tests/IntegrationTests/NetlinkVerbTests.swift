@@ -5,7 +5,8 @@ import TestSupport
 
 /// Every Netlink verb against the real kernel, each test in fresh `cnit-` namespaces, with
 /// the outcome read back through `ip -j` / `bridge -j`.
-@Suite("Netlink verbs against the kernel", .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
+@Suite(
+    "Netlink verbs against the kernel", .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
 struct NetlinkVerbTests {
     /// A namespace with a route socket opened inside it.
     struct Scratch {
@@ -20,7 +21,9 @@ struct NetlinkVerbTests {
         }
 
         func link(_ name: String) throws -> [String: Any] {
-            guard let link = try ns.ipJSON(["-d", "link", "show", name]).first else { throw TestFailure("no link \(name)") }
+            guard let link = try ns.ipJSON(["-d", "link", "show", name]).first else {
+                throw TestFailure("no link \(name)")
+            }
             return link
         }
 
@@ -35,9 +38,14 @@ struct NetlinkVerbTests {
         let pod = try TestNamespace("nlp")
         defer { try? pod.remove(); try? host.ns.remove() }
         let podHandle = try NetworkNamespace(path: pod.path)
-        try host.route.addLink(LinkSpec(
-            name: "cnitveth0", kind: .veth(peer: VethPeer(name: "eth0", mtu: 1400, hardwareAddress: [2, 0, 0, 0, 0, 2], namespaceFD: podHandle.descriptor)),
-            mtu: 1400, hardwareAddress: [2, 0, 0, 0, 0, 1]))
+        try host.route.addLink(
+            LinkSpec(
+                name: "cnitveth0",
+                kind: .veth(
+                    peer: VethPeer(
+                        name: "eth0", mtu: 1400, hardwareAddress: [2, 0, 0, 0, 0, 2], namespaceFD: podHandle.descriptor)
+                ),
+                mtu: 1400, hardwareAddress: [2, 0, 0, 0, 0, 1]))
         let hostSide = try host.link("cnitveth0")
         #expect(hostSide["address"] as? String == "02:00:00:00:00:01")
         #expect(hostSide["mtu"] as? Int == 1400)
@@ -91,8 +99,9 @@ struct NetlinkVerbTests {
         #expect(all.first { $0.name == "cnitmv0" }?.kind == "macvlan")
     }
 
-    @Test("Kinds this kernel lacks fail with a typed error naming the missing support",
-          arguments: ["ipvlan", "vlan", "dummy", "bridge VLAN filtering"])
+    @Test(
+        "Kinds this kernel lacks fail with a typed error naming the missing support",
+        arguments: ["ipvlan", "vlan", "dummy", "bridge VLAN filtering"])
     func unsupportedKinds(feature: String) throws {
         let s = try Scratch("nlu")
         defer { try? s.ns.remove() }
@@ -111,7 +120,9 @@ struct NetlinkVerbTests {
             #expect(try s.route.link(named: "cnitx0").kind == spec.kind.name)
         } catch {
             #expect(error.kind == .unsupported)
-            #expect(error.description.contains(feature == "bridge VLAN filtering" ? "bridge VLAN filtering" : "\(feature) links"))
+            #expect(
+                error.description.contains(
+                    feature == "bridge VLAN filtering" ? "bridge VLAN filtering" : "\(feature) links"))
             #expect(throws: NetlinkError.self) { try s.route.link(named: "cnitx0") }
         }
     }
@@ -143,7 +154,9 @@ struct NetlinkVerbTests {
         #expect(try s.route.link(index: index).masterIndex == bridge)
 
         try s.route.setBridgePort(index: index, [(.hairpin, true), (.learning, false), (.isolated, true)])
-        let port = try Command.checked(["ip", "netns", "exec", s.ns.name, "bridge", "-j", "-d", "link", "show", "dev", "cnitp0"])
+        let port = try Command.checked([
+            "ip", "netns", "exec", s.ns.name, "bridge", "-j", "-d", "link", "show", "dev", "cnitp0",
+        ])
         #expect(port.contains("\"hairpin\":true"))
         #expect(port.contains("\"learning\":false"))
         #expect(port.contains("\"isolated\":true"))
@@ -169,11 +182,16 @@ struct NetlinkVerbTests {
         let peer = try s.route.link(named: "cnitp1").index
         try s.route.setLink(index: index, up: true)
         try s.route.setLink(index: peer, up: true)
-        try s.route.addAddress(AddressSpec(index: index, address: [10, 1, 2, 3], prefixLength: 24, broadcast: [10, 1, 2, 255]))
+        try s.route.addAddress(
+            AddressSpec(index: index, address: [10, 1, 2, 3], prefixLength: 24, broadcast: [10, 1, 2, 255]))
         let v6: [UInt8] = [0xfd, 0] + [UInt8](repeating: 0, count: 13) + [3]
         try s.route.addAddress(AddressSpec(index: index, address: v6, prefixLength: 64, flags: [.noDAD]))
         let shown = try s.ns.ipJSON(["addr", "show", "cnitp0"]).first?["addr_info"] as? [[String: Any]] ?? []
-        #expect(shown.contains { $0["local"] as? String == "10.1.2.3" && $0["prefixlen"] as? Int == 24 && $0["broadcast"] as? String == "10.1.2.255" })
+        #expect(
+            shown.contains {
+                $0["local"] as? String == "10.1.2.3" && $0["prefixlen"] as? Int == 24
+                    && $0["broadcast"] as? String == "10.1.2.255"
+            })
         #expect(shown.contains { $0["local"] as? String == "fd00::3" })
         #expect(try s.route.addresses(family: .inet, index: UInt32(index)).map(\.address) == [[10, 1, 2, 3]])
         #expect(try s.route.waitForIPv6Settled(index: index))
@@ -182,12 +200,23 @@ struct NetlinkVerbTests {
             Issue.record("expected EEXIST")
         } catch { #expect(error.errno == .fileExists) }
 
-        try s.route.addRoute(RouteSpec(destination: [10, 5, 0, 0], destinationLength: 16, gateway: [10, 1, 2, 1], outputIndex: index, priority: 50))
-        try s.route.addRoute(RouteSpec(destination: [10, 6, 0, 0], destinationLength: 16, gateway: [10, 1, 2, 1], outputIndex: index, table: 100, mtu: 1400, advmss: 1360))
-        try s.route.addRoute(RouteSpec(destination: [0, 0, 0, 0], destinationLength: 0, gateway: [10, 1, 2, 1], outputIndex: index))
+        try s.route.addRoute(
+            RouteSpec(
+                destination: [10, 5, 0, 0], destinationLength: 16, gateway: [10, 1, 2, 1], outputIndex: index,
+                priority: 50))
+        try s.route.addRoute(
+            RouteSpec(
+                destination: [10, 6, 0, 0], destinationLength: 16, gateway: [10, 1, 2, 1], outputIndex: index,
+                table: 100, mtu: 1400, advmss: 1360))
+        try s.route.addRoute(
+            RouteSpec(destination: [0, 0, 0, 0], destinationLength: 0, gateway: [10, 1, 2, 1], outputIndex: index))
         try s.route.addRoute(RouteSpec(destination: [10, 10, 0, 0], destinationLength: 16, type: .blackhole))
         let main = try s.ns.ipJSON(["route", "show"])
-        #expect(main.contains { $0["dst"] as? String == "10.5.0.0/16" && $0["gateway"] as? String == "10.1.2.1" && $0["metric"] as? Int == 50 })
+        #expect(
+            main.contains {
+                $0["dst"] as? String == "10.5.0.0/16" && $0["gateway"] as? String == "10.1.2.1"
+                    && $0["metric"] as? Int == 50
+            })
         #expect(main.contains { $0["dst"] as? String == "default" })
         #expect(main.contains { $0["type"] as? String == "blackhole" })
         let table100 = try s.ns.ipJSON(["route", "show", "table", "100"])
@@ -195,8 +224,14 @@ struct NetlinkVerbTests {
         let metrics = table100.first?["metrics"] as? [[String: Any]] ?? []
         #expect(metrics.contains { $0["mtu"] as? Int == 1400 && $0["advmss"] as? Int == 1360 })
         let listed = try s.route.routes(family: .inet)
-        #expect(listed.contains { $0.destination == [10, 6, 0, 0] && $0.table == 100 && $0.mtu == 1400 && $0.advmss == 1360 })
-        try s.route.deleteRoute(RouteSpec(destination: [10, 5, 0, 0], destinationLength: 16, gateway: [10, 1, 2, 1], outputIndex: index, priority: 50))
+        #expect(
+            listed.contains {
+                $0.destination == [10, 6, 0, 0] && $0.table == 100 && $0.mtu == 1400 && $0.advmss == 1360
+            })
+        try s.route.deleteRoute(
+            RouteSpec(
+                destination: [10, 5, 0, 0], destinationLength: 16, gateway: [10, 1, 2, 1], outputIndex: index,
+                priority: 50))
         #expect(!(try s.ns.ipJSON(["route", "show"])).contains { $0["dst"] as? String == "10.5.0.0/16" })
         do {
             try s.route.deleteRoute(RouteSpec(destination: [10, 5, 0, 0], destinationLength: 16, outputIndex: index))
@@ -206,15 +241,24 @@ struct NetlinkVerbTests {
         let rule = RuleSpec(family: .inet, source: [10, 1, 2, 3], sourceLength: 32, table: 100, priority: 1000)
         try s.route.addRule(rule)
         let rules = try s.ns.ipJSON(["rule", "show"])
-        #expect(rules.contains { $0["priority"] as? Int == 1000 && $0["src"] as? String == "10.1.2.3" && $0["table"] as? String == "100" })
+        #expect(
+            rules.contains {
+                $0["priority"] as? Int == 1000 && $0["src"] as? String == "10.1.2.3" && $0["table"] as? String == "100"
+            })
         #expect(try s.route.rules(family: .inet).contains(rule))
         try s.route.deleteRule(rule)
         #expect(!(try s.ns.ipJSON(["rule", "show"])).contains { $0["priority"] as? Int == 1000 })
 
-        try s.route.addNeighbour(NeighbourSpec(index: index, address: [10, 1, 2, 9], hardwareAddress: [2, 0, 0, 0, 0, 9]))
+        try s.route.addNeighbour(
+            NeighbourSpec(index: index, address: [10, 1, 2, 9], hardwareAddress: [2, 0, 0, 0, 0, 9]))
         let neighbours = try s.ns.ipJSON(["neigh", "show", "dev", "cnitp0"])
-        #expect(neighbours.contains { $0["dst"] as? String == "10.1.2.9" && $0["lladdr"] as? String == "02:00:00:00:00:09" })
-        #expect(try s.route.neighbours(family: .inet).contains { $0.address == [10, 1, 2, 9] && $0.state.contains(.permanent) })
+        #expect(
+            neighbours.contains { $0["dst"] as? String == "10.1.2.9" && $0["lladdr"] as? String == "02:00:00:00:00:09" }
+        )
+        #expect(
+            try s.route.neighbours(family: .inet).contains {
+                $0.address == [10, 1, 2, 9] && $0.state.contains(.permanent)
+            })
         try s.route.deleteNeighbour(NeighbourSpec(index: index, address: [10, 1, 2, 9]))
         #expect(try s.ns.ipJSON(["neigh", "show", "dev", "cnitp0"]).isEmpty)
 

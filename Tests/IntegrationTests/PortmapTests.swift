@@ -2,13 +2,17 @@ import Foundation
 import Testing
 import TestSupport
 
-@Suite("portmap after bridge: TCP through mapped ports from outside, the node and localhost",
-       .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
+@Suite(
+    "portmap after bridge: TCP through mapped ports from outside, the node and localhost",
+    .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
 struct PortmapTests {
     /// A node with an uplink to an "outside" namespace (192.0.2.1 <-> 192.0.2.2).
     func uplink(_ node: Node) throws -> TestNamespace {
         let out = try node.pod("pmo")
-        try Command.checked(["ip", "-n", node.ns.name, "link", "add", "cnitup0", "type", "veth", "peer", "name", "cnitdown0", "netns", out.name])
+        try Command.checked([
+            "ip", "-n", node.ns.name, "link", "add", "cnitup0", "type", "veth", "peer", "name", "cnitdown0", "netns",
+            out.name,
+        ])
         try Command.checked(["ip", "-n", node.ns.name, "addr", "add", "192.0.2.1/24", "dev", "cnitup0"])
         for (ns, dev) in [(node.ns.name, "cnitup0"), (node.ns.name, "lo"), (out.name, "cnitdown0")] {
             try Command.checked(["ip", "-n", ns, "link", "set", dev, "up"])
@@ -17,11 +21,15 @@ struct PortmapTests {
         return out
     }
 
-    func chain(_ node: Node, _ pod: TestNamespace, mappings: String, extra: String = "") throws -> (bridge: String, portmap: String) {
-        let bridge = #"{"cniVersion":"1.0.0","name":"pmnet","type":"bridge","bridge":"cnitbr7","isDefaultGateway":true,"ipam":{"type":"host-local","subnet":"10.68.0.0/24","dataDir":"\#(node.dataDir)"}}"#
+    func chain(_ node: Node, _ pod: TestNamespace, mappings: String, extra: String = "") throws -> (
+        bridge: String, portmap: String
+    ) {
+        let bridge =
+            #"{"cniVersion":"1.0.0","name":"pmnet","type":"bridge","bridge":"cnitbr7","isDefaultGateway":true,"ipam":{"type":"host-local","subnet":"10.68.0.0/24","dataDir":"\#(node.dataDir)"}}"#
         let added = try node.run("bridge", "ADD", config: bridge, id: "ctr1", pod: pod)
         guard added.status == 0 else { throw TestFailure("bridge: \(added)") }
-        let portmap = #"{"cniVersion":"1.0.0","name":"pmnet","type":"portmap"\#(extra),"runtimeConfig":{"portMappings":\#(mappings)},"prevResult":\#(added.stdout)}"#
+        let portmap =
+            #"{"cniVersion":"1.0.0","name":"pmnet","type":"portmap"\#(extra),"runtimeConfig":{"portMappings":\#(mappings)},"prevResult":\#(added.stdout)}"#
         return (bridge, portmap)
     }
 
@@ -40,17 +48,24 @@ struct PortmapTests {
     }
 
     func connect(_ from: TestNamespace, _ address: String, _ port: Int) throws -> String {
-        let script = "import socket,time\nfor _ in range(20):\n    try:\n        s=socket.create_connection(('\(address)',\(port)),2); print(s.recv(64).decode()); break\n    except OSError: time.sleep(0.2)"
+        let script =
+            "import socket,time\nfor _ in range(20):\n    try:\n        s=socket.create_connection(('\(address)',\(port)),2); print(s.recv(64).decode()); break\n    except OSError: time.sleep(0.2)"
         return try from.run(["python3", "-c", script]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    @Test("hostPort reaches the pod from outside (keeping the client address), from the node, and from localhost; DEL removes the rules")
+    @Test(
+        "hostPort reaches the pod from outside (keeping the client address), from the node, and from localhost; DEL removes the rules"
+    )
     func forwarding() throws {
         let node = try Node("pmf")
         defer { node.tearDown() }
         let pod = try node.pod()
         let out = try uplink(node)
-        let (_, portmap) = try chain(node, pod, mappings: #"[{"HostPort":8080,"ContainerPort":80,"Protocol":"tcp"},{"hostPort":5353,"containerPort":53,"protocol":"udp"}]"#)
+        let (_, portmap) = try chain(
+            node, pod,
+            mappings:
+                #"[{"HostPort":8080,"ContainerPort":80,"Protocol":"tcp"},{"hostPort":5353,"containerPort":53,"protocol":"udp"}]"#
+        )
         let added = try node.run("portmap", "ADD", config: portmap, id: "ctr1", pod: pod)
         #expect(added.status == 0, "\(added)")
         let rules = try node.nftRuleset()
@@ -85,13 +100,15 @@ struct PortmapTests {
         #expect(try node.run("portmap", "STATUS", config: status, id: "", pod: nil).status == 0, "nftables answers")
     }
 
-    @Test("Invalid mappings and options are error 7; without prevResult ADD fails", arguments: [
-        (#"[{"hostPort":0,"containerPort":80,"protocol":"tcp"}]"#, "", "Invalid host port number: 0"),
-        (#"[{"hostPort":80,"containerPort":-1,"protocol":"tcp"}]"#, "", "Invalid container port number: -1"),
-        (#"[{"hostPort":80,"containerPort":80,"protocol":"icmp"}]"#, "", "unsupported protocol"),
-        (#"[]"#, #","backend":"pf""#, "unrecognized backend"),
-        (#"[]"#, #","markMasqBit":40"#, "MasqMarkBit must be between 0 and 31"),
-    ])
+    @Test(
+        "Invalid mappings and options are error 7; without prevResult ADD fails",
+        arguments: [
+            (#"[{"hostPort":0,"containerPort":80,"protocol":"tcp"}]"#, "", "Invalid host port number: 0"),
+            (#"[{"hostPort":80,"containerPort":-1,"protocol":"tcp"}]"#, "", "Invalid container port number: -1"),
+            (#"[{"hostPort":80,"containerPort":80,"protocol":"icmp"}]"#, "", "unsupported protocol"),
+            (#"[]"#, #","backend":"pf""#, "unrecognized backend"),
+            (#"[]"#, #","markMasqBit":40"#, "MasqMarkBit must be between 0 and 31"),
+        ])
     func invalid(mappings: String, extra: String, message: String) throws {
         let node = try Node("pmi")
         defer { node.tearDown() }
@@ -101,7 +118,10 @@ struct PortmapTests {
         #expect(result.status == 1)
         #expect(try result.object()["code"] as? Int == 7)
         #expect((try result.object()["msg"] as? String)?.contains(message) == true, "\(result)")
-        let noPrev = #"{"cniVersion":"1.0.0","name":"pmnet","type":"portmap","runtimeConfig":{"portMappings":[{"hostPort":1,"containerPort":1}]}}"#
-        #expect((try node.run("portmap", "ADD", config: noPrev, id: "ctr1", pod: pod).object()["msg"] as? String) == "must be called as chained plugin")
+        let noPrev =
+            #"{"cniVersion":"1.0.0","name":"pmnet","type":"portmap","runtimeConfig":{"portMappings":[{"hostPort":1,"containerPort":1}]}}"#
+        #expect(
+            (try node.run("portmap", "ADD", config: noPrev, id: "ctr1", pod: pod).object()["msg"] as? String)
+                == "must be called as chained plugin")
     }
 }

@@ -2,8 +2,9 @@ import Foundation
 import Testing
 import TestSupport
 
-@Suite("ptp in real namespaces: routing through the gateway, masquerade, DEL, rollback",
-       .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
+@Suite(
+    "ptp in real namespaces: routing through the gateway, masquerade, DEL, rollback",
+    .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
 struct PtpTests {
     func config(_ node: Node, masq: Bool = true, subnet: String = "10.76.0.0/24", version: String = "1.0.0") -> String {
         #"{"cniVersion":"\#(version)","name":"ptpnet","type":"ptp","ipMasq":\#(masq),"ipam":{"type":"host-local","subnet":"\#(subnet)","dataDir":"\#(node.dataDir)","routes":[{"dst":"0.0.0.0/0"}]}}"#
@@ -12,7 +13,10 @@ struct PtpTests {
     /// An "outside" namespace linked to the node, with no route back to the pod subnet.
     func outside(_ node: Node) throws -> TestNamespace {
         let out = try node.pod("out")
-        try Command.checked(["ip", "-n", node.ns.name, "link", "add", "cnitup0", "type", "veth", "peer", "name", "cnitdown0", "netns", out.name])
+        try Command.checked([
+            "ip", "-n", node.ns.name, "link", "add", "cnitup0", "type", "veth", "peer", "name", "cnitdown0", "netns",
+            out.name,
+        ])
         try Command.checked(["ip", "-n", node.ns.name, "addr", "add", "192.0.2.1/24", "dev", "cnitup0"])
         try Command.checked(["ip", "-n", node.ns.name, "link", "set", "cnitup0", "up"])
         try Command.checked(["ip", "-n", out.name, "addr", "add", "192.0.2.2/24", "dev", "cnitdown0"])
@@ -32,10 +36,12 @@ struct PtpTests {
         #expect((result["interfaces"] as? [[String: Any]])?.count == 2)
         #expect((result["ips"] as? [[String: Any]])?.first?["interface"] as? Int == 1)
         // A UDP listener outside records the source address of what arrives.
-        let script = "import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(('192.0.2.2',5999));s.settimeout(5);print(s.recvfrom(64)[1][0])"
+        let script =
+            "import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(('192.0.2.2',5999));s.settimeout(5);print(s.recvfrom(64)[1][0])"
         let listener = Thread.detachedResult { try out.run(["python3", "-c", script]) }
         // Send a few times: under load the listener may bind a little later.
-        let sender = "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor _ in range(15):\n    s.sendto(b'hi',('192.0.2.2',5999)); time.sleep(0.2)"
+        let sender =
+            "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor _ in range(15):\n    s.sendto(b'hi',('192.0.2.2',5999)); time.sleep(0.2)"
         _ = try pod.run(["python3", "-c", sender])
         let seen = try listener.wait()
         #expect(seen.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "192.0.2.1", "\(seen)")

@@ -35,7 +35,9 @@ struct StateFileTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: victim).isEmpty, "nothing written through the link")
         #expect(try run("DEL", config(dir)).status == 0)
         #expect(try run("DEL", config(dir), id: "c2").status == 0)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/sfnet").filter { $0.first?.isNumber == true }.isEmpty)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: dir + "/sfnet").filter { $0.first?.isNumber == true }
+                .isEmpty)
     }
 
     @Test("Symlinked index and stamp are replaced or refused, their targets never changed")
@@ -70,7 +72,8 @@ struct StateFileTests {
         try FileManager.default.removeItem(atPath: cache + "/index")
         try FileManager.default.linkItem(atPath: victim, toPath: cache + "/index")
         #expect(try run("ADD", config(dir), id: "c2").status == 0)
-        #expect(try String(contentsOfFile: victim, encoding: .utf8) == original, "nothing appended through the hard link")
+        #expect(
+            try String(contentsOfFile: victim, encoding: .utf8) == original, "nothing appended through the hard link")
         for name in [network + "/10.23.0.77", network + "/last_reserved_ip.0", cache + "/stamp"] {
             try? FileManager.default.removeItem(atPath: name)
             #expect(mkfifo(name, 0o600) == 0)
@@ -78,8 +81,9 @@ struct StateFileTests {
         var invocation = PluginInvocation(plugin: "host-local", command: "ADD")
         invocation.containerID = "c3"
         invocation.netns = "/run/netns/cnit-unused"
-        let result = try Command.run(["timeout", "20", TestEnvironment.plugin("host-local")], environment: invocation.environment,
-                                     stdin: config(dir))
+        let result = try Command.run(
+            ["timeout", "20", TestEnvironment.plugin("host-local")], environment: invocation.environment,
+            stdin: config(dir))
         #expect(result.status == 0, "\(result)")
         #expect(try run("DEL", config(dir), id: "c3").status == 0)
     }
@@ -110,7 +114,10 @@ struct StateFileTests {
         try "x".write(toFile: dir + "/sfnet/.swift-cni-l.4194305", atomically: false, encoding: .utf8)
         #expect(try run("ADD", config(dir), id: "c2").status == 0)
         #expect(try FileManager.default.contentsOfDirectory(atPath: cache).sorted() == ["index", "stamp"])
-        #expect(try !FileManager.default.contentsOfDirectory(atPath: dir + "/sfnet").contains { $0.hasPrefix(".swift-cni-") })
+        #expect(
+            try !FileManager.default.contentsOfDirectory(atPath: dir + "/sfnet").contains {
+                $0.hasPrefix(".swift-cni-")
+            })
     }
 
     @Test("GC without cni.dev/valid-attachments is refused (code 7 naming the key); null or [] means none valid")
@@ -126,9 +133,11 @@ struct StateFileTests {
         #expect(!FileManager.default.fileExists(atPath: dir + "/sfnet/10.23.0.2"))
     }
 
-    @Test("Subnets that take in loopback, 'this network' or multicast space are refused", arguments: [
-        "::/0", "0.0.0.0/0", "127.0.0.0/24", "::/64", "224.1.0.0/16", "ff02::/64", "0.0.0.0/8",
-    ])
+    @Test(
+        "Subnets that take in loopback, 'this network' or multicast space are refused",
+        arguments: [
+            "::/0", "0.0.0.0/0", "127.0.0.0/24", "::/64", "224.1.0.0/16", "ff02::/64", "0.0.0.0/8",
+        ])
     func unusableSubnets(subnet: String) throws {
         let dir = try TestEnvironment.scratchDirectory("sfu")
         defer { try? FileManager.default.removeItem(atPath: dir) }

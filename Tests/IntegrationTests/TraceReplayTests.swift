@@ -25,7 +25,9 @@ struct TraceReplayTests {
         var trace = Trace()
         var section = "env"
         var stdoutLines: [String] = []
-        for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in try String(contentsOfFile: path, encoding: .utf8).split(
+            separator: "\n", omittingEmptySubsequences: false)
+        {
             if line.hasPrefix("## plugin=") { continue }
             if line == "## stdin" { section = "stdin"; continue }
             if line.hasPrefix("## stdout (rc=") {
@@ -35,7 +37,9 @@ struct TraceReplayTests {
             }
             switch section {
             case "env":
-                if let eq = line.firstIndex(of: "=") { trace.env[String(line[..<eq])] = String(line[line.index(after: eq)...]) }
+                if let eq = line.firstIndex(of: "=") {
+                    trace.env[String(line[..<eq])] = String(line[line.index(after: eq)...])
+                }
             case "stdin": if !line.isEmpty { trace.stdin += line }
             default: stdoutLines.append(String(line))
             }
@@ -48,11 +52,14 @@ struct TraceReplayTests {
     func containerdLoopback() throws {
         let pod = try TestNamespace("pod")
         defer { try? pod.remove() }
-        for file in ["containerd/00-loopback-ADD.txt", "containerd/06-loopback-DEL.txt", "containerd/12-loopback-DEL.txt"] {
+        for file in [
+            "containerd/00-loopback-ADD.txt", "containerd/06-loopback-DEL.txt", "containerd/12-loopback-DEL.txt",
+        ] {
             var trace = try Self.load(file)
             trace.env["CNI_NETNS"] = pod.path
             trace.env["CNI_PATH"] = TestEnvironment.pluginDirectory
-            let result = try Command.run([TestEnvironment.plugin("loopback")], environment: trace.env, stdin: trace.stdin)
+            let result = try Command.run(
+                [TestEnvironment.plugin("loopback")], environment: trace.env, stdin: trace.stdin)
             #expect(result.status == trace.rc, "\(file): \(result)")
             guard !trace.stdout.isEmpty else {
                 #expect(result.stdout.isEmpty)

@@ -34,7 +34,9 @@ struct TrafficControlKernelTests {
         #expect(options?["lat"] as? Int == 262_144)
         #expect(try tcJSON(ns, ["qdisc", "show", "dev", "cnitp0"]).contains { $0["kind"] as? String == "ingress" })
         #expect(try tcJSON(ns, ["qdisc", "show", "dev", "cnitp1"]).contains { $0["kind"] as? String == "clsact" })
-        let filters = try Command.checked(["ip", "netns", "exec", ns.name, "tc", "filter", "show", "dev", "cnitp0", "parent", "ffff:"])
+        let filters = try Command.checked([
+            "ip", "netns", "exec", ns.name, "tc", "filter", "show", "dev", "cnitp0", "parent", "ffff:",
+        ])
         #expect(filters.contains("mirred (Egress Redirect to device cnitifb0)"))
 
         #expect(try route.qdiscs(index: ifb).contains { $0.kind == "tbf" && $0.parent == TCHandle.root })

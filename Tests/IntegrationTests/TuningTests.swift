@@ -2,13 +2,16 @@ import Foundation
 import Testing
 import TestSupport
 
-@Suite("tuning after bridge: sysctls, link attributes, backup and restore", .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
+@Suite(
+    "tuning after bridge: sysctls, link attributes, backup and restore",
+    .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
 struct TuningTests {
     static let reference = TestEnvironment.referenceDirectory + "/tuning"
 
     /// A pod attached by our bridge; returns its ADD result JSON.
     func attach(_ node: Node, _ pod: TestNamespace) throws -> String {
-        let conf = #"{"cniVersion":"1.0.0","name":"tunenet","type":"bridge","bridge":"cnitbr6","ipam":{"type":"host-local","subnet":"10.69.0.0/24","dataDir":"\#(node.dataDir)"}}"#
+        let conf =
+            #"{"cniVersion":"1.0.0","name":"tunenet","type":"bridge","bridge":"cnitbr6","ipam":{"type":"host-local","subnet":"10.69.0.0/24","dataDir":"\#(node.dataDir)"}}"#
         let added = try node.run("bridge", "ADD", config: conf, id: "ctr1", pod: pod)
         guard added.status == 0 else { throw TestFailure("bridge ADD: \(added)") }
         return added.stdout
@@ -18,7 +21,9 @@ struct TuningTests {
         #"{"cniVersion":"1.0.0","name":"tunenet","type":"tuning","dataDir":"\#(dataDir)"\#(keys),"prevResult":\#(prev)}"#
     }
 
-    func link(_ pod: TestNamespace) throws -> [String: Any] { try pod.ipJSON(["-d", "link", "show", "eth0"]).first ?? [:] }
+    func link(_ pod: TestNamespace) throws -> [String: Any] {
+        try pod.ipJSON(["-d", "link", "show", "eth0"]).first ?? [:]
+    }
 
     @Test("ADD applies, CHECK passes, DEL restores every attribute and removes the backup")
     func lifecycle() throws {
@@ -27,7 +32,8 @@ struct TuningTests {
         let pod = try node.pod()
         let prev = try attach(node, pod)
         let before = try link(pod)
-        let keys = #","sysctl":{"net.ipv4.conf.IFNAME.arp_filter":"1","net.ipv4.ip_forward":"1"},"mac":"02:00:00:00:aa:01","mtu":1300,"promisc":true,"allmulti":true,"txQLen":77"#
+        let keys =
+            #","sysctl":{"net.ipv4.conf.IFNAME.arp_filter":"1","net.ipv4.ip_forward":"1"},"mac":"02:00:00:00:aa:01","mtu":1300,"promisc":true,"allmulti":true,"txQLen":77"#
         let conf = tuning(keys, prev: prev, dataDir: node.dataDir + "/tuning")
         let added = try node.run("tuning", "ADD", config: conf, id: "ctr1", pod: pod)
         #expect(added.status == 0, "\(added)")
@@ -57,52 +63,67 @@ struct TuningTests {
         #expect((restored["flags"] as? [String])?.contains("PROMISC") == false)
         #expect(!FileManager.default.fileExists(atPath: backup))
         #expect(try node.run("tuning", "DEL", config: checkConf, id: "ctr1", pod: pod).status == 0, "DEL twice")
-        #expect(try node.run("tuning", "DEL", config: checkConf, id: "ctr1", pod: nil, netns: "/run/netns/cnit-gone").status == 0)
+        #expect(
+            try node.run("tuning", "DEL", config: checkConf, id: "ctr1", pod: nil, netns: "/run/netns/cnit-gone").status
+                == 0)
     }
 
-    @Test("The backup file is the reference's, byte for byte, and each implementation restores the other's",
-          .enabled(if: FileManager.default.fileExists(atPath: reference), "needs the Go reference tuning plugin"))
+    @Test(
+        "The backup file is the reference's, byte for byte, and each implementation restores the other's",
+        .enabled(if: FileManager.default.fileExists(atPath: reference), "needs the Go reference tuning plugin"))
     func referenceBackup() throws {
         let node = try Node("tur")
         defer { node.tearDown() }
         let ours = try node.pod(), theirs = try node.pod()
         let keys = #","mac":"02:00:00:00:aa:02","mtu":1280,"promisc":true,"allmulti":false"#
-        for (pod, dir, binary) in [(ours, "/ours", nil), (theirs, "/theirs", Self.reference)] as [(TestNamespace, String, String?)] {
+        for (pod, dir, binary) in [(ours, "/ours", nil), (theirs, "/theirs", Self.reference)]
+            as [(TestNamespace, String, String?)]
+        {
             let prev = try attach(node, pod)
             var invocation = PluginInvocation(plugin: "tuning", command: "ADD")
             invocation.containerID = "ctr1"
             invocation.netns = pod.path
-            let result = try invocation.run(stdin: tuning(keys, prev: prev, dataDir: node.dataDir + dir), node: node.ns, binary: binary)
+            let result = try invocation.run(
+                stdin: tuning(keys, prev: prev, dataDir: node.dataDir + dir), node: node.ns, binary: binary)
             #expect(result.status == 0, "\(result)")
-            try FileManager.default.removeItem(atPath: node.dataDir + "/tunenet")  // let the second pod reuse ctr1's address
+            // Let the second pod reuse ctr1's address.
+            try FileManager.default.removeItem(atPath: node.dataDir + "/tunenet")
         }
         let ourBackup = try String(contentsOfFile: node.dataDir + "/ours/ctr1_eth0.json", encoding: .utf8)
         let theirBackup = try String(contentsOfFile: node.dataDir + "/theirs/ctr1_eth0.json", encoding: .utf8)
         // The MACs differ per veth; everything else, layout included, must be identical.
-        let mask = { (s: String) in s.replacingOccurrences(of: #""mac": "[0-9a-f:]+""#, with: "MAC", options: .regularExpression) }
+        let mask = { (s: String) in
+            s.replacingOccurrences(of: #""mac": "[0-9a-f:]+""#, with: "MAC", options: .regularExpression)
+        }
         #expect(mask(ourBackup) == mask(theirBackup), "\(ourBackup)\n\(theirBackup)")
         // Cross restore: the reference undoes ours, ours undoes the reference's.
-        for (pod, dir, binary) in [(ours, "/ours", Self.reference), (theirs, "/theirs", nil)] as [(TestNamespace, String, String?)] {
+        for (pod, dir, binary) in [(ours, "/ours", Self.reference), (theirs, "/theirs", nil)]
+            as [(TestNamespace, String, String?)]
+        {
             var invocation = PluginInvocation(plugin: "tuning", command: "DEL")
             invocation.containerID = "ctr1"
             invocation.netns = pod.path
-            let result = try invocation.run(stdin: tuning(keys, prev: "{}", dataDir: node.dataDir + dir), node: node.ns, binary: binary)
+            let result = try invocation.run(
+                stdin: tuning(keys, prev: "{}", dataDir: node.dataDir + dir), node: node.ns, binary: binary)
             #expect(result.status == 0, "\(result)")
             #expect(try link(pod)["mtu"] as? Int == 1500)
             #expect(!FileManager.default.fileExists(atPath: node.dataDir + dir + "/ctr1_eth0.json"))
         }
     }
 
-    @Test("Bad sysctl keys and a failing step roll back what was already written", arguments: [
-        #","sysctl":{"kernel.hostname":"x"}"#,
-        #","sysctl":{"net.ipv4.conf.IFNAME.arp_filter":"1","net.ipv4.no.such.key":"1"}"#,
-    ])
+    @Test(
+        "Bad sysctl keys and a failing step roll back what was already written",
+        arguments: [
+            #","sysctl":{"kernel.hostname":"x"}"#,
+            #","sysctl":{"net.ipv4.conf.IFNAME.arp_filter":"1","net.ipv4.no.such.key":"1"}"#,
+        ])
     func rollback(keys: String) throws {
         let node = try Node("tub")
         defer { node.tearDown() }
         let pod = try node.pod()
         let prev = try attach(node, pod)
-        let result = try node.run("tuning", "ADD", config: tuning(keys, prev: prev, dataDir: node.dataDir + "/t"), id: "ctr1", pod: pod)
+        let result = try node.run(
+            "tuning", "ADD", config: tuning(keys, prev: prev, dataDir: node.dataDir + "/t"), id: "ctr1", pod: pod)
         #expect(result.status == 1)
         #expect(try pod.run(["sysctl", "-n", "net.ipv4.conf.eth0.arp_filter"]).stdout.hasPrefix("0"), "restored")
     }
@@ -113,8 +134,13 @@ struct TuningTests {
         defer { node.tearDown() }
         let pod = try node.pod()
         let noPrev = #"{"cniVersion":"1.0.0","name":"tunenet","type":"tuning"}"#
-        #expect((try node.run("tuning", "ADD", config: noPrev, id: "ctr1", pod: pod).object()["msg"] as? String) == "Required prevResult missing")
-        let dup = #"{"cniVersion":"1.0.0","name":"tunenet","type":"tuning","sysctl":{"net.ipv4.ip_forward":"1","net.ipv4.ip_forward":"0"},"prevResult":{}}"#
-        #expect((try node.run("tuning", "ADD", config: dup, id: "ctr1", pod: pod).object()["msg"] as? String) == "duplicated sysctl keys are not allowed")
+        #expect(
+            (try node.run("tuning", "ADD", config: noPrev, id: "ctr1", pod: pod).object()["msg"] as? String)
+                == "Required prevResult missing")
+        let dup =
+            #"{"cniVersion":"1.0.0","name":"tunenet","type":"tuning","sysctl":{"net.ipv4.ip_forward":"1","net.ipv4.ip_forward":"0"},"prevResult":{}}"#
+        #expect(
+            (try node.run("tuning", "ADD", config: dup, id: "ctr1", pod: pod).object()["msg"] as? String)
+                == "duplicated sysctl keys are not allowed")
     }
 }

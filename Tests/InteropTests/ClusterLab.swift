@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A small Kubernetes-style cluster built from real parts: node netns joined by a Linux bridge
@@ -18,7 +18,8 @@ import Glibc
 final class Cluster: @unchecked Sendable {
     static var unavailableReason: String? {
         ContainerdLab.unavailableReason
-            ?? (FileManager.default.fileExists(atPath: "/usr/bin/ping") ? nil : "/usr/bin/ping missing: apt-get install iputils-ping")
+            ?? (FileManager.default.fileExists(atPath: "/usr/bin/ping")
+                ? nil : "/usr/bin/ping missing: apt-get install iputils-ping")
     }
 
     static let network = "cnitcluster", bridge = "cnitcl0"
@@ -34,7 +35,8 @@ final class Cluster: @unchecked Sendable {
     /// on the node's pod CIDR(s), then portmap; containerd adds loopback. Go text/template, the
     /// data being containerd 1.6's cniConfigTemplate (PodCIDR, PodCIDRRanges, Routes).
     static func template(dualStack: Bool, ipamDir: String) -> String {
-        let ranges = dualStack
+        let ranges =
+            dualStack
             ? #"[{{range $i, $r := .PodCIDRRanges}}{{if $i}},{{end}}[{"subnet":"{{$r}}"}]{{end}}]"#
             : #"[[{"subnet":"{{.PodCIDR}}"}]]"#
         let routes = #"[{{range $i, $r := .Routes}}{{if $i}},{{end}}{"dst":"{{$r}}"}{{end}}]"#
@@ -69,7 +71,9 @@ final class Cluster: @unchecked Sendable {
         self.dualStack = dualStack
         self.count = count
         dir = try TestEnvironment.scratchDirectory("cluster")
-        do { switchNS = try TestNamespace("clsw") } catch { try? FileManager.default.removeItem(atPath: dir); throw error }
+        do { switchNS = try TestNamespace("clsw") } catch {
+            try? FileManager.default.removeItem(atPath: dir); throw error
+        }
         do {
             try link(switchNS, ["link", "add", "br0", "type", "bridge"])
             try link(switchNS, ["link", "set", "br0", "up"])
@@ -88,9 +92,12 @@ final class Cluster: @unchecked Sendable {
             try link(outside, ["link", "set", "lo", "up"])
             for index in 1...count {
                 let cidrs = dualStack ? "\(Self.podCIDR(index)),\(Self.podCIDR6(index))" : Self.podCIDR(index)
-                nodes.append(try ContainerdLab(podCIDR: cidrs, node: nodeNS[index - 1], cni: .template {
-                    Self.template(dualStack: dualStack, ipamDir: $0)
-                }))
+                nodes.append(
+                    try ContainerdLab(
+                        podCIDR: cidrs, node: nodeNS[index - 1],
+                        cni: .template {
+                            Self.template(dualStack: dualStack, ipamDir: $0)
+                        }))
             }
             try startAll()
         } catch {
@@ -217,27 +224,36 @@ final class Cluster: @unchecked Sendable {
     /// Starts peerServer on `port` in the pod (stopped by the lab's tearDown at the latest).
     @discardableResult
     func serve(_ pod: CRIPod, on lab: ContainerdLab, port: Int = 8080) throws -> BackgroundProcess {
-        try lab.background(pod, ["/usr/bin/python3", "-c", Self.peerServer, pod.name, "\(port)"], log: "peer-" + pod.name)
+        try lab.background(
+            pod, ["/usr/bin/python3", "-c", Self.peerServer, pod.name, "\(port)"], log: "peer-" + pod.name)
     }
 
     /// Starts peerServer in the outside netns, answering as "outside".
     func serveOutside(port: Int = 8080) throws {
         guard let outside else { throw TestFailure("no outside netns") }
-        processes.append(try BackgroundProcess(
-            ["/usr/bin/nsenter", "--net=" + outside.path, "/usr/bin/python3", "-c", Self.peerServer, "outside", "\(port)"],
-            environment: ["PATH": "/usr/bin:/bin"], log: dir + "/outside.log"))
+        processes.append(
+            try BackgroundProcess(
+                [
+                    "/usr/bin/nsenter", "--net=" + outside.path, "/usr/bin/python3", "-c", Self.peerServer, "outside",
+                    "\(port)",
+                ],
+                environment: ["PATH": "/usr/bin:/bin"], log: dir + "/outside.log"))
     }
 
     /// What a peerServer answered to a client in the pod (or the client's error).
-    func ask(from pod: CRIPod, on lab: ContainerdLab, _ proto: String, _ host: String, _ port: Int = 8080) throws -> String {
+    func ask(from pod: CRIPod, on lab: ContainerdLab, _ proto: String, _ host: String, _ port: Int = 8080) throws
+        -> String
+    {
         let result = try lab.inPod(pod, ["/usr/bin/python3", "-c", Self.peerClient, proto, host, "\(port)"])
         return (result.stdout + result.stderr).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// What a peerServer answered to a client in node `n`'s netns.
     func ask(fromNode n: Int, _ proto: String, _ host: String, _ port: Int = 8080) throws -> String {
-        let result = try Command.run(["nsenter", "--net=" + nodeNS[n - 1].path, "/usr/bin/python3", "-c",
-                                      Self.peerClient, proto, host, "\(port)"])
+        let result = try Command.run([
+            "nsenter", "--net=" + nodeNS[n - 1].path, "/usr/bin/python3", "-c",
+            Self.peerClient, proto, host, "\(port)",
+        ])
         return (result.stdout + result.stderr).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 

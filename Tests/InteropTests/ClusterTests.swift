@@ -3,13 +3,15 @@ import Testing
 import TestSupport
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Tears down the cluster the suite's tests share when the suite is done.
 struct SharedClusterScope: SuiteTrait, TestScoping {
-    func provideScope(for test: Test, testCase: Test.Case?,
-                      performing function: @Sendable () async throws -> Void) async throws {
+    func provideScope(
+        for test: Test, testCase: Test.Case?,
+        performing function: @Sendable () async throws -> Void
+    ) async throws {
         defer { ClusterTests.releaseShared() }
         try await function()
     }
@@ -21,9 +23,10 @@ struct SharedClusterScope: SuiteTrait, TestScoping {
 /// with their own addresses, reach hostPorts of other nodes and the outside (masqueraded),
 /// and leave nothing behind.
 // Serialized: the tests share one cluster (built on first use, torn down by SharedClusterScope).
-@Suite("cluster", .serialized,
-       .enabled(if: Cluster.unavailableReason == nil, Comment(rawValue: Cluster.unavailableReason ?? "")),
-       SharedClusterScope())
+@Suite(
+    "cluster", .serialized,
+    .enabled(if: Cluster.unavailableReason == nil, Comment(rawValue: Cluster.unavailableReason ?? "")),
+    SharedClusterScope())
 struct ClusterTests {
 
     nonisolated(unsafe) private static var shared: Cluster?
@@ -44,9 +47,11 @@ struct ClusterTests {
 
     /// web1 on node 1, web2 on node 2 (hostPort 30080 tcp and udp), web3 and web3b on node 3.
     static func pods(_ cluster: Cluster) throws -> (web1: CRIPod, web2: CRIPod, web3: CRIPod, web3b: CRIPod) {
-        (try cluster.standingPod("web1", node: 1),
-         try cluster.standingPod("web2", node: 2, ports: ["30080:8080/tcp", "30080:8080/udp"]),
-         try cluster.standingPod("web3", node: 3), try cluster.standingPod("web3b", node: 3))
+        (
+            try cluster.standingPod("web1", node: 1),
+            try cluster.standingPod("web2", node: 2, ports: ["30080:8080/tcp", "30080:8080/udp"]),
+            try cluster.standingPod("web3", node: 3), try cluster.standingPod("web3b", node: 3)
+        )
     }
 
     static func inCIDR(_ ip: String, node: Int) -> Bool {
@@ -67,7 +72,9 @@ struct ClusterTests {
             let conf = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "node \(n)")
             let plugins = conf["plugins"] as? [[String: Any]] ?? []
             let ipam = plugins.first?["ipam"] as? [String: Any]
-            let subnets = (ipam?["ranges"] as? [[[String: Any]]] ?? []).flatMap { $0.compactMap { $0["subnet"] as? String } }
+            let subnets = (ipam?["ranges"] as? [[[String: Any]]] ?? []).flatMap {
+                $0.compactMap { $0["subnet"] as? String }
+            }
             #expect(subnets == [Cluster.podCIDR(n)], "node \(n) rendered: \(String(decoding: data, as: UTF8.self))")
             #expect(plugins.first?["nonMasqueradeCIDRs"] as? [String] == [Cluster.clusterCIDR])
             #expect(plugins.map { $0["type"] as? String ?? "" } == ["bridge", "portmap"])
@@ -82,9 +89,15 @@ struct ClusterTests {
         let cluster = try Self.cluster()
         let pods = try Self.pods(cluster)
         for proto in ["tcp", "udp"] {
-            #expect(try cluster.ask(from: pods.web1, on: cluster.node(1), proto, pods.web2.ip) == "web2 saw \(pods.web1.ip)")
-            #expect(try cluster.ask(from: pods.web2, on: cluster.node(2), proto, pods.web1.ip) == "web1 saw \(pods.web2.ip)")
-            #expect(try cluster.ask(from: pods.web3, on: cluster.node(3), proto, pods.web1.ip) == "web1 saw \(pods.web3.ip)")
+            #expect(
+                try cluster.ask(from: pods.web1, on: cluster.node(1), proto, pods.web2.ip) == "web2 saw \(pods.web1.ip)"
+            )
+            #expect(
+                try cluster.ask(from: pods.web2, on: cluster.node(2), proto, pods.web1.ip) == "web1 saw \(pods.web2.ip)"
+            )
+            #expect(
+                try cluster.ask(from: pods.web3, on: cluster.node(3), proto, pods.web1.ip) == "web1 saw \(pods.web3.ip)"
+            )
         }
     }
 
@@ -110,9 +123,11 @@ struct ClusterTests {
         let node2 = Cluster.address(2)
         for proto in ["tcp", "udp"] {
             // Leaving the cluster CIDR for a node address, the client is masqueraded by its node.
-            #expect(try cluster.ask(from: pods.web1, on: cluster.node(1), proto, node2, 30080)
+            #expect(
+                try cluster.ask(from: pods.web1, on: cluster.node(1), proto, node2, 30080)
                     == "web2 saw \(Cluster.address(1))")
-            #expect(try cluster.ask(from: pods.web3, on: cluster.node(3), proto, node2, 30080)
+            #expect(
+                try cluster.ask(from: pods.web3, on: cluster.node(3), proto, node2, 30080)
                     == "web2 saw \(Cluster.address(3))")
             #expect(try cluster.ask(fromNode: 3, proto, node2, 30080) == "web2 saw \(Cluster.address(3))")
         }
@@ -124,8 +139,12 @@ struct ClusterTests {
         let pods = try Self.pods(cluster)
         #expect(pods.web3.ip != pods.web3b.ip)
         for proto in ["tcp", "udp"] {
-            #expect(try cluster.ask(from: pods.web3b, on: cluster.node(3), proto, pods.web3.ip) == "web3 saw \(pods.web3b.ip)")
-            #expect(try cluster.ask(from: pods.web3, on: cluster.node(3), proto, pods.web3b.ip) == "web3b saw \(pods.web3.ip)")
+            #expect(
+                try cluster.ask(from: pods.web3b, on: cluster.node(3), proto, pods.web3.ip)
+                    == "web3 saw \(pods.web3b.ip)")
+            #expect(
+                try cluster.ask(from: pods.web3, on: cluster.node(3), proto, pods.web3b.ip)
+                    == "web3b saw \(pods.web3.ip)")
         }
     }
 
@@ -138,10 +157,15 @@ struct ClusterTests {
         let route = try Command.run(["ip", "-n", cluster.outside!.name, "route", "get", pods.web1.ip])
         #expect(route.status != 0, "outside routes to pods: \(route)")
         for proto in ["tcp", "udp"] {
-            #expect(try cluster.ask(from: pods.web1, on: cluster.node(1), proto, Cluster.outsideAddress)
+            #expect(
+                try cluster.ask(from: pods.web1, on: cluster.node(1), proto, Cluster.outsideAddress)
                     == "outside saw \(Cluster.outsideGateway)")
-            #expect(try cluster.ask(from: pods.web1, on: cluster.node(1), proto, pods.web2.ip) == "web2 saw \(pods.web1.ip)")
-            #expect(try cluster.ask(from: pods.web1, on: cluster.node(1), proto, pods.web3.ip) == "web3 saw \(pods.web1.ip)")
+            #expect(
+                try cluster.ask(from: pods.web1, on: cluster.node(1), proto, pods.web2.ip) == "web2 saw \(pods.web1.ip)"
+            )
+            #expect(
+                try cluster.ask(from: pods.web1, on: cluster.node(1), proto, pods.web3.ip) == "web3 saw \(pods.web1.ip)"
+            )
         }
     }
 
@@ -158,7 +182,9 @@ struct ClusterTests {
     static func pingCounts(_ process: BackgroundProcess) -> (sent: Int, received: Int)? {
         process.stop(signal: SIGINT)
         let text = (try? String(contentsOfFile: process.log, encoding: .utf8)) ?? ""
-        guard let line = text.split(separator: "\n").first(where: { $0.contains("packets transmitted") }) else { return nil }
+        guard let line = text.split(separator: "\n").first(where: { $0.contains("packets transmitted") }) else {
+            return nil
+        }
         let numbers = line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
         return numbers.count >= 2 ? (numbers[0], numbers[1]) : nil
     }
@@ -169,8 +195,10 @@ struct ClusterTests {
         let pods = try Self.pods(cluster)
         let node2 = cluster.node(2)
         let veth = try #require(try ContainerdCRITests.hostVeth(node2, pods.web2))
-        let pings = [try Self.ping(cluster.node(1), pods.web1, pods.web3.ip),
-                     try Self.ping(cluster.node(1), pods.web1, pods.web2.ip)]
+        let pings = [
+            try Self.ping(cluster.node(1), pods.web1, pods.web3.ip),
+            try Self.ping(cluster.node(1), pods.web1, pods.web2.ip),
+        ]
         // Both answered before containerd goes, and go on for a while after it is back.
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline && !pings.allSatisfy({ Self.replies($0) > 0 }) { usleep(50_000) }
@@ -178,8 +206,10 @@ struct ClusterTests {
         try node2.restart()
         usleep(500_000)
         // Traffic across node 2 and around it, during and right after the restart.
-        #expect(try cluster.ask(from: pods.web3, on: cluster.node(3), "tcp", pods.web2.ip) == "web2 saw \(pods.web3.ip)")
-        #expect(try cluster.ask(from: pods.web3, on: cluster.node(3), "udp", pods.web1.ip) == "web1 saw \(pods.web3.ip)")
+        #expect(
+            try cluster.ask(from: pods.web3, on: cluster.node(3), "tcp", pods.web2.ip) == "web2 saw \(pods.web3.ip)")
+        #expect(
+            try cluster.ask(from: pods.web3, on: cluster.node(3), "udp", pods.web1.ip) == "web1 saw \(pods.web3.ip)")
         for process in pings {
             let counts = Self.pingCounts(process)
             // One echo may still be in flight when ping is interrupted.
@@ -190,7 +220,8 @@ struct ClusterTests {
         #expect(after.ip == pods.web2.ip && after.netns == pods.web2.netns)
         let state = try node2.criObject(["status", pods.web2.id])["status"] as? [String: Any]
         #expect(state?["state"] as? String == "SANDBOX_READY")
-        #expect(try cluster.ask(from: pods.web1, on: cluster.node(1), "tcp", Cluster.address(2), 30080)
+        #expect(
+            try cluster.ask(from: pods.web1, on: cluster.node(1), "tcp", Cluster.address(2), 30080)
                 == "web2 saw \(Cluster.address(1))")
 
         try cluster.delete("web2")
@@ -198,7 +229,8 @@ struct ClusterTests {
         let links = try node2.node.ipJSON(["link", "show"]).compactMap { $0["ifname"] as? String }
         #expect(!links.contains(veth), "\(veth) left on node 2")
         // The others' pods did not notice.
-        #expect(try cluster.ask(from: pods.web1, on: cluster.node(1), "tcp", pods.web3.ip) == "web3 saw \(pods.web1.ip)")
+        #expect(
+            try cluster.ask(from: pods.web1, on: cluster.node(1), "tcp", pods.web3.ip) == "web3 saw \(pods.web1.ip)")
     }
 
     /// Node `n` holds no pod: no sandbox listed, no link but lo, the uplinks and the bridge, no
@@ -216,7 +248,8 @@ struct ClusterTests {
         #expect(held.isEmpty, "node \(n) host-local still holds \(held)")
         let objects = try ContainerdCRITests.nftObjects(lab)
         for pod in removed {
-            let left = ports.flatMap { ContainerdCRITests.mentions(objects, pod, port: $0) }
+            let left =
+                ports.flatMap { ContainerdCRITests.mentions(objects, pod, port: $0) }
                 + ContainerdCRITests.mentions(objects, pod, port: -1)
             #expect(left.isEmpty, "node \(n) nft still mentions \(pod.name): \(left)")
             #expect(!FileManager.default.fileExists(atPath: pod.netns), "netns file \(pod.netns) left")
@@ -232,8 +265,9 @@ struct ClusterTests {
         // What must go is there first, so the checks after are not vacuous.
         for (pod, n) in all {
             #expect(FileManager.default.fileExists(atPath: cluster.node(n).ipamDir + "/\(Cluster.network)/" + pod.ip))
-            #expect(!ContainerdCRITests.mentions(try ContainerdCRITests.nftObjects(cluster.node(n)), pod, port: -1).isEmpty,
-                    "no nft rule for \(pod.name)")
+            #expect(
+                !ContainerdCRITests.mentions(try ContainerdCRITests.nftObjects(cluster.node(n)), pod, port: -1).isEmpty,
+                "no nft rule for \(pod.name)")
         }
         for name in ["web1", "web2", "web3", "web3b"] { try cluster.delete(name) }
         for n in 1...cluster.count {

@@ -6,19 +6,23 @@ import TestSupport
 /// kubelet makes (cri/cri_client.py). Each test starts its own containerd inside a fresh node
 /// netns (ContainerdLab) and checks the kernel state the pods get and lose.
 // Serialized: each test runs its own containerd; several at once would only compete for CPU.
-@Suite("containerd CRI runs pods on our plugins", .serialized,
-       .enabled(if: ContainerdLab.unavailableReason == nil,
-                Comment(rawValue: ContainerdLab.unavailableReason ?? "")))
+@Suite(
+    "containerd CRI runs pods on our plugins", .serialized,
+    .enabled(
+        if: ContainerdLab.unavailableReason == nil,
+        Comment(rawValue: ContainerdLab.unavailableReason ?? "")))
 struct ContainerdCRITests {
     static let subnet = "10.73.0.0/24", gateway = "10.73.0.1", network = "cnitcri"
 
     /// The chain a kubeadm-style node uses: bridge with host-local, then hostPorts and traffic
     /// shaping from the runtime's capabilities (containerd adds loopback itself).
     static func conflist(version: String, ipam: String, firewall: Bool = false) -> String {
-        let bridge = #"{"type":"bridge","bridge":"cnitcri0","isGateway":true,"ipMasq":true,"hairpinMode":true,"#
+        let bridge =
+            #"{"type":"bridge","bridge":"cnitcri0","isGateway":true,"ipMasq":true,"hairpinMode":true,"#
             + #""ipam":{"type":"host-local","ranges":[[{"subnet":"\#(subnet)"}]],"routes":[{"dst":"0.0.0.0/0"}],"#
             + #""dataDir":"\#(ipam)"}}"#
-        let plugins = [bridge, #"{"type":"portmap","capabilities":{"portMappings":true}}"#]
+        let plugins =
+            [bridge, #"{"type":"portmap","capabilities":{"portMappings":true}}"#]
             + (firewall ? [#"{"type":"firewall"}"#] : [])
             + [#"{"type":"bandwidth","capabilities":{"bandwidth":true}}"#]
         return #"{"cniVersion":"\#(version)","name":"\#(network)","plugins":[\#(plugins.joined(separator: ","))]}"#
@@ -86,9 +90,11 @@ struct ContainerdCRITests {
         let list = (try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])?["nftables"] as? [Any]
         return (list ?? []).compactMap { entry in
             guard let (kind, value) = (entry as? [String: Any])?.first, ["rule", "set", "map"].contains(kind),
-                  let body = value as? [String: Any] else { return nil }
-            return NftObject(table: body["table"] as? String ?? "", chain: body["chain"] as? String ?? "",
-                             scalars: walk(body))
+                let body = value as? [String: Any]
+            else { return nil }
+            return NftObject(
+                table: body["table"] as? String ?? "", chain: body["chain"] as? String ?? "",
+                scalars: walk(body))
         }
     }
 
@@ -246,8 +252,9 @@ struct ContainerdCRITests {
 
     /// 0.3.1 chains with firewall in them are still common on nodes; the reference firewall
     /// refuses them (ADD and DEL alike, so the attachment leaks), ours serves them.
-    @Test("each cniVersion, with firewall in the chain, runs a pod and tears it down cleanly",
-          arguments: ["0.3.1", "0.4.0", "1.0.0"])
+    @Test(
+        "each cniVersion, with firewall in the chain, runs a pod and tears it down cleanly",
+        arguments: ["0.3.1", "0.4.0", "1.0.0"])
     func versions(version: String) throws {
         let lab = try Self.lab(version: version, firewall: true)
         defer { lab.tearDown() }

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A program left running in the background (containerd, a server inside a pod), with its
@@ -87,9 +87,11 @@ struct CRIPod {
 final class ContainerdLab {
     static var unavailableReason: String? {
         if !TestEnvironment.isRoot { return "needs root" }
-        let tools = ["/usr/bin/containerd", "/usr/bin/ctr", "/usr/bin/containerd-shim-runc-v2", "/usr/sbin/runc",
-                     "/bin/busybox", "/usr/bin/python3", "/usr/bin/nsenter", "/usr/bin/unshare", "/usr/bin/prlimit",
-                     "/usr/sbin/tc", "/usr/sbin/nft"]
+        let tools = [
+            "/usr/bin/containerd", "/usr/bin/ctr", "/usr/bin/containerd-shim-runc-v2", "/usr/sbin/runc",
+            "/bin/busybox", "/usr/bin/python3", "/usr/bin/nsenter", "/usr/bin/unshare", "/usr/bin/prlimit",
+            "/usr/sbin/tc", "/usr/sbin/nft",
+        ]
         for tool in tools where !FileManager.default.fileExists(atPath: tool) {
             return "\(tool) missing: apt-get install containerd runc busybox-static python3-grpcio python3-grpc-tools"
         }
@@ -134,16 +136,20 @@ final class ContainerdLab {
     }
 
     /// - Parameter conflist: the network config, given host-local's dataDir.
-    convenience init(podCIDR: String, pluginDirectory: String = TestEnvironment.pluginDirectory,
-                     conflist: @escaping (_ ipamDir: String) -> String) throws {
+    convenience init(
+        podCIDR: String, pluginDirectory: String = TestEnvironment.pluginDirectory,
+        conflist: @escaping (_ ipamDir: String) -> String
+    ) throws {
         try self.init(podCIDR: podCIDR, pluginDirectory: pluginDirectory, cni: .conflist(conflist))
     }
 
     /// - Parameters:
     ///   - podCIDR: what UpdateRuntimeConfig sends, comma-separated for dual stack as kubelet does.
     ///   - node: the node netns to run in (left to its owner); nil makes and removes one.
-    init(podCIDR: String, node: TestNamespace? = nil, pluginDirectory: String = TestEnvironment.pluginDirectory,
-         cni: CNISetup) throws {
+    init(
+        podCIDR: String, node: TestNamespace? = nil, pluginDirectory: String = TestEnvironment.pluginDirectory,
+        cni: CNISetup
+    ) throws {
         dir = try TestEnvironment.scratchDirectory("cri")
         name = URL(fileURLWithPath: dir).lastPathComponent
         self.podCIDR = podCIDR
@@ -202,14 +208,19 @@ final class ContainerdLab {
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &hard)
         let env = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "TMPDIR": dir + "/tmp"]
         // containerd raises NOFILE itself on a real node (systemd LimitNOFILE); do it for it here.
-        daemon = try BackgroundProcess(["/usr/bin/prlimit", "--nofile=\(hard.rlim_max):\(hard.rlim_max)",
-                                        "/usr/bin/nsenter", "--mount=" + mountNamespace, "--net=" + node.path,
-                                        "/usr/bin/containerd", "--config", dir + "/config.toml"],
-                                       environment: env, log: dir + "/logs/containerd.log")
+        daemon = try BackgroundProcess(
+            [
+                "/usr/bin/prlimit", "--nofile=\(hard.rlim_max):\(hard.rlim_max)",
+                "/usr/bin/nsenter", "--mount=" + mountNamespace, "--net=" + node.path,
+                "/usr/bin/containerd", "--config", dir + "/config.toml",
+            ],
+            environment: env, log: dir + "/logs/containerd.log")
         try waitFor("the CRI to answer") { try cri(["version"]).status == 0 }
         if !imported {
-            let result = try Command.run(["/usr/bin/ctr", "-a", socket, "-n", "k8s.io", "images", "import",
-                                          dir + "/image/pause.tar"])
+            let result = try Command.run([
+                "/usr/bin/ctr", "-a", socket, "-n", "k8s.io", "images", "import",
+                dir + "/image/pause.tar",
+            ])
             guard result.status == 0 else { throw TestFailure("ctr images import: \(result)") }
             imported = true
         }
@@ -248,8 +259,9 @@ final class ContainerdLab {
 
     /// Runs cri_client.py against this containerd.
     func cri(_ args: [String]) throws -> CommandResult {
-        try Command.run(["/usr/bin/python3", Self.client, "--socket", socket, "--gen-dir", Self.stubs] + args,
-                        environment: ["PATH": "/usr/bin:/bin", "HOME": dir])
+        try Command.run(
+            ["/usr/bin/python3", Self.client, "--socket", socket, "--gen-dir", Self.stubs] + args,
+            environment: ["PATH": "/usr/bin:/bin", "HOME": dir])
     }
 
     /// A CRI call that must succeed, its reply parsed.
@@ -263,9 +275,11 @@ final class ContainerdLab {
     /// back its address and netns from PodSandboxStatus.
     func runPod(_ name: String, ports: [String] = [], ingress: String? = nil, egress: String? = nil) throws -> CRIPod {
         let uid = UUID().uuidString.lowercased()
-        var args = ["run", "--name", name, "--namespace", "default", "--uid", uid,
-                    "--cgroup-parent", "/\(self.name)/besteffort/pod\(uid)",
-                    "--log-directory", dir + "/logs/default_\(name)_\(uid)"]
+        var args = [
+            "run", "--name", name, "--namespace", "default", "--uid", uid,
+            "--cgroup-parent", "/\(self.name)/besteffort/pod\(uid)",
+            "--log-directory", dir + "/logs/default_\(name)_\(uid)",
+        ]
         args += ports.flatMap { ["--port", $0] }
         if let ingress { args += ["--ingress", ingress] }
         if let egress { args += ["--egress", egress] }
@@ -309,8 +323,9 @@ final class ContainerdLab {
     /// Starts `argv` in the pod's netns, logging to logs/<log>.log; tearDown stops it if the
     /// test did not.
     func background(_ pod: CRIPod, _ argv: [String], log: String) throws -> BackgroundProcess {
-        let process = try BackgroundProcess(podArgv(pod, argv), environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"],
-                                            log: dir + "/logs/\(log).log")
+        let process = try BackgroundProcess(
+            podArgv(pod, argv), environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"],
+            log: dir + "/logs/\(log).log")
         servers.append(process)
         return process
     }
@@ -325,7 +340,8 @@ final class ContainerdLab {
         return pids.compactMap { pid -> String? in
             let proc = "/proc/\(pid)"
             guard let stat = try? String(contentsOfFile: proc + "/stat", encoding: .utf8),
-                  !stat.contains(") Z ") else { return nil }  // zombies are init's to reap
+                !stat.contains(") Z ")
+            else { return nil }  // zombies are init's to reap
             let argv = ((try? Data(contentsOf: URL(fileURLWithPath: proc + "/cmdline"))) ?? Data())
                 .split(separator: 0).map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
             let cgroup = (try? String(contentsOfFile: proc + "/cgroup", encoding: .utf8)) ?? ""

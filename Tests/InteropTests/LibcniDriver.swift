@@ -22,10 +22,12 @@ enum LibcniDriver {
         let out = build + "/cni-driver"
         let source = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/InteropTests/driver/main.go").path
         let cache = build + "/gocache"
-        let result = try? Command.run(["go", "build", "-o", out, source], environment: [
-            "GO111MODULE": "off", "GOPATH": gopath, "GOCACHE": cache, "HOME": "/tmp",
-            "PATH": "/usr/lib/go/bin:/usr/local/go/bin:/usr/bin:/bin",
-        ])
+        let result = try? Command.run(
+            ["go", "build", "-o", out, source],
+            environment: [
+                "GO111MODULE": "off", "GOPATH": gopath, "GOCACHE": cache, "HOME": "/tmp",
+                "PATH": "/usr/lib/go/bin:/usr/local/go/bin:/usr/bin:/bin",
+            ])
         guard let result, result.status == 0 else {
             return .failure(TestFailure("building the libcni driver failed: \(result?.description ?? "go not found")"))
         }
@@ -33,8 +35,10 @@ enum LibcniDriver {
     }()
 
     /// Runs `cni-driver <command> <network> <netns>` inside `node`.
-    static func run(_ command: String, network: String, netns: String, confDir: String, cacheDir: String,
-                    node: TestNamespace, extra: [String: String] = [:]) throws -> CommandResult {
+    static func run(
+        _ command: String, network: String, netns: String, confDir: String, cacheDir: String,
+        node: TestNamespace, extra: [String: String] = [:]
+    ) throws -> CommandResult {
         let driver = try binary.get()
         var env = [
             "NETCONFPATH": confDir, "CNI_PATH": TestEnvironment.pluginDirectory, "CNI_CACHE_DIR": cacheDir,

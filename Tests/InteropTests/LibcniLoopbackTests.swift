@@ -3,7 +3,9 @@ import Testing
 import TestSupport
 
 /// loopback driven by libcni, the library containerd, CRI-O and podman are built on.
-@Suite("libcni drives loopback", .enabled(if: LibcniDriver.unavailableReason == nil, Comment(rawValue: LibcniDriver.unavailableReason ?? "")))
+@Suite(
+    "libcni drives loopback",
+    .enabled(if: LibcniDriver.unavailableReason == nil, Comment(rawValue: LibcniDriver.unavailableReason ?? "")))
 struct LibcniLoopbackTests {
     static let versions = ["0.3.1", "0.4.0", "1.0.0"]
 
@@ -20,8 +22,9 @@ struct LibcniLoopbackTests {
         let conflist = #"{"cniVersion":"\#(version)","name":"cnit-lo","plugins":[{"type":"loopback"}]}"#
         try conflist.write(toFile: confDir + "/10-lo.conflist", atomically: true, encoding: .utf8)
 
-        let added = try LibcniDriver.run("add", network: "cnit-lo", netns: pod.path, confDir: confDir, cacheDir: cacheDir, node: node,
-                                         extra: ["CNI_IFNAME": "lo", "CNI_ARGS": "IgnoreUnknown=1;K8S_POD_NAME=p"])
+        let added = try LibcniDriver.run(
+            "add", network: "cnit-lo", netns: pod.path, confDir: confDir, cacheDir: cacheDir, node: node,
+            extra: ["CNI_IFNAME": "lo", "CNI_ARGS": "IgnoreUnknown=1;K8S_POD_NAME=p"])
         #expect(added.status == 0, "\(added)")
         let result = try added.object()
         #expect(result["cniVersion"] as? String == version)
@@ -31,16 +34,18 @@ struct LibcniLoopbackTests {
         let cacheFile = cacheDir + "/results/cnit-lo-cnit-interop-lo"
         #expect(FileManager.default.fileExists(atPath: cacheFile))
 
-        let checked = try LibcniDriver.run("check", network: "cnit-lo", netns: pod.path, confDir: confDir, cacheDir: cacheDir, node: node,
-                                           extra: ["CNI_IFNAME": "lo"])
+        let checked = try LibcniDriver.run(
+            "check", network: "cnit-lo", netns: pod.path, confDir: confDir, cacheDir: cacheDir, node: node,
+            extra: ["CNI_IFNAME": "lo"])
         if version == "0.3.1" {
             #expect(checked.status != 0, "libcni refuses CHECK below 0.4.0")
         } else {
             #expect(checked.status == 0, "\(checked)")
         }
 
-        let deleted = try LibcniDriver.run("del", network: "cnit-lo", netns: pod.path, confDir: confDir, cacheDir: cacheDir, node: node,
-                                           extra: ["CNI_IFNAME": "lo"])
+        let deleted = try LibcniDriver.run(
+            "del", network: "cnit-lo", netns: pod.path, confDir: confDir, cacheDir: cacheDir, node: node,
+            extra: ["CNI_IFNAME": "lo"])
         #expect(deleted.status == 0, "\(deleted)")
         #expect(!FileManager.default.fileExists(atPath: cacheFile))
         let after = try pod.ipJSON(["link", "show", "lo"]).first?["flags"] as? [String] ?? []
@@ -52,9 +57,11 @@ struct LibcniLoopbackTests {
         let node = try TestNamespace("node")
         let confDir = try TestEnvironment.scratchDirectory("conf")
         defer { try? node.remove(); try? FileManager.default.removeItem(atPath: confDir) }
-        let example = TestEnvironment.repositoryRoot.appendingPathComponent("Plugins-Config-Examples/loopback.conflist").path
+        let example = TestEnvironment.repositoryRoot.appendingPathComponent("Plugins-Config-Examples/loopback.conflist")
+            .path
         try FileManager.default.copyItem(atPath: example, toPath: confDir + "/loopback.conflist")
-        let validated = try LibcniDriver.run("validate", network: "cni-loopback", netns: "", confDir: confDir, cacheDir: confDir, node: node)
+        let validated = try LibcniDriver.run(
+            "validate", network: "cni-loopback", netns: "", confDir: confDir, cacheDir: confDir, node: node)
         #expect(validated.status == 0, "\(validated)")
     }
 
@@ -64,10 +71,12 @@ struct LibcniLoopbackTests {
         let pod = try TestNamespace("pod")
         let confDir = try TestEnvironment.scratchDirectory("conf")
         defer { try? pod.remove(); try? node.remove(); try? FileManager.default.removeItem(atPath: confDir) }
-        let example = TestEnvironment.repositoryRoot.appendingPathComponent("Plugins-Config-Examples/loopback.conflist").path
+        let example = TestEnvironment.repositoryRoot.appendingPathComponent("Plugins-Config-Examples/loopback.conflist")
+            .path
         try FileManager.default.copyItem(atPath: example, toPath: confDir + "/loopback.conflist")
         for command in ["add", "check", "del"] {
-            let result = try LibcniDriver.run(command, network: "cni-loopback", netns: pod.path, confDir: confDir, cacheDir: confDir, node: node)
+            let result = try LibcniDriver.run(
+                command, network: "cni-loopback", netns: pod.path, confDir: confDir, cacheDir: confDir, node: node)
             #expect(result.status == 0, "\(command): \(result)")
         }
     }

@@ -4,7 +4,8 @@
 // ifb cnitifb0 (index 5); the target netns was opened as fd 4.
 enum Fixtures {
     // ip link add cnitv0 mtu 1400 address 02:00:00:00:00:01 type veth peer name cnitv1 mtu 1400 address 02:00:00:00:00:02 netns capy
-    static let vethFull = hex("""
+    static let vethFull = hex(
+        """
         8c 00 00 00 10 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 140, RTM_NEWLINK, flags 0x605, seq 1
         00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
         08 00 04 00 78 05 00 00  // attr 4, len 8
@@ -17,7 +18,8 @@ enum Fixtures {
         """)
 
     // ip link add cnitv2 type veth peer name cnitv3
-    static let vethPlain = hex("""
+    static let vethPlain = hex(
+        """
         5c 00 00 00 10 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 92, RTM_NEWLINK, flags 0x605, seq 1
         00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
         0b 00 03 00 63 6e 69 74 76 32 00 00  // attr 3, len 11 "cnitv2"
@@ -28,7 +30,8 @@ enum Fixtures {
         """)
 
     // ip link add cnitbr1 type bridge
-    static let bridge = hex("""
+    static let bridge = hex(
+        """
         3c 00 00 00 10 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 60, RTM_NEWLINK, flags 0x605, seq 1
         00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
         0c 00 03 00 63 6e 69 74 62 72 31 00  // attr 3, len 12 "cnitbr1"
@@ -37,7 +40,8 @@ enum Fixtures {
         """)
 
     // ip link add cnitbr2 mtu 1450 address 02:00:00:00:00:03 type bridge vlan_filtering 1
-    static let bridgeVlanFiltering = hex("""
+    static let bridgeVlanFiltering = hex(
+        """
         5c 00 00 00 10 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 92, RTM_NEWLINK, flags 0x605, seq 1
         00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
         08 00 04 00 aa 05 00 00  // attr 4, len 8
@@ -50,7 +54,8 @@ enum Fixtures {
         """)
 
     // ip link add link cnitp1 name cnitmv0 type macvlan mode bridge
-    static let macvlan = hex("""
+    static let macvlan = hex(
+        """
         50 00 00 00 10 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 80, RTM_NEWLINK, flags 0x605, seq 1
         00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
         08 00 05 00 02 00 00 00  // attr 5, len 8
@@ -62,7 +67,8 @@ enum Fixtures {
         """)
 
     // ip link add link cnitp1 name cnitiv0 type ipvlan mode l3 private
-    static let ipvlan = hex("""
+    static let ipvlan = hex(
+        """
         58 00 00 00 10 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 88, RTM_NEWLINK, flags 0x605, seq 1
         00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
         08 00 05 00 02 00 00 00  // attr 5, len 8
@@ -75,7 +81,8 @@ enum Fixtures {
         """)
 
     // ip link add link cnitp1 name cnitvl0 type vlan id 100
-    static let vlan = hex("""
+    static let vlan = hex(
+        """
         4c 00 00 00 10 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 76, RTM_NEWLINK, flags 0x605, seq 1
         00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
         08 00 05 00 02 00 00 00  // attr 5, len 8
@@ -87,7 +94,8 @@ enum Fixtures {
         """)
 
     // ip link add cnitifb1 type ifb
-    static let ifb = hex("""
+    static let ifb = hex(
+        """
         3c 00 00 00 10 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 60, RTM_NEWLINK, flags 0x605, seq 1
         00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
         0d 00 03 00 63 6e 69 74 69 66 62 31 00 00 00 00  // attr 3, len 13 "cnitifb1"
@@ -96,68 +104,78 @@ enum Fixtures {
         """)
 
     // ip link set dev cnitp0 mtu 1400
-    static let setMTU = hex("""
+    static let setMTU = hex(
+        """
         28 00 00 00 10 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 40, RTM_NEWLINK, flags 0x5, seq 1
         00 00 00 00 03 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
         08 00 04 00 78 05 00 00  // attr 4, len 8
         """)
 
     // ip link set dev cnitp0 address 02:00:00:00:00:09
-    static let setAddress = hex("""
+    static let setAddress = hex(
+        """
         2c 00 00 00 10 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 44, RTM_NEWLINK, flags 0x5, seq 1
         00 00 00 00 03 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
         0a 00 01 00 02 00 00 00 00 09 00 00  // attr 1, len 10
         """)
 
     // ip link set dev cnitp0 txqueuelen 500
-    static let setTxqlen = hex("""
+    static let setTxqlen = hex(
+        """
         28 00 00 00 10 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 40, RTM_NEWLINK, flags 0x5, seq 1
         00 00 00 00 03 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
         08 00 0d 00 f4 01 00 00  // attr 13, len 8
         """)
 
     // ip link set dev cnitp0 promisc on
-    static let setPromisc = hex("""
+    static let setPromisc = hex(
+        """
         20 00 00 00 10 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 32, RTM_NEWLINK, flags 0x5, seq 1
         00 00 00 00 03 00 00 00 00 01 00 00 00 01 00 00  // ifinfomsg
         """)
 
     // ip link set dev cnitp0 allmulticast off
-    static let setAllmulti = hex("""
+    static let setAllmulti = hex(
+        """
         20 00 00 00 10 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 32, RTM_NEWLINK, flags 0x5, seq 1
         00 00 00 00 03 00 00 00 00 00 00 00 00 02 00 00  // ifinfomsg
         """)
 
     // ip link set dev cnitp1 master cnitbr0
-    static let setMaster = hex("""
+    static let setMaster = hex(
+        """
         28 00 00 00 10 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 40, RTM_NEWLINK, flags 0x5, seq 1
         00 00 00 00 02 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
         08 00 0a 00 04 00 00 00  // attr 10, len 8
         """)
 
     // ip link set dev cnitp1 nomaster
-    static let setNomaster = hex("""
+    static let setNomaster = hex(
+        """
         28 00 00 00 10 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 40, RTM_NEWLINK, flags 0x5, seq 1
         00 00 00 00 02 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
         08 00 0a 00 00 00 00 00  // attr 10, len 8
         """)
 
     // ip link set dev cnitifb0 netns capy
-    static let setNetns = hex("""
+    static let setNetns = hex(
+        """
         28 00 00 00 10 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 40, RTM_NEWLINK, flags 0x5, seq 1
         00 00 00 00 05 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
         08 00 1c 00 04 00 00 00  // attr 28, len 8
         """)
 
     // ip link set dev cnitp1 name cnitp9
-    static let rename = hex("""
+    static let rename = hex(
+        """
         2c 00 00 00 10 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 44, RTM_NEWLINK, flags 0x5, seq 1
         00 00 00 00 02 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
         0b 00 03 00 63 6e 69 74 70 39 00 00  // attr 3, len 11 "cnitp9"
         """)
 
     // ip addr add 10.1.2.5/24 dev cnitp0
-    static let addAddr = hex("""
+    static let addAddr = hex(
+        """
         28 00 00 00 14 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 40, RTM_NEWADDR, flags 0x605, seq 1
         02 18 00 00 03 00 00 00  // ifaddrmsg
         08 00 02 00 0a 01 02 05  // attr 2, len 8
@@ -165,7 +183,8 @@ enum Fixtures {
         """)
 
     // ip addr add 10.1.2.6/24 broadcast 10.1.2.255 dev cnitp0
-    static let addAddrBroadcast = hex("""
+    static let addAddrBroadcast = hex(
+        """
         30 00 00 00 14 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 48, RTM_NEWADDR, flags 0x605, seq 1
         02 18 00 00 03 00 00 00  // ifaddrmsg
         08 00 02 00 0a 01 02 06  // attr 2, len 8
@@ -174,7 +193,8 @@ enum Fixtures {
         """)
 
     // ip addr add fd00::3/64 dev cnitp0 nodad noprefixroute
-    static let addAddr6 = hex("""
+    static let addAddr6 = hex(
+        """
         48 00 00 00 14 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 72, RTM_NEWADDR, flags 0x605, seq 1
         0a 40 00 00 03 00 00 00  // ifaddrmsg
         14 00 02 00 fd 00 00 00 00 00 00 00 00 00 00 00 00 00 00 03  // attr 2, len 20
@@ -183,7 +203,8 @@ enum Fixtures {
         """)
 
     // ip addr add 10.9.0.1 peer 10.9.0.2/32 dev cnitp0
-    static let addAddrPeer = hex("""
+    static let addAddrPeer = hex(
+        """
         28 00 00 00 14 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 40, RTM_NEWADDR, flags 0x605, seq 1
         02 20 00 00 03 00 00 00  // ifaddrmsg
         08 00 02 00 0a 09 00 01  // attr 2, len 8
@@ -191,7 +212,8 @@ enum Fixtures {
         """)
 
     // ip addr del 10.1.2.4/24 dev cnitp0
-    static let delAddr = hex("""
+    static let delAddr = hex(
+        """
         28 00 00 00 15 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 40, RTM_DELADDR, flags 0x5, seq 1
         02 18 00 00 03 00 00 00  // ifaddrmsg
         08 00 02 00 0a 01 02 04  // attr 2, len 8
@@ -199,7 +221,8 @@ enum Fixtures {
         """)
 
     // ip route add 10.6.0.0/16 src 10.1.2.3 via 10.1.2.1 metric 100 table 100 dev cnitp0 mtu 1400 advmss 1360
-    static let addRoute = hex("""
+    static let addRoute = hex(
+        """
         58 00 00 00 18 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 88, RTM_NEWROUTE, flags 0x605, seq 1
         02 10 00 00 64 03 00 01 00 00 00 00  // rtmsg/ndmsg/fib_rule_hdr
         08 00 01 00 0a 06 00 00  // attr 1, len 8
@@ -213,7 +236,8 @@ enum Fixtures {
         """)
 
     // ip route replace 10.7.0.0/16 via 10.1.2.1 dev cnitp0
-    static let replaceRoute = hex("""
+    static let replaceRoute = hex(
+        """
         34 00 00 00 18 00 05 05 01 00 00 00 00 00 00 00  // nlmsghdr: len 52, RTM_NEWROUTE, flags 0x505, seq 1
         02 10 00 00 fe 03 00 01 00 00 00 00  // rtmsg/ndmsg/fib_rule_hdr
         08 00 01 00 0a 07 00 00  // attr 1, len 8
@@ -222,7 +246,8 @@ enum Fixtures {
         """)
 
     // ip route add 10.8.0.0/16 via 10.99.0.1 dev cnitp0 onlink
-    static let onlinkRoute = hex("""
+    static let onlinkRoute = hex(
+        """
         34 00 00 00 18 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 52, RTM_NEWROUTE, flags 0x605, seq 1
         02 10 00 00 fe 03 00 01 04 00 00 00  // rtmsg/ndmsg/fib_rule_hdr
         08 00 01 00 0a 08 00 00  // attr 1, len 8
@@ -231,14 +256,16 @@ enum Fixtures {
         """)
 
     // ip route add blackhole 10.10.0.0/16
-    static let blackholeRoute = hex("""
+    static let blackholeRoute = hex(
+        """
         24 00 00 00 18 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 36, RTM_NEWROUTE, flags 0x605, seq 1
         02 10 00 00 fe 03 00 06 00 00 00 00  // rtmsg/ndmsg/fib_rule_hdr
         08 00 01 00 0a 0a 00 00  // attr 1, len 8
         """)
 
     // ip route add 10.11.0.1/32 dev cnitp0 scope link
-    static let linkScopeRoute = hex("""
+    static let linkScopeRoute = hex(
+        """
         2c 00 00 00 18 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 44, RTM_NEWROUTE, flags 0x605, seq 1
         02 20 00 00 fe 03 fd 01 00 00 00 00  // rtmsg/ndmsg/fib_rule_hdr
         08 00 01 00 0a 0b 00 01  // attr 1, len 8
@@ -246,7 +273,8 @@ enum Fixtures {
         """)
 
     // ip route add local 10.12.0.1/32 dev cnitp0 table 100
-    static let localRoute = hex("""
+    static let localRoute = hex(
+        """
         2c 00 00 00 18 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 44, RTM_NEWROUTE, flags 0x605, seq 1
         02 20 00 00 64 03 fe 02 00 00 00 00  // rtmsg/ndmsg/fib_rule_hdr
         08 00 01 00 0a 0c 00 01  // attr 1, len 8
@@ -254,7 +282,8 @@ enum Fixtures {
         """)
 
     // ip route add default via 10.1.2.1 dev cnitp0
-    static let defaultRoute = hex("""
+    static let defaultRoute = hex(
+        """
         2c 00 00 00 18 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 44, RTM_NEWROUTE, flags 0x605, seq 1
         02 00 00 00 fe 03 00 01 00 00 00 00  // rtmsg/ndmsg/fib_rule_hdr
         08 00 05 00 0a 01 02 01  // attr 5, len 8
@@ -262,7 +291,8 @@ enum Fixtures {
         """)
 
     // ip route del 10.5.0.0/16 via 10.1.2.1 dev cnitp0
-    static let delRoute = hex("""
+    static let delRoute = hex(
+        """
         34 00 00 00 19 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 52, RTM_DELROUTE, flags 0x5, seq 1
         02 10 00 00 fe 00 ff 00 00 00 00 00  // rtmsg/ndmsg/fib_rule_hdr
         08 00 01 00 0a 05 00 00  // attr 1, len 8
@@ -271,7 +301,8 @@ enum Fixtures {
         """)
 
     // ip rule add from 10.1.2.4/32 table 100 priority 1001
-    static let addRule = hex("""
+    static let addRule = hex(
+        """
         2c 00 00 00 20 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 44, RTM_NEWRULE, flags 0x605, seq 1
         02 00 20 00 64 00 00 01 00 00 00 00  // rtmsg/ndmsg/fib_rule_hdr
         08 00 02 00 0a 01 02 04  // attr 2, len 8
@@ -279,7 +310,8 @@ enum Fixtures {
         """)
 
     // ip rule del from 10.1.2.3/32 table 100 priority 1000
-    static let delRule = hex("""
+    static let delRule = hex(
+        """
         2c 00 00 00 21 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 44, RTM_DELRULE, flags 0x5, seq 1
         02 00 20 00 64 00 00 00 00 00 00 00  // rtmsg/ndmsg/fib_rule_hdr
         08 00 02 00 0a 01 02 03  // attr 2, len 8
@@ -287,7 +319,8 @@ enum Fixtures {
         """)
 
     // ip neigh add 10.1.2.8 lladdr 02:00:00:00:00:0b dev cnitp0 nud permanent
-    static let addNeigh = hex("""
+    static let addNeigh = hex(
+        """
         30 00 00 00 1c 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 48, RTM_NEWNEIGH, flags 0x605, seq 1
         02 00 00 00 03 00 00 00 80 00 00 00  // rtmsg/ndmsg/fib_rule_hdr
         08 00 01 00 0a 01 02 08  // attr 1, len 8
@@ -295,14 +328,16 @@ enum Fixtures {
         """)
 
     // ip neigh del 10.1.2.9 dev cnitp0
-    static let delNeigh = hex("""
+    static let delNeigh = hex(
+        """
         24 00 00 00 1d 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 36, RTM_DELNEIGH, flags 0x5, seq 1
         02 00 00 00 03 00 00 00 80 00 00 00  // rtmsg/ndmsg/fib_rule_hdr
         08 00 01 00 0a 01 02 09  // attr 1, len 8
         """)
 
     // bridge link set dev cnitp0 hairpin on
-    static let hairpin = hex("""
+    static let hairpin = hex(
+        """
         2c 00 00 00 13 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 44, RTM_SETLINK, flags 0x5, seq 1
         07 00 00 00 03 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
         0c 00 0c 80  // attr 12 NLA_F_NESTED, len 12, nested
@@ -310,7 +345,8 @@ enum Fixtures {
         """)
 
     // bridge link set dev cnitp0 learning off
-    static let learning = hex("""
+    static let learning = hex(
+        """
         2c 00 00 00 13 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 44, RTM_SETLINK, flags 0x5, seq 1
         07 00 00 00 03 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
         0c 00 0c 80  // attr 12 NLA_F_NESTED, len 12, nested
@@ -318,7 +354,8 @@ enum Fixtures {
         """)
 
     // bridge link set dev cnitp0 isolated on
-    static let isolated = hex("""
+    static let isolated = hex(
+        """
         2c 00 00 00 13 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 44, RTM_SETLINK, flags 0x5, seq 1
         07 00 00 00 03 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
         0c 00 0c 80  // attr 12 NLA_F_NESTED, len 12, nested
@@ -326,7 +363,8 @@ enum Fixtures {
         """)
 
     // bridge vlan add dev cnitp0 vid 100 pvid untagged
-    static let vlanAdd = hex("""
+    static let vlanAdd = hex(
+        """
         2c 00 00 00 13 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 44, RTM_SETLINK, flags 0x5, seq 1
         07 00 00 00 03 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
         0c 00 1a 00  // attr 26, len 12, nested
@@ -334,7 +372,8 @@ enum Fixtures {
         """)
 
     // bridge vlan del dev cnitp0 vid 100
-    static let vlanDel = hex("""
+    static let vlanDel = hex(
+        """
         2c 00 00 00 11 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 44, RTM_DELLINK, flags 0x5, seq 1
         07 00 00 00 03 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
         0c 00 1a 00  // attr 26, len 12, nested
@@ -342,7 +381,8 @@ enum Fixtures {
         """)
 
     // ip link del dev cnitv2
-    static let delLink = hex("""
+    static let delLink = hex(
+        """
         20 00 00 00 11 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 32, RTM_DELLINK, flags 0x5, seq 1
         00 00 00 00 08 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
         """)

@@ -20,11 +20,15 @@ struct GoldenRequestTests {
     }
 
     static func ack(seq: UInt32, port: UInt32 = 4242) -> [UInt8] {
-        NetlinkMessage(type: .error, flags: [], sequence: seq, portID: port, payload: [0, 0, 0, 0] + [UInt8](repeating: 0, count: 16)).encoded()
+        NetlinkMessage(
+            type: .error, flags: [], sequence: seq, portID: port,
+            payload: [0, 0, 0, 0] + [UInt8](repeating: 0, count: 16)
+        ).encoded()
     }
 
     // ip link show dev lo
-    static let getLinkLo = hex("""
+    static let getLinkLo = hex(
+        """
         30 00 00 00  12 00  01 00  01 00 00 00  00 00 00 00   // nlmsghdr: len 48, RTM_GETLINK, NLM_F_REQUEST, seq 1
         11 00 00 00  00 00 00 00  00 00 00 00  00 00 00 00    // ifinfomsg: AF_PACKET, index 0
         07 00 03 00  6c 6f 00 00                              // IFLA_IFNAME "lo"
@@ -32,32 +36,40 @@ struct GoldenRequestTests {
         """)
 
     // ip link set dev lo up
-    static let setLoUp = hex("""
+    static let setLoUp = hex(
+        """
         20 00 00 00  10 00  05 00  01 00 00 00  00 00 00 00   // RTM_NEWLINK, NLM_F_REQUEST|NLM_F_ACK, seq 1
         00 00 00 00  01 00 00 00  01 00 00 00  01 00 00 00    // ifinfomsg: index 1, flags IFF_UP, change IFF_UP
         """)
 
     // ip link set dev lo down
-    static let setLoDown = hex("""
+    static let setLoDown = hex(
+        """
         20 00 00 00  10 00  05 00  01 00 00 00  00 00 00 00
         00 00 00 00  01 00 00 00  00 00 00 00  01 00 00 00    // flags 0, change IFF_UP
         """)
 
     // ip -4 addr show dev lo
-    static let getAddrLo = hex("""
+    static let getAddrLo = hex(
+        """
         18 00 00 00  16 00  01 03  01 00 00 00  00 00 00 00   // RTM_GETADDR, NLM_F_REQUEST|NLM_F_DUMP, seq 1
         02 00 00 00  01 00 00 00                              // ifaddrmsg: AF_INET, index 1
         """)
 
     @Test("ip link show dev lo")
     func getLink() throws {
-        let emitted = NetlinkMessage(type: .getLink, flags: .request, sequence: 1, payload: RouteNetlink.getLinkRequest(name: "lo")).encoded()
+        let emitted = NetlinkMessage(
+            type: .getLink, flags: .request, sequence: 1, payload: RouteNetlink.getLinkRequest(name: "lo")
+        ).encoded()
         #expect(emitted == Self.getLinkLo)
         let parsed = try #require(try NetlinkMessage.parse(Self.getLinkLo).first)
         #expect(parsed.type == .getLink)
         #expect(try InterfaceInfoHeader(decoding: parsed.payload[...]) == InterfaceInfoHeader(family: .packet))
         let attributes = try AttributeReader.read(parsed.payload.dropFirst(16))
-        #expect(attributes == [Attribute(type: 3, payload: Array("lo\0".utf8)), Attribute(type: 29, payload: [1, 0, 0, 0])])
+        #expect(
+            attributes == [
+                Attribute(type: 3, payload: Array("lo\0".utf8)), Attribute(type: 29, payload: [1, 0, 0, 0]),
+            ])
     }
 
     @Test("ip link set dev lo up / down", arguments: [(true, setLoUp), (false, setLoDown)])
@@ -66,14 +78,18 @@ struct GoldenRequestTests {
         try RouteNetlink(connection: NetlinkConnection(transport: recorder)).setLink(index: 1, up: up)
         #expect(recorder.sent == [golden])
         let parsed = try #require(try NetlinkMessage.parse(golden).first)
-        #expect(try InterfaceInfoHeader(decoding: parsed.payload[...]) == InterfaceInfoHeader(index: 1, flags: up ? .up : [], change: .up))
+        #expect(
+            try InterfaceInfoHeader(decoding: parsed.payload[...])
+                == InterfaceInfoHeader(index: 1, flags: up ? .up : [], change: .up))
     }
 
     @Test("ip -4 addr show dev lo")
     func getAddresses() throws {
-        let done = NetlinkMessage(type: .done, flags: .multi, sequence: 1, portID: 4242, payload: [0, 0, 0, 0]).encoded()
+        let done = NetlinkMessage(type: .done, flags: .multi, sequence: 1, portID: 4242, payload: [0, 0, 0, 0])
+            .encoded()
         let recorder = Recorder(replies: [done])
-        let addresses = try RouteNetlink(connection: NetlinkConnection(transport: recorder)).addresses(family: .inet, index: 1)
+        let addresses = try RouteNetlink(connection: NetlinkConnection(transport: recorder)).addresses(
+            family: .inet, index: 1)
         #expect(addresses.isEmpty)
         #expect(recorder.sent == [Self.getAddrLo])
         let parsed = try #require(try NetlinkMessage.parse(Self.getAddrLo).first)

@@ -23,9 +23,15 @@ struct GoldenTCTests {
 
     @Test("ingress and clsact; deleting the ingress qdisc")
     func ingress() throws {
-        #expect(try sent { r throws(NetlinkError) in try r.addQdisc(QdiscSpec(index: 3, kind: .ingress)) } == TCFixtures.ingress)
-        #expect(try sent { r throws(NetlinkError) in try r.addQdisc(QdiscSpec(index: 2, kind: .clsact)) } == TCFixtures.clsact)
-        #expect(try sent { r throws(NetlinkError) in try r.deleteQdisc(QdiscSpec(index: 3, kind: .ingress)) } == TCFixtures.deleteIngress)
+        #expect(
+            try sent { r throws(NetlinkError) in try r.addQdisc(QdiscSpec(index: 3, kind: .ingress)) }
+                == TCFixtures.ingress)
+        #expect(
+            try sent { r throws(NetlinkError) in try r.addQdisc(QdiscSpec(index: 2, kind: .clsact)) }
+                == TCFixtures.clsact)
+        #expect(
+            try sent { r throws(NetlinkError) in try r.deleteQdisc(QdiscSpec(index: 3, kind: .ingress)) }
+                == TCFixtures.deleteIngress)
     }
 
     @Test("u32 match-all with a mirred egress redirect to an ifb")

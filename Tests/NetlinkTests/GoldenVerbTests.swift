@@ -19,11 +19,20 @@ struct GoldenVerbTests {
     @Test("Link creation: veth (peer in another netns), bridge, macvlan, ipvlan, vlan, ifb")
     func createLinks() throws {
         let cases: [(LinkSpec, [UInt8])] = [
-            (LinkSpec(name: "cnitv0", kind: .veth(peer: VethPeer(name: "cnitv1", mtu: 1400, hardwareAddress: [2, 0, 0, 0, 0, 2], namespaceFD: 4)),
-                      mtu: 1400, hardwareAddress: Self.mac1), Fixtures.vethFull),
+            (
+                LinkSpec(
+                    name: "cnitv0",
+                    kind: .veth(
+                        peer: VethPeer(name: "cnitv1", mtu: 1400, hardwareAddress: [2, 0, 0, 0, 0, 2], namespaceFD: 4)),
+                    mtu: 1400, hardwareAddress: Self.mac1), Fixtures.vethFull
+            ),
             (LinkSpec(name: "cnitv2", kind: .veth(peer: VethPeer(name: "cnitv3"))), Fixtures.vethPlain),
             (LinkSpec(name: "cnitbr1", kind: .bridge(vlanFiltering: nil)), Fixtures.bridge),
-            (LinkSpec(name: "cnitbr2", kind: .bridge(vlanFiltering: true), mtu: 1450, hardwareAddress: [2, 0, 0, 0, 0, 3]), Fixtures.bridgeVlanFiltering),
+            (
+                LinkSpec(
+                    name: "cnitbr2", kind: .bridge(vlanFiltering: true), mtu: 1450, hardwareAddress: [2, 0, 0, 0, 0, 3]),
+                Fixtures.bridgeVlanFiltering
+            ),
             (LinkSpec(name: "cnitmv0", kind: .macvlan(parent: 2, mode: .bridge)), Fixtures.macvlan),
             (LinkSpec(name: "cnitiv0", kind: .ipvlan(parent: 2, mode: .l3, flag: .private)), Fixtures.ipvlan),
             (LinkSpec(name: "cnitvl0", kind: .vlan(parent: 2, id: 100)), Fixtures.vlan),
@@ -66,9 +75,19 @@ struct GoldenVerbTests {
     func addresses() throws {
         let cases: [(AddressSpec, [UInt8])] = [
             (AddressSpec(index: 3, address: [10, 1, 2, 5], prefixLength: 24), Fixtures.addAddr),
-            (AddressSpec(index: 3, address: [10, 1, 2, 6], prefixLength: 24, broadcast: [10, 1, 2, 255]), Fixtures.addAddrBroadcast),
-            (AddressSpec(index: 3, address: [0xfd] + [UInt8](repeating: 0, count: 14) + [3], prefixLength: 64, flags: [.noDAD, .noPrefixRoute]), Fixtures.addAddr6),
-            (AddressSpec(index: 3, address: [10, 9, 0, 1], prefixLength: 32, peer: [10, 9, 0, 2]), Fixtures.addAddrPeer),
+            (
+                AddressSpec(index: 3, address: [10, 1, 2, 6], prefixLength: 24, broadcast: [10, 1, 2, 255]),
+                Fixtures.addAddrBroadcast
+            ),
+            (
+                AddressSpec(
+                    index: 3, address: [0xfd] + [UInt8](repeating: 0, count: 14) + [3], prefixLength: 64,
+                    flags: [.noDAD, .noPrefixRoute]), Fixtures.addAddr6
+            ),
+            (
+                AddressSpec(index: 3, address: [10, 9, 0, 1], prefixLength: 32, peer: [10, 9, 0, 2]),
+                Fixtures.addAddrPeer
+            ),
         ]
         for (spec, golden) in cases {
             #expect(try sent { r throws(NetlinkError) in try r.addAddress(spec) } == golden)
@@ -86,19 +105,42 @@ struct GoldenVerbTests {
 
     @Test("Routes: full attributes, replace, onlink, blackhole, link scope, local, default; delete")
     func routes() throws {
-        let full = RouteSpec(destination: [10, 6, 0, 0], destinationLength: 16, gateway: Self.gw, preferredSource: [10, 1, 2, 3],
-                             outputIndex: 3, priority: 100, table: 100, mtu: 1400, advmss: 1360)
+        let full = RouteSpec(
+            destination: [10, 6, 0, 0], destinationLength: 16, gateway: Self.gw, preferredSource: [10, 1, 2, 3],
+            outputIndex: 3, priority: 100, table: 100, mtu: 1400, advmss: 1360)
         let cases: [(RouteSpec, Bool, [UInt8])] = [
             (full, false, Fixtures.addRoute),
-            (RouteSpec(destination: [10, 7, 0, 0], destinationLength: 16, gateway: Self.gw, outputIndex: 3), true, Fixtures.replaceRoute),
-            (RouteSpec(destination: [10, 8, 0, 0], destinationLength: 16, gateway: [10, 99, 0, 1], outputIndex: 3, onLink: true), false, Fixtures.onlinkRoute),
-            (RouteSpec(destination: [10, 10, 0, 0], destinationLength: 16, type: .blackhole), false, Fixtures.blackholeRoute),
-            (RouteSpec(destination: [10, 11, 0, 1], destinationLength: 32, outputIndex: 3, scope: .link), false, Fixtures.linkScopeRoute),
-            (RouteSpec(destination: [10, 12, 0, 1], destinationLength: 32, outputIndex: 3, table: 100, scope: .host, type: .local), false, Fixtures.localRoute),
-            (RouteSpec(destination: [0, 0, 0, 0], destinationLength: 0, gateway: Self.gw, outputIndex: 3), false, Fixtures.defaultRoute),
+            (
+                RouteSpec(destination: [10, 7, 0, 0], destinationLength: 16, gateway: Self.gw, outputIndex: 3), true,
+                Fixtures.replaceRoute
+            ),
+            (
+                RouteSpec(
+                    destination: [10, 8, 0, 0], destinationLength: 16, gateway: [10, 99, 0, 1], outputIndex: 3,
+                    onLink: true), false, Fixtures.onlinkRoute
+            ),
+            (
+                RouteSpec(destination: [10, 10, 0, 0], destinationLength: 16, type: .blackhole), false,
+                Fixtures.blackholeRoute
+            ),
+            (
+                RouteSpec(destination: [10, 11, 0, 1], destinationLength: 32, outputIndex: 3, scope: .link), false,
+                Fixtures.linkScopeRoute
+            ),
+            (
+                RouteSpec(
+                    destination: [10, 12, 0, 1], destinationLength: 32, outputIndex: 3, table: 100, scope: .host,
+                    type: .local), false, Fixtures.localRoute
+            ),
+            (
+                RouteSpec(destination: [0, 0, 0, 0], destinationLength: 0, gateway: Self.gw, outputIndex: 3), false,
+                Fixtures.defaultRoute
+            ),
         ]
         for (route, replace, golden) in cases {
-            #expect(try sent { r throws(NetlinkError) in replace ? try r.replaceRoute(route) : try r.addRoute(route) } == golden)
+            #expect(
+                try sent { r throws(NetlinkError) in replace ? try r.replaceRoute(route) : try r.addRoute(route) }
+                    == golden)
             let parsed = try RouteSpec(payload: #require(try NetlinkMessage.parse(golden).first).payload)
             #expect(parsed == route)
         }
@@ -116,16 +158,24 @@ struct GoldenVerbTests {
 
         let neighbour = NeighbourSpec(index: 3, address: [10, 1, 2, 8], hardwareAddress: [2, 0, 0, 0, 0, 0x0b])
         #expect(try sent { r throws(NetlinkError) in try r.addNeighbour(neighbour) } == Fixtures.addNeigh)
-        #expect(try NeighbourSpec(payload: #require(try NetlinkMessage.parse(Fixtures.addNeigh).first).payload) == neighbour)
+        #expect(
+            try NeighbourSpec(payload: #require(try NetlinkMessage.parse(Fixtures.addNeigh).first).payload) == neighbour
+        )
         let gone = NeighbourSpec(index: 3, address: [10, 1, 2, 9])
         #expect(try sent { r throws(NetlinkError) in try r.deleteNeighbour(gone) } == Fixtures.delNeigh)
     }
 
     @Test("Bridge ports: hairpin, learning, isolated; VLAN add (pvid untagged) and delete")
     func bridgePorts() throws {
-        #expect(try sent { r throws(NetlinkError) in try r.setBridgePort(index: 3, [(.hairpin, true)]) } == Fixtures.hairpin)
-        #expect(try sent { r throws(NetlinkError) in try r.setBridgePort(index: 3, [(.learning, false)]) } == Fixtures.learning)
-        #expect(try sent { r throws(NetlinkError) in try r.setBridgePort(index: 3, [(.isolated, true)]) } == Fixtures.isolated)
+        #expect(
+            try sent { r throws(NetlinkError) in try r.setBridgePort(index: 3, [(.hairpin, true)]) } == Fixtures.hairpin
+        )
+        #expect(
+            try sent { r throws(NetlinkError) in try r.setBridgePort(index: 3, [(.learning, false)]) }
+                == Fixtures.learning)
+        #expect(
+            try sent { r throws(NetlinkError) in try r.setBridgePort(index: 3, [(.isolated, true)]) }
+                == Fixtures.isolated)
         let vlan = BridgeVlan(id: 100, pvid: true, untagged: true)
         #expect(try sent { r throws(NetlinkError) in try r.addBridgeVlan(index: 3, vlan) } == Fixtures.vlanAdd)
         #expect(try sent { r throws(NetlinkError) in try r.deleteBridgeVlan(index: 3, vlan) } == Fixtures.vlanDel)

@@ -7,7 +7,8 @@ struct ReplyTests {
 
     // The start of the kernel's RTM_NEWLINK answer to `ip link show dev lo` in a fresh netns,
     // captured with `strace -e trace=recvmsg -s 2000 -xx`; cut after the IFLA_ADDRESS attribute.
-    static let loReplyPayload = hex("""
+    static let loReplyPayload = hex(
+        """
         00 00 04 03  01 00 00 00  08 00 00 00  00 00 00 00    // ifinfomsg: ARPHRD_LOOPBACK, index 1, IFF_LOOPBACK
         07 00 03 00  6c 6f 00 00                              // IFLA_IFNAME "lo"
         08 00 0d 00  e8 03 00 00                              // IFLA_TXQLEN 1000
@@ -31,7 +32,9 @@ struct ReplyTests {
     }
 
     static func errorReply(seq: UInt32, errno: Int32, message: String?) -> [UInt8] {
-        var payload = AttributeWriter.encode(-errno) + NetlinkMessage(type: .newLink, flags: [.request, .ack], sequence: seq, payload: []).encoded()
+        var payload =
+            AttributeWriter.encode(-errno)
+            + NetlinkMessage(type: .newLink, flags: [.request, .ack], sequence: seq, payload: []).encoded()
         var flags: MessageFlags = .capped
         if let message {
             var w = AttributeWriter()
@@ -46,7 +49,10 @@ struct ReplyTests {
     func extAck() throws {
         let recorder = Recorder(replies: [Self.errorReply(seq: 1, errno: 17, message: "Link already exists")])
         let connection = NetlinkConnection(transport: recorder)
-        #expect(throws: NetlinkError(kind: .kernel, operation: "RTM_NEWLINK", errno: .fileExists, extAckMessage: "Link already exists")) {
+        #expect(
+            throws: NetlinkError(
+                kind: .kernel, operation: "RTM_NEWLINK", errno: .fileExists, extAckMessage: "Link already exists")
+        ) {
             try connection.acknowledged(.newLink, payload: [])
         }
     }
@@ -85,14 +91,18 @@ struct ReplyTests {
 
     static func linkDump(seq: UInt32, interrupted: Bool) -> [UInt8] {
         let flags: MessageFlags = interrupted ? [.multi, .dumpInterrupted] : .multi
-        let link = NetlinkMessage(type: .newLink, flags: flags, sequence: seq, portID: 4242, payload: loReplyPayload).encoded()
-        let done = NetlinkMessage(type: .done, flags: flags, sequence: seq, portID: 4242, payload: [0, 0, 0, 0]).encoded()
+        let link = NetlinkMessage(type: .newLink, flags: flags, sequence: seq, portID: 4242, payload: loReplyPayload)
+            .encoded()
+        let done = NetlinkMessage(type: .done, flags: flags, sequence: seq, portID: 4242, payload: [0, 0, 0, 0])
+            .encoded()
         return link + done
     }
 
     @Test("An interrupted dump (NLM_F_DUMP_INTR) is retried")
     func dumpRetry() throws {
-        let recorder = Recorder(replies: [Self.linkDump(seq: 1, interrupted: true), Self.linkDump(seq: 2, interrupted: false)])
+        let recorder = Recorder(replies: [
+            Self.linkDump(seq: 1, interrupted: true), Self.linkDump(seq: 2, interrupted: false),
+        ])
         let links = try RouteNetlink(connection: NetlinkConnection(transport: recorder)).links()
         #expect(links.map(\.name) == ["lo"])
         #expect(recorder.sent.count == 2)
@@ -115,7 +125,9 @@ struct ReplyTests {
     func garbage() {
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<2000 {
-            let bytes = (0..<Int.random(in: 0..<64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let bytes = (0..<Int.random(in: 0..<64, using: &generator)).map { _ in
+                UInt8.random(in: 0...255, using: &generator)
+            }
             _ = try? NetlinkMessage.parse(bytes)
             _ = try? AttributeReader.read(bytes[...])
             _ = try? Link(payload: bytes)

@@ -23,7 +23,9 @@ struct TBFArithmeticTests {
         #expect(TBFTicks.kernel(rate: .max, burst: 1) == 0)
     }
 
-    @Test("The largest burst is representable and one more byte is not", arguments: [UInt32(1), 125, 1000, 1_250_000, 2_000_000])
+    @Test(
+        "The largest burst is representable and one more byte is not",
+        arguments: [UInt32(1), 125, 1000, 1_250_000, 2_000_000])
     func largestBurst(rate: UInt32) {
         let largest = TBFTicks.largestBurst(rate: rate)
         #expect(TBFTicks.representable(rate: rate, burst: largest))

@@ -2,7 +2,8 @@
 // veth cnitp1 (index 2) / cnitp0 (index 3) and ifb cnitifb0 (index 4).
 enum TCFixtures {
     // tc qdisc add dev cnitp0 root handle 1: tbf rate 1mbit burst 32kb limit 65536
-    static let tbf = hex("""
+    static let tbf = hex(
+        """
         64 04 00 00 24 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 1124, RTM_NEWQDISC, flags 0x605, seq 1
         00 00 00 00 03 00 00 00 00 00 01 00 ff ff ff ff 00 00 00 00  // tcmsg
         08 00 01 00 74 62 66 00  // attr 1, len 8 "tbf"
@@ -13,7 +14,8 @@ enum TCFixtures {
         """)
 
     // tc qdisc add dev cnitp1 root handle 1: tbf rate 8000bit burst 1600 limit 20000
-    static let tbfOdd = hex("""
+    static let tbfOdd = hex(
+        """
         64 04 00 00 24 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 1124, RTM_NEWQDISC, flags 0x605, seq 1
         00 00 00 00 02 00 00 00 00 00 01 00 ff ff ff ff 00 00 00 00  // tcmsg
         08 00 01 00 74 62 66 00  // attr 1, len 8 "tbf"
@@ -24,21 +26,24 @@ enum TCFixtures {
         """)
 
     // tc qdisc add dev cnitp0 ingress
-    static let ingress = hex("""
+    static let ingress = hex(
+        """
         30 00 00 00 24 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 48, RTM_NEWQDISC, flags 0x605, seq 1
         00 00 00 00 03 00 00 00 00 00 ff ff f1 ff ff ff 00 00 00 00  // tcmsg
         0c 00 01 00 69 6e 67 72 65 73 73 00  // attr 1, len 12 "ingress"
         """)
 
     // tc qdisc add dev cnitp1 clsact
-    static let clsact = hex("""
+    static let clsact = hex(
+        """
         30 00 00 00 24 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 48, RTM_NEWQDISC, flags 0x605, seq 1
         00 00 00 00 02 00 00 00 00 00 ff ff f1 ff ff ff 00 00 00 00  // tcmsg
         0b 00 01 00 63 6c 73 61 63 74 00 00  // attr 1, len 11 "clsact"
         """)
 
     // tc filter add dev cnitp0 parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev cnitifb0
-    static let redirect = hex("""
+    static let redirect = hex(
+        """
         8c 00 00 00 2c 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 140, RTM_NEWTFILTER, flags 0x605, seq 1
         00 00 00 00 03 00 00 00 00 00 00 00 00 00 ff ff 00 03 00 00  // tcmsg
         08 00 01 00 75 33 32 00  // attr 1, len 8 "u32"
@@ -52,7 +57,8 @@ enum TCFixtures {
         """)
 
     // tc qdisc del dev cnitp0 ingress
-    static let deleteIngress = hex("""
+    static let deleteIngress = hex(
+        """
         30 00 00 00 25 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 48, RTM_DELQDISC, flags 0x5, seq 1
         00 00 00 00 03 00 00 00 00 00 ff ff f1 ff ff ff 00 00 00 00  // tcmsg
         0c 00 01 00 69 6e 67 72 65 73 73 00  // attr 1, len 12 "ingress"

@@ -18,7 +18,9 @@ final class RecordingKernel: NetlinkTransport {
     }
 
     func receive() throws(NetlinkError) -> [UInt8] {
-        NetlinkMessage(type: .error, flags: [], sequence: lastSequence, portID: portID, payload: [UInt8](repeating: 0, count: 20)).encoded()
+        NetlinkMessage(
+            type: .error, flags: [], sequence: lastSequence, portID: portID, payload: [UInt8](repeating: 0, count: 20)
+        ).encoded()
     }
 
     /// The bridge VLAN operations requested, as (add?, vid, pvid, untagged).
@@ -40,15 +42,18 @@ struct BridgeVlanTests {
     func conf(_ extra: String) throws -> BridgeConfig {
         let json = #"{"cniVersion":"1.0.0","name":"n","type":"bridge"\#(extra)}"#
         let config = try NetworkConfig(object: #require(try JSONParser.parse(json).objectValue))
-        let request = CNIRequest(command: .add, containerID: "c", netns: "/x", ifname: "eth0", args: CNIArgs(""), path: [],
-                                 stdin: Array(json.utf8), config: config)
+        let request = CNIRequest(
+            command: .add, containerID: "c", netns: "/x", ifname: "eth0", args: CNIArgs(""), path: [],
+            stdin: Array(json.utf8), config: config)
         return try BridgeConfig(request)
     }
 
     func operations(_ extra: String) throws -> [String] {
         let kernel = RecordingKernel()
         try BridgeVlans.apply(RouteNetlink(connection: NetlinkConnection(transport: kernel)), port: 9, conf(extra))
-        return kernel.vlanOperations.map { "\($0.add ? "add" : "del") \($0.id)\($0.pvid ? " pvid" : "")\($0.untagged ? " untagged" : "")" }
+        return kernel.vlanOperations.map {
+            "\($0.add ? "add" : "del") \($0.id)\($0.pvid ? " pvid" : "")\($0.untagged ? " untagged" : "")"
+        }
     }
 
     @Test("Access VLAN: the default VLAN leaves, the VLAN becomes PVID and untagged")
@@ -58,24 +63,28 @@ struct BridgeVlanTests {
 
     @Test("Trunk without an access VLAN: VLAN 1 stays native, trunk VLANs tagged, ranges expanded")
     func trunk() throws {
-        #expect(try operations(#","vlanTrunk":[{"id":101},{"minID":200,"maxID":202}]"#)
-            == ["del 1", "add 1 pvid untagged", "add 101", "add 200", "add 201", "add 202"])
+        #expect(
+            try operations(#","vlanTrunk":[{"id":101},{"minID":200,"maxID":202}]"#)
+                == ["del 1", "add 1 pvid untagged", "add 101", "add 200", "add 201", "add 202"])
     }
 
     @Test("Access and trunk together; preserveDefaultVlan keeps VLAN 1 untouched")
     func combined() throws {
-        #expect(try operations(#","vlan":100,"vlanTrunk":[{"id":101}]"#) == ["del 1", "add 100 pvid untagged", "add 101"])
+        #expect(
+            try operations(#","vlan":100,"vlanTrunk":[{"id":101}]"#) == ["del 1", "add 100 pvid untagged", "add 101"])
         #expect(try operations(#","vlan":100,"preserveDefaultVlan":true"#) == ["add 100 pvid untagged"])
     }
 
-    @Test("Trunk parameters are validated as the reference does", arguments: [
-        (#","vlanTrunk":[{"minID":0,"maxID":5}]"#, "incorrect trunk minID parameter"),
-        (#","vlanTrunk":[{"minID":5,"maxID":4095}]"#, "incorrect trunk maxID parameter"),
-        (#","vlanTrunk":[{"minID":9,"maxID":5}]"#, "minID is greater than maxID in trunk parameter"),
-        (#","vlanTrunk":[{"maxID":5}]"#, "minID is missing"),
-        (#","vlanTrunk":[{"id":0}]"#, "incorrect trunk id parameter"),
-        (#","vlan":-1"#, "invalid VLAN ID -1"),
-    ])
+    @Test(
+        "Trunk parameters are validated as the reference does",
+        arguments: [
+            (#","vlanTrunk":[{"minID":0,"maxID":5}]"#, "incorrect trunk minID parameter"),
+            (#","vlanTrunk":[{"minID":5,"maxID":4095}]"#, "incorrect trunk maxID parameter"),
+            (#","vlanTrunk":[{"minID":9,"maxID":5}]"#, "minID is greater than maxID in trunk parameter"),
+            (#","vlanTrunk":[{"maxID":5}]"#, "minID is missing"),
+            (#","vlanTrunk":[{"id":0}]"#, "incorrect trunk id parameter"),
+            (#","vlan":-1"#, "invalid VLAN ID -1"),
+        ])
     func invalid(extra: String, message: String) {
         do {
             _ = try conf(extra)
@@ -93,33 +102,44 @@ struct BridgeVlanTests {
 struct NFTRenderingTests {
     @Test("Masquerade setup in the reference's layout (compare knftables' fake Dump in the reference tests)")
     func masquerade() {
-        let tx = Masquerade.setupTransaction([IPPrefix("192.168.1.1/24")!], network: "unit-test", ifname: "eth0", containerID: "one", stale: [])
-        #expect(tx.text == """
-            add table inet cni_plugins_masquerade { comment "Masquerading for plugins from github.com/containernetworking/plugins" ; }
-            add chain inet cni_plugins_masquerade masq_checks { comment "Masquerade traffic from certain IPs to any (non-multicast) IP outside their subnet" ; }
-            add chain inet cni_plugins_masquerade postrouting { type nat hook postrouting priority 100 ; }
-            flush chain inet cni_plugins_masquerade postrouting
-            add rule inet cni_plugins_masquerade postrouting ip daddr == 224.0.0.0/4 return
-            add rule inet cni_plugins_masquerade postrouting ip6 daddr == ff00::/8 return
-            add rule inet cni_plugins_masquerade postrouting goto masq_checks
-            add rule inet cni_plugins_masquerade masq_checks ip saddr == 192.168.1.1 ip daddr != 192.168.1.0/24 masquerade comment "6fd94d501e58f0aa-287fc69eff0574a2, net: unit-test, if: eth0, id: one"
-            """)
+        let tx = Masquerade.setupTransaction(
+            [IPPrefix("192.168.1.1/24")!], network: "unit-test", ifname: "eth0", containerID: "one", stale: [])
+        #expect(
+            tx.text == """
+                add table inet cni_plugins_masquerade { comment "Masquerading for plugins from github.com/containernetworking/plugins" ; }
+                add chain inet cni_plugins_masquerade masq_checks { comment "Masquerade traffic from certain IPs to any (non-multicast) IP outside their subnet" ; }
+                add chain inet cni_plugins_masquerade postrouting { type nat hook postrouting priority 100 ; }
+                flush chain inet cni_plugins_masquerade postrouting
+                add rule inet cni_plugins_masquerade postrouting ip daddr == 224.0.0.0/4 return
+                add rule inet cni_plugins_masquerade postrouting ip6 daddr == ff00::/8 return
+                add rule inet cni_plugins_masquerade postrouting goto masq_checks
+                add rule inet cni_plugins_masquerade masq_checks ip saddr == 192.168.1.1 ip daddr != 192.168.1.0/24 masquerade comment "6fd94d501e58f0aa-287fc69eff0574a2, net: unit-test, if: eth0, id: one"
+                """)
     }
 
     @Test("Rule comments hash like the reference's: sha512 prefixes of network and ifname:containerID")
     func comments() {
-        #expect(AttachmentTag(network: "alternate", ifname: "net1", containerID: "three").comment
-            == "82783ef24bdc7036-acb19d111858e348, net: alternate, if: net1, id: three")
+        #expect(
+            AttachmentTag(network: "alternate", ifname: "net1", containerID: "three").comment
+                == "82783ef24bdc7036-acb19d111858e348, net: alternate, if: net1, id: three")
         let long = AttachmentTag(network: "n", ifname: "eth0", containerID: String(repeating: "x", count: 200)).comment
         #expect(long.utf8.count == 128)
     }
 
     @Test("MAC spoof check objects as the reference names them")
     func spoofCheck() {
-        let tx = MacSpoofCheck.setupTransaction(hostInterface: "net0", mac: [2, 0, 0, 0, 0x12, 0x34], containerID: "container99", ifname: "net1")
-        #expect(tx.text.contains("add chain bridge nat PREROUTING { type filter hook prerouting priority -300 ; policy accept ; }"))
-        #expect(tx.text.contains(#"add rule bridge nat PREROUTING meta iifname == "net0" jump cni-br-iface-container99-net1 comment "macspoofchk-container99-net1""#))
-        #expect(tx.text.contains("add rule bridge nat cni-br-iface-container99-net1-mac ether saddr == 02:00:00:00:12:34 return"))
+        let tx = MacSpoofCheck.setupTransaction(
+            hostInterface: "net0", mac: [2, 0, 0, 0, 0x12, 0x34], containerID: "container99", ifname: "net1")
+        #expect(
+            tx.text.contains(
+                "add chain bridge nat PREROUTING { type filter hook prerouting priority -300 ; policy accept ; }"))
+        #expect(
+            tx.text.contains(
+                #"add rule bridge nat PREROUTING meta iifname == "net0" jump cni-br-iface-container99-net1 comment "macspoofchk-container99-net1""#
+            ))
+        #expect(
+            tx.text.contains(
+                "add rule bridge nat cni-br-iface-container99-net1-mac ether saddr == 02:00:00:00:12:34 return"))
         #expect(tx.text.contains("add rule bridge nat cni-br-iface-container99-net1-mac drop"))
     }
 }

@@ -43,10 +43,12 @@ struct MnlTests {
             mnl_attr_put_u8(nlh, 2, 1)
             var seen: [UInt16] = []
             let ret = withUnsafeMutablePointer(to: &seen) { context in
-                mnl_attr_parse(nlh, 0, { attr, data in
-                    data!.assumingMemoryBound(to: [UInt16].self).pointee.append(mnl_attr_get_type(attr))
-                    return MNL_CB_OK
-                }, context)
+                mnl_attr_parse(
+                    nlh, 0,
+                    { attr, data in
+                        data!.assumingMemoryBound(to: [UInt16].self).pointee.append(mnl_attr_get_type(attr))
+                        return MNL_CB_OK
+                    }, context)
             }
             #expect(ret == MNL_CB_OK)
             #expect(seen == [1, 2])

@@ -25,19 +25,26 @@ final class FakeNetfilterKernel: NetlinkTransport {
     /// `NLMSG_ERROR` answering `message` (0 is an ACK).
     static func ack(_ message: NetlinkMessage, errno: Int32 = 0, port: UInt32 = 4242) -> [UInt8] {
         let original = Array(message.encoded().prefix(16))
-        return NetlinkMessage(type: .error, flags: [], sequence: message.sequence, portID: port,
-                              payload: AttributeWriter.encode(-errno) + original).encoded()
+        return NetlinkMessage(
+            type: .error, flags: [], sequence: message.sequence, portID: port,
+            payload: AttributeWriter.encode(-errno) + original
+        ).encoded()
     }
 
     static func done(_ seq: UInt32, flags: MessageFlags = []) -> [UInt8] {
-        NetlinkMessage(type: .done, flags: flags.union(.multi), sequence: seq, portID: 4242, payload: AttributeWriter.encode(Int32(0))).encoded()
+        NetlinkMessage(
+            type: .done, flags: flags.union(.multi), sequence: seq, portID: 4242,
+            payload: AttributeWriter.encode(Int32(0))
+        ).encoded()
     }
 }
 
 @Suite("NFTClient against a fake kernel: batches, acknowledgements, errors, ports, interrupted dumps")
 struct NFTClientTests {
     /// Messages of a batch that ask for an acknowledgement (every operation, not begin/end).
-    static func acknowledged(_ messages: [NetlinkMessage]) -> [NetlinkMessage] { messages.filter { $0.flags.contains(.ack) } }
+    static func acknowledged(_ messages: [NetlinkMessage]) -> [NetlinkMessage] {
+        messages.filter { $0.flags.contains(.ack) }
+    }
 
     func transaction(rules: Int) -> NFTTransaction {
         var tx = NFTTransaction(family: .inet, table: "t")
@@ -70,7 +77,9 @@ struct NFTClientTests {
 
     @Test("A reply addressed to another port is refused")
     func foreignPort() throws {
-        let kernel = FakeNetfilterKernel { sent, _ in Self.acknowledged(sent).map { FakeNetfilterKernel.ack($0, port: 99) } }
+        let kernel = FakeNetfilterKernel { sent, _ in
+            Self.acknowledged(sent).map { FakeNetfilterKernel.ack($0, port: 99) }
+        }
         #expect { try NFTClient(transport: kernel).run(transaction(rules: 1)) } throws: { error in
             (error as? NetlinkError)?.kind == .unexpectedReply
         }

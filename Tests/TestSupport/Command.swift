@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The outcome of running a program.
@@ -39,7 +39,9 @@ public enum Command {
     /// - Parameters:
     ///   - environment: the child's whole environment; nil inherits this process's.
     ///   - stdin: bytes fed on stdin (read from a file, so nothing can block).
-    public static func run(_ argv: [String], environment: [String: String]? = nil, stdin: String = "") throws -> CommandResult {
+    public static func run(_ argv: [String], environment: [String: String]? = nil, stdin: String = "") throws
+        -> CommandResult
+    {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cnit-cmd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -1,17 +1,20 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where the plugins under test live and whether root-only tests can run.
 public enum TestEnvironment {
     /// The plugin names, from the one list in Package.swift (`("bridge", "BridgePlugin", [...])`).
     public static let pluginNames: [String] = {
-        let manifest = (try? String(contentsOf: repositoryRoot.appendingPathComponent("Package.swift"), encoding: .utf8)) ?? ""
+        let manifest =
+            (try? String(contentsOf: repositoryRoot.appendingPathComponent("Package.swift"), encoding: .utf8)) ?? ""
         let names = manifest.split(separator: "\n").compactMap { line -> String? in
             let fields = line.split(separator: "\"")
-            guard line.trimmingCharacters(in: .whitespaces).hasPrefix("(\""), fields.count > 3, fields[3].hasSuffix("Plugin") else { return nil }
+            guard line.trimmingCharacters(in: .whitespaces).hasPrefix("(\""), fields.count > 3,
+                fields[3].hasSuffix("Plugin")
+            else { return nil }
             return String(fields[1])
         }
         return names.sorted()
@@ -22,7 +25,8 @@ public enum TestEnvironment {
 
     /// The repository root, found from this file's location.
     public static var repositoryRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
     }
 
     /// The directory holding one executable per plugin name.
@@ -58,7 +62,9 @@ public enum TestEnvironment {
 
     /// A fresh scratch directory under the system temp dir.
     public static func scratchDirectory(_ tag: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cnit-\(tag)-\(UUID().uuidString.prefix(8))").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "cnit-\(tag)-\(UUID().uuidString.prefix(8))"
+        ).path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }

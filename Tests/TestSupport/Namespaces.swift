@@ -28,7 +28,8 @@ public final class TestNamespace: Sendable {
     }
 
     /// Runs a command inside the namespace.
-    public func run(_ argv: [String], environment: [String: String]? = nil, stdin: String = "") throws -> CommandResult {
+    public func run(_ argv: [String], environment: [String: String]? = nil, stdin: String = "") throws -> CommandResult
+    {
         try Command.run(["ip", "netns", "exec", name] + argv, environment: environment, stdin: stdin)
     }
 
@@ -43,7 +44,9 @@ public final class TestNamespace: Sendable {
 
     /// True while `ip netns list` shows this namespace.
     public var exists: Bool {
-        ((try? Command.checked(["ip", "netns", "list"])) ?? "").split(separator: "\n").contains { $0.split(separator: " ").first.map(String.init) == name }
+        ((try? Command.checked(["ip", "netns", "list"])) ?? "").split(separator: "\n").contains {
+            $0.split(separator: " ").first.map(String.init) == name
+        }
     }
 }
 

@@ -41,13 +41,15 @@ public enum Delegate {
         guard let plugin = linkedPlugins[type] else { return nil }
         var theirs = stat(), ours = stat()
         guard stat(executable, &theirs) == 0, stat("/proc/self/exe", &ours) == 0,
-              theirs.st_dev == ours.st_dev, theirs.st_ino == ours.st_ino else { return nil }
+            theirs.st_dev == ours.st_dev, theirs.st_ino == ours.st_ino
+        else { return nil }
         return plugin
     }
 
     private static func inProcessRequest(_ request: CNIRequest, _ command: CNICommand) -> CNIRequest {
-        CNIRequest(command: command, containerID: request.containerID, netns: request.netns, ifname: request.ifname,
-                   args: request.args, path: request.path, stdin: request.stdin, config: request.config)
+        CNIRequest(
+            command: command, containerID: request.containerID, netns: request.netns, ifname: request.ifname,
+            args: request.args, path: request.path, stdin: request.stdin, config: request.config)
     }
 
     private static func call(_ body: () throws -> Void) throws(CNIError) {
@@ -108,9 +110,11 @@ public enum Delegate {
             return CNIError(.internalError, "netplugin failed with no error message: exit status \(outcome.status)")
         }
         if let value = try? JSONParser.parse(outcome.stdout), case .object(let o) = value,
-           case .number(let n)? = o["code"], let code = n.int {
-            return CNIError(CNIError.Code(rawValue: code), o["msg"]?.stringValue ?? "",
-                            details: o["details"]?.stringValue ?? "")
+            case .number(let n)? = o["code"], let code = n.int
+        {
+            return CNIError(
+                CNIError.Code(rawValue: code), o["msg"]?.stringValue ?? "",
+                details: o["details"]?.stringValue ?? "")
         }
         let text = String(decoding: outcome.stdout, as: UTF8.self)
         return CNIError(.internalError, "netplugin failed but error parsing its diagnostic message \"\(text)\"")

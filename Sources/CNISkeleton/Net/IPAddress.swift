@@ -174,8 +174,8 @@ public struct IPPrefix: Sendable, Hashable, CustomStringConvertible {
         guard let slash = text.lastIndex(of: "/") else { return nil }
         let lenText = text[text.index(after: slash)...]
         guard let address = IPAddress(String(text[..<slash])),
-              !lenText.isEmpty, lenText.count <= 3, lenText.allSatisfy({ $0.isASCII && $0.isNumber }),
-              let len = Int(lenText)
+            !lenText.isEmpty, lenText.count <= 3, lenText.allSatisfy({ $0.isASCII && $0.isNumber }),
+            let len = Int(lenText)
         else { return nil }
         let textIsV6 = text[..<slash].contains(":")
         let width = textIsV6 ? 128 : 32

@@ -30,8 +30,10 @@ public struct CNIArgs: Sendable, Equatable {
             case "1", "t", "true": ignoreUnknown = true
             case "0", "f", "false": ignoreUnknown = false
             default:
-                throw CNIError(.invalidEnvironmentVariables,
-                               "ARGS: error parsing value of pair \"IgnoreUnknown=\(pair.value)\": strconv.ParseBool: parsing \"\(pair.value)\": invalid syntax")
+                throw CNIError(
+                    .invalidEnvironmentVariables,
+                    "ARGS: error parsing value of pair \"IgnoreUnknown=\(pair.value)\": strconv.ParseBool: parsing \"\(pair.value)\": invalid syntax"
+                )
             }
         }
         let accepted = known.union(CNIArgs.commonKeys)

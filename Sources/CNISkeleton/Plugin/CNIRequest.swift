@@ -16,8 +16,10 @@ public struct CNIRequest: Sendable {
     /// The decoded config.
     public let config: NetworkConfig
 
-    public init(command: CNICommand, containerID: String, netns: String, ifname: String, args: CNIArgs,
-                path: [String], stdin: [UInt8], config: NetworkConfig) {
+    public init(
+        command: CNICommand, containerID: String, netns: String, ifname: String, args: CNIArgs,
+        path: [String], stdin: [UInt8], config: NetworkConfig
+    ) {
         self.command = command
         self.containerID = containerID
         self.netns = netns

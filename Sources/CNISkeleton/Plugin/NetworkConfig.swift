@@ -37,7 +37,9 @@ public struct NetworkConfig: Sendable {
 
     /// `runtimeConfig`, the capability arguments the runtime passed to this plugin.
     public func runtimeConfig() throws(CNIError) -> JSONFields? {
-        do { return try fields.object("runtimeConfig", typeName: "RuntimeConfig") } catch { throw CNIError.invalidConfig(error.message) }
+        do { return try fields.object("runtimeConfig", typeName: "RuntimeConfig") } catch {
+            throw CNIError.invalidConfig(error.message)
+        }
     }
 
     /// The `args` object (`args.cni.ips`, `args.cni.labels`, ...).
@@ -65,8 +67,9 @@ public struct NetworkConfig: Sendable {
         // a GC that does not say what is valid is refused. An explicit empty list (or libcni's
         // `null` for a runtime with no attachments) still means none.
         guard let raw = fields.object["cni.dev/valid-attachments"] ?? fields.object["cni.dev/attachments"] else {
-            throw CNIError.invalidConfig("GC needs cni.dev/valid-attachments: without it every attachment of the network "
-                                         + "would be collected", details: "key: cni.dev/valid-attachments")
+            throw CNIError.invalidConfig(
+                "GC needs cni.dev/valid-attachments: without it every attachment of the network "
+                    + "would be collected", details: "key: cni.dev/valid-attachments")
         }
         if raw == .null { return [] }
         guard case .array(let items) = raw else {
@@ -80,14 +83,16 @@ public struct NetworkConfig: Sendable {
             let f = JSONFields(o, typeName: "GCAttachment")
             let attachment: Attachment
             do {
-                attachment = Attachment(containerID: try f.string("containerID") ?? "", ifname: try f.string("ifname") ?? "")
+                attachment = Attachment(
+                    containerID: try f.string("containerID") ?? "", ifname: try f.string("ifname") ?? "")
             } catch {
                 throw CNIError(.decodingFailure, error.message)
             }
             // An entry that names no attachment would keep nothing and collect what it meant.
             guard !attachment.containerID.isEmpty, !attachment.ifname.isEmpty else {
-                throw CNIError.invalidConfig("every cni.dev/valid-attachments entry needs a containerID and an ifname",
-                                             details: "key: cni.dev/valid-attachments")
+                throw CNIError.invalidConfig(
+                    "every cni.dev/valid-attachments entry needs a containerID and an ifname",
+                    details: "key: cni.dev/valid-attachments")
             }
             out.append(attachment)
         }

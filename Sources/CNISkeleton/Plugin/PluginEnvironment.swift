@@ -65,6 +65,8 @@ public enum ConfigLimits {
     public static let maximumStdinBytes = 16 << 20
 
     static func tooLarge(_ size: Int) -> CNIError {
-        CNIError(.decodingFailure, "network config on stdin is \(size) bytes, more than the limit of \(maximumStdinBytes) bytes (16 MiB)")
+        CNIError(
+            .decodingFailure,
+            "network config on stdin is \(size) bytes, more than the limit of \(maximumStdinBytes) bytes (16 MiB)")
     }
 }

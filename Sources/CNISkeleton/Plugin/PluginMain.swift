@@ -22,7 +22,9 @@ public enum PluginMain {
         } catch {
             switch error {
             case .about:
-                env.writeStderr("\(plugin.about)\nCNI protocol versions supported: \(plugin.supportedVersions.joined(separator: ", "))\n")
+                env.writeStderr(
+                    "\(plugin.about)\nCNI protocol versions supported: \(plugin.supportedVersions.joined(separator: ", "))\n"
+                )
                 return 0
             case .cni(let failure):
                 env.writeStdout(failure.json(cniVersion: errorVersion))
@@ -62,7 +64,9 @@ public enum PluginMain {
         }
         if !missing.isEmpty {
             if commandText.isEmpty, !plugin.about.isEmpty { throw .about }
-            throw .cni(CNIError(.invalidEnvironmentVariables, "required env variables [\(missing.joined(separator: ","))] missing"))
+            throw .cni(
+                CNIError(
+                    .invalidEnvironmentVariables, "required env variables [\(missing.joined(separator: ","))] missing"))
         }
         if command == .version {
             return versionJSON(plugin.supportedVersions)
@@ -82,7 +86,8 @@ public enum PluginMain {
 
         let netns = value("CNI_NETNS")
         if command == .add || command == .del, !overridesNetnsCheck(value("CNI_NETNS_OVERRIDE")),
-           env.isOwnNetworkNamespace(netns) {
+            env.isOwnNetworkNamespace(netns)
+        {
             throw .cni(CNIError(.invalidNetNS, "plugin's netns and netns from CNI_NETNS should not be the same"))
         }
 
@@ -109,9 +114,11 @@ public enum PluginMain {
             } catch {
                 // The result cannot be expressed in the requested version (0.1.0/0.2.0 without
                 // an IP): the ADD fails, so undo what it did rather than leak it.
-                try? plugin.del(CNIRequest(command: .del, containerID: request.containerID, netns: request.netns,
-                                           ifname: request.ifname, args: request.args, path: request.path,
-                                           stdin: request.stdin, config: request.config))
+                try? plugin.del(
+                    CNIRequest(
+                        command: .del, containerID: request.containerID, netns: request.netns,
+                        ifname: request.ifname, args: request.args, path: request.path,
+                        stdin: request.stdin, config: request.config))
                 throw error
             }
         case .del: try plugin.del(request)
@@ -125,10 +132,11 @@ public enum PluginMain {
 
     /// The VERSION answer: compact JSON and a newline, skel's exact bytes.
     static func versionJSON(_ versions: [String]) -> String {
-        JSONWriter.compact(.object([
-            ("cniVersion", .string(SpecVersion.current)),
-            ("supportedVersions", .array(versions.map(JSONValue.string))),
-        ])) + "\n"
+        JSONWriter.compact(
+            .object([
+                ("cniVersion", .string(SpecVersion.current)),
+                ("supportedVersions", .array(versions.map(JSONValue.string))),
+            ])) + "\n"
     }
 
     static func decodeConfig(_ stdin: [UInt8]) throws(CNIError) -> NetworkConfig {
@@ -139,8 +147,10 @@ public enum PluginMain {
             throw CNIError(.decodingFailure, "error unmarshall network config: \(error.message)")
         }
         guard case .object(let object) = value else {
-            throw CNIError(.decodingFailure,
-                           "error unmarshall network config: json: cannot unmarshal \(value.goKind) into Go value of type struct { Name string \"json:\\\"name\\\"\" }")
+            throw CNIError(
+                .decodingFailure,
+                "error unmarshall network config: json: cannot unmarshal \(value.goKind) into Go value of type struct { Name string \"json:\\\"name\\\"\" }"
+            )
         }
         let config = try NetworkConfig(object: object)
         try Validation.validateNetworkName(config.name)
@@ -163,8 +173,9 @@ public enum PluginMain {
         // be cleaned up instead of leaking forever.
         guard supported.contains(version) || (command == .del && SpecVersion.all.contains(version)) else {
             let list = supported.map { "\"\($0)\"" }.joined(separator: " ")
-            throw CNIError(.incompatibleCNIVersion, "incompatible CNI versions",
-                           details: "config is \"\(version)\", plugin supports [\(list)]")
+            throw CNIError(
+                .incompatibleCNIVersion, "incompatible CNI versions",
+                details: "config is \"\(version)\", plugin supports [\(list)]")
         }
     }
 

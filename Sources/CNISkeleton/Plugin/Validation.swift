@@ -4,7 +4,9 @@ public enum Validation {
     public static func isValidIdentifier(_ s: String) -> Bool {
         let bytes = Array(s.utf8)
         guard let first = bytes.first, isAlnum(first) else { return false }
-        return bytes.dropFirst().allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }
+        return bytes.dropFirst().allSatisfy {
+            isAlnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
+        }
     }
 
     private static func isAlnum(_ b: UInt8) -> Bool {
@@ -35,8 +37,9 @@ public enum Validation {
     public static func validateInterfaceName(_ name: String) throws(CNIError) {
         if name.isEmpty { throw CNIError(.invalidEnvironmentVariables, "interface name is empty") }
         if name.utf8.count > maxInterfaceNameLength {
-            throw CNIError(.invalidEnvironmentVariables, "interface name is too long",
-                           details: "interface name should be less than \(maxInterfaceNameLength + 1) characters")
+            throw CNIError(
+                .invalidEnvironmentVariables, "interface name is too long",
+                details: "interface name should be less than \(maxInterfaceNameLength + 1) characters")
         }
         if name == "." || name == ".." { throw CNIError(.invalidEnvironmentVariables, "interface name is . or ..") }
         for scalar in name.unicodeScalars where scalar == "/" || scalar == ":" || isGoSpace(scalar) {

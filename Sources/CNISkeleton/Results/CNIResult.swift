@@ -33,7 +33,10 @@ public struct CNIResult: Sendable, Equatable {
         public var socketPath: String
         public var pciID: String
 
-        public init(name: String, mac: String = "", mtu: Int = 0, sandbox: String = "", socketPath: String = "", pciID: String = "") {
+        public init(
+            name: String, mac: String = "", mtu: Int = 0, sandbox: String = "", socketPath: String = "",
+            pciID: String = ""
+        ) {
             self.name = name
             self.mac = mac
             self.mtu = mtu
@@ -69,7 +72,10 @@ public struct CNIResult: Sendable, Equatable {
         public var table: Int?
         public var scope: Int?
 
-        public init(dst: IPPrefix, gw: IPAddress? = nil, mtu: Int = 0, advmss: Int = 0, priority: Int = 0, table: Int? = nil, scope: Int? = nil) {
+        public init(
+            dst: IPPrefix, gw: IPAddress? = nil, mtu: Int = 0, advmss: Int = 0, priority: Int = 0, table: Int? = nil,
+            scope: Int? = nil
+        ) {
             self.dst = dst
             self.gw = gw
             self.mtu = mtu

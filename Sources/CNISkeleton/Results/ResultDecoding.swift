@@ -41,18 +41,20 @@ extension CNIResult {
         var result = CNIResult(cniVersion: version)
         for item in try f.array("interfaces") ?? [] {
             let i = try fieldsOf(item, "Interface")
-            result.interfaces.append(Interface(
-                name: try i.string("name") ?? "", mac: try i.string("mac") ?? "", mtu: try i.int("mtu") ?? 0,
-                sandbox: try i.string("sandbox") ?? "", socketPath: try i.string("socketPath") ?? "",
-                pciID: try i.string("pciID") ?? ""))
+            result.interfaces.append(
+                Interface(
+                    name: try i.string("name") ?? "", mac: try i.string("mac") ?? "", mtu: try i.int("mtu") ?? 0,
+                    sandbox: try i.string("sandbox") ?? "", socketPath: try i.string("socketPath") ?? "",
+                    pciID: try i.string("pciID") ?? ""))
         }
         for item in try f.array("ips") ?? [] {
             let i = try fieldsOf(item, "IPConfig")
             let index = try i.int("interface")
             if let index, index < 0 { throw ResultDecodingError(message: "invalid interface index \(index)") }
-            result.ips.append(IPConfig(
-                interface: index, address: try prefix(i.string("address"), "address"),
-                gateway: try address(i.string("gateway"), "gateway")))
+            result.ips.append(
+                IPConfig(
+                    interface: index, address: try prefix(i.string("address"), "address"),
+                    gateway: try address(i.string("gateway"), "gateway")))
         }
         result.routes = try (f.array("routes") ?? []).map { item throws in try route(item) }
         if let d = try f.object("dns", typeName: "DNS") { result.dns = try dns(d) }
@@ -64,9 +66,10 @@ extension CNIResult {
         var routes: [Route] = []
         for key in ["ip4", "ip6"] {
             guard let block = try f.object(key, typeName: "IPConfig") else { continue }
-            result.ips.append(IPConfig(
-                address: try prefix(block.string("ip"), "ip"),
-                gateway: try address(block.string("gateway"), "gateway")))
+            result.ips.append(
+                IPConfig(
+                    address: try prefix(block.string("ip"), "ip"),
+                    gateway: try address(block.string("gateway"), "gateway")))
             routes += try (block.array("routes") ?? []).map { item throws in try route(item) }
         }
         result.routes = routes
@@ -76,7 +79,8 @@ extension CNIResult {
 
     private static func fieldsOf(_ value: JSONValue, _ typeName: String) throws -> JSONFields {
         guard case .object(let o) = value else {
-            throw ResultDecodingError(message: "json: cannot unmarshal \(value.goKind) into Go value of type \(typeName)")
+            throw ResultDecodingError(
+                message: "json: cannot unmarshal \(value.goKind) into Go value of type \(typeName)")
         }
         return JSONFields(o, typeName: typeName)
     }
@@ -86,7 +90,9 @@ extension CNIResult {
     public static func decodeRoute(_ value: JSONValue) throws(ResultDecodingError) -> Route {
         do { return try route(value) } catch let error as JSONTypeError {
             throw ResultDecodingError(message: error.message)
-        } catch let error as ResultDecodingError { throw error } catch { throw ResultDecodingError(message: "\(error)") }
+        } catch let error as ResultDecodingError { throw error } catch {
+            throw ResultDecodingError(message: "\(error)")
+        }
     }
 
     /// Reads a `dns` object.
@@ -102,7 +108,9 @@ extension CNIResult {
         // never be installed: refuse it here, by name, rather than trap converting it later.
         func bounded(_ key: String, _ limit: Int = Int(UInt32.max)) throws -> Int? {
             guard let v = try r.int(key) else { return nil }
-            guard (0...limit).contains(v) else { throw ResultDecodingError(message: "route \(key) \(v) must be between 0 and \(limit)") }
+            guard (0...limit).contains(v) else {
+                throw ResultDecodingError(message: "route \(key) \(v) must be between 0 and \(limit)")
+            }
             return v
         }
         return Route(
@@ -112,7 +120,8 @@ extension CNIResult {
     }
 
     private static func dns(_ d: JSONFields) throws -> DNS {
-        DNS(nameservers: try d.stringArray("nameservers") ?? [], domain: try d.string("domain") ?? "",
+        DNS(
+            nameservers: try d.stringArray("nameservers") ?? [], domain: try d.string("domain") ?? "",
             search: try d.stringArray("search") ?? [], options: try d.stringArray("options") ?? [])
     }
 
@@ -125,7 +134,9 @@ extension CNIResult {
 
     private static func address(_ text: String?, _ key: String) throws -> IPAddress? {
         guard let text, !text.isEmpty else { return nil }
-        guard let ip = IPAddress(text) else { throw ResultDecodingError(message: "invalid IP address: \(text) (\(key))") }
+        guard let ip = IPAddress(text) else {
+            throw ResultDecodingError(message: "invalid IP address: \(text) (\(key))")
+        }
         return ip
     }
 }

@@ -63,7 +63,9 @@ public struct AttributeWriter: Sendable {
 
     /// A nested attribute; its length is back-patched after `body` writes the children.
     /// `setNestedFlag` sets `NLA_F_NESTED`, which some families (nftables) require.
-    public mutating func nested<A: AttributeType>(_ type: A, setNestedFlag: Bool = false, _ body: (inout AttributeWriter) -> Void) {
+    public mutating func nested<A: AttributeType>(
+        _ type: A, setNestedFlag: Bool = false, _ body: (inout AttributeWriter) -> Void
+    ) {
         var inner = AttributeWriter()
         body(&inner)
         attribute(type.rawValue | (setNestedFlag ? 0x8000 : 0), inner.bytes)

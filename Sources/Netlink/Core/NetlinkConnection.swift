@@ -27,7 +27,8 @@ public final class NetlinkConnection {
 
     /// Sends a GET for one object and returns the kernel's single reply.
     public func single(_ type: MessageType, payload: [UInt8]) throws(NetlinkError) -> NetlinkMessage {
-        guard let reply = try exchange(type, flags: .request, payload: payload, until: .firstReply).messages.first else {
+        guard let reply = try exchange(type, flags: .request, payload: payload, until: .firstReply).messages.first
+        else {
             throw NetlinkError(kind: .unexpectedReply, operation: "\(type): no reply")
         }
         return reply
@@ -44,7 +45,9 @@ public final class NetlinkConnection {
 
     private enum End { case ack, firstReply, done }
 
-    private func exchange(_ type: MessageType, flags: MessageFlags, payload: [UInt8], until end: End) throws(NetlinkError) -> (messages: [NetlinkMessage], interrupted: Bool) {
+    private func exchange(_ type: MessageType, flags: MessageFlags, payload: [UInt8], until end: End)
+        throws(NetlinkError) -> (messages: [NetlinkMessage], interrupted: Bool)
+    {
         sequence &+= 1
         let seq = sequence
         let request = NetlinkMessage(type: type, flags: flags, sequence: seq, portID: 0, payload: payload)
@@ -54,8 +57,11 @@ public final class NetlinkConnection {
         while true {
             for message in try NetlinkMessage.parse(try transport.receive()) {
                 guard message.sequence == seq, message.portID == transport.portID || message.portID == 0 else {
-                    throw NetlinkError(kind: .unexpectedReply,
-                                       operation: "\(type): reply seq \(message.sequence) port \(message.portID), expected seq \(seq) port \(transport.portID)")
+                    throw NetlinkError(
+                        kind: .unexpectedReply,
+                        operation:
+                            "\(type): reply seq \(message.sequence) port \(message.portID), expected seq \(seq) port \(transport.portID)"
+                    )
                 }
                 if message.flags.contains(.dumpInterrupted) { interrupted = true }
                 switch message.type {

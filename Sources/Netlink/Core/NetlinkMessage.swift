@@ -36,18 +36,19 @@ public struct NetlinkMessage: Sendable, Equatable {
         let all = datagram[...]
         while datagram.count - i >= headerSize {
             guard let len: UInt32 = FieldReader.integer(all, at: i),
-                  let type: UInt16 = FieldReader.integer(all, at: i + 4),
-                  let flags: UInt16 = FieldReader.integer(all, at: i + 6),
-                  let seq: UInt32 = FieldReader.integer(all, at: i + 8),
-                  let pid: UInt32 = FieldReader.integer(all, at: i + 12)
+                let type: UInt16 = FieldReader.integer(all, at: i + 4),
+                let flags: UInt16 = FieldReader.integer(all, at: i + 6),
+                let seq: UInt32 = FieldReader.integer(all, at: i + 8),
+                let pid: UInt32 = FieldReader.integer(all, at: i + 12)
             else { break }
             let length = Int(len)
             guard length >= headerSize, i + length <= datagram.count else {
                 throw NetlinkError.malformed("message length \(length) at offset \(i) overruns the datagram")
             }
-            out.append(NetlinkMessage(
-                type: MessageType(rawValue: type), flags: MessageFlags(rawValue: flags), sequence: seq, portID: pid,
-                payload: Array(datagram[(i + headerSize)..<(i + length)])))
+            out.append(
+                NetlinkMessage(
+                    type: MessageType(rawValue: type), flags: MessageFlags(rawValue: flags), sequence: seq, portID: pid,
+                    payload: Array(datagram[(i + headerSize)..<(i + length)])))
             i += (length + 3) & ~3
         }
         return out

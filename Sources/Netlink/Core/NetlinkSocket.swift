@@ -66,8 +66,10 @@ public final class NetlinkSocket: NetlinkTransport {
         // Extended ACK gives the kernel's reason text; strict checking makes filtered dumps exact.
         // Older kernels may lack either option, which only costs detail, so failures are ignored.
         var on: Int32 = 1
-        _ = setsockopt(fd, NetlinkSocket.solNetlink, NetlinkSocket.extendedAck, &on, socklen_t(MemoryLayout<Int32>.size))
-        _ = setsockopt(fd, NetlinkSocket.solNetlink, NetlinkSocket.strictChecking, &on, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(
+            fd, NetlinkSocket.solNetlink, NetlinkSocket.extendedAck, &on, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(
+            fd, NetlinkSocket.solNetlink, NetlinkSocket.strictChecking, &on, socklen_t(MemoryLayout<Int32>.size))
     }
 
     deinit { close(fd) }

@@ -101,11 +101,13 @@ private final class EnteredJob: @unchecked Sendable {
     func runOnFreshThread() throws(NamespaceError) {
         var thread = pthread_t()
         let context = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(&thread, nil, { raw in
-            let job = Unmanaged<EnteredJob>.fromOpaque(raw!).takeRetainedValue()
-            job.enterAndRun()
-            return nil
-        }, context)
+        let rc = pthread_create(
+            &thread, nil,
+            { raw in
+                let job = Unmanaged<EnteredJob>.fromOpaque(raw!).takeRetainedValue()
+                job.enterAndRun()
+                return nil
+            }, context)
         guard rc == 0 else {
             Unmanaged<EnteredJob>.fromOpaque(context).release()
             throw .system(operation: "pthread_create", errno: Errno(rawValue: rc))

@@ -38,8 +38,9 @@ public struct AddressHeader: Sendable, Equatable {
             throw NetlinkError.malformed("short ifaddrmsg")
         }
         let b = bytes.startIndex
-        self.init(family: AddressFamily(rawValue: bytes[b]), prefixLength: bytes[b + 1], flags: bytes[b + 2],
-                  scope: bytes[b + 3], index: index)
+        self.init(
+            family: AddressFamily(rawValue: bytes[b]), prefixLength: bytes[b + 1], flags: bytes[b + 2],
+            scope: bytes[b + 3], index: index)
     }
 }
 

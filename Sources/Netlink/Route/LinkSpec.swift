@@ -71,8 +71,10 @@ public struct LinkSpec: Sendable, Equatable {
     /// macvlan only: `IFLA_MACVLAN_BC_QUEUE_LEN`, the broadcast queue length.
     public var macvlanBroadcastQueueLength: UInt32?
 
-    public init(name: String, kind: Kind, mtu: UInt32? = nil, hardwareAddress: [UInt8]? = nil,
-                namespaceFD: Int32? = nil, txQueueLength: UInt32? = nil) {
+    public init(
+        name: String, kind: Kind, mtu: UInt32? = nil, hardwareAddress: [UInt8]? = nil,
+        namespaceFD: Int32? = nil, txQueueLength: UInt32? = nil
+    ) {
         self.name = name
         self.kind = kind
         self.mtu = mtu
@@ -137,7 +139,9 @@ extension LinkSpec {
         return w.bytes
     }
 
-    private static func common(_ w: inout AttributeWriter, mtu: UInt32?, mac: [UInt8]?, namespaceFD: Int32?, txqlen: UInt32?) {
+    private static func common(
+        _ w: inout AttributeWriter, mtu: UInt32?, mac: [UInt8]?, namespaceFD: Int32?, txqlen: UInt32?
+    ) {
         if let mtu { w.u32(LinkAttribute.mtu, mtu) }
         if let mac { w.bytes(LinkAttribute.address, mac) }
         if let namespaceFD { w.u32(LinkAttribute.netnsFD, UInt32(bitPattern: namespaceFD)) }
@@ -150,7 +154,8 @@ extension LinkSpec {
             info.nested(LinkInfoAttribute.data) { data in
                 var peerWriter = AttributeWriter()
                 peerWriter.header(InterfaceInfoHeader().encoded)
-                LinkSpec.common(&peerWriter, mtu: peer.mtu, mac: peer.hardwareAddress, namespaceFD: peer.namespaceFD, txqlen: nil)
+                LinkSpec.common(
+                    &peerWriter, mtu: peer.mtu, mac: peer.hardwareAddress, namespaceFD: peer.namespaceFD, txqlen: nil)
                 peerWriter.string(LinkAttribute.ifname, peer.name)
                 data.bytes(VethAttribute.peer, peerWriter.bytes)
             }

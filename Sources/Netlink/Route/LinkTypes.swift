@@ -62,7 +62,10 @@ public struct InterfaceInfoHeader: Sendable, Equatable {
     public var flags: LinkFlags
     public var change: LinkFlags
 
-    public init(family: AddressFamily = .unspecified, deviceType: UInt16 = 0, index: Int32 = 0, flags: LinkFlags = [], change: LinkFlags = []) {
+    public init(
+        family: AddressFamily = .unspecified, deviceType: UInt16 = 0, index: Int32 = 0, flags: LinkFlags = [],
+        change: LinkFlags = []
+    ) {
         self.family = family
         self.deviceType = deviceType
         self.index = index
@@ -77,13 +80,14 @@ public struct InterfaceInfoHeader: Sendable, Equatable {
 
     public init(decoding bytes: ArraySlice<UInt8>) throws(NetlinkError) {
         guard bytes.count >= InterfaceInfoHeader.size,
-              let type: UInt16 = FieldReader.integer(bytes, at: 2),
-              let index: Int32 = FieldReader.integer(bytes, at: 4),
-              let flags: UInt32 = FieldReader.integer(bytes, at: 8),
-              let change: UInt32 = FieldReader.integer(bytes, at: 12)
+            let type: UInt16 = FieldReader.integer(bytes, at: 2),
+            let index: Int32 = FieldReader.integer(bytes, at: 4),
+            let flags: UInt32 = FieldReader.integer(bytes, at: 8),
+            let change: UInt32 = FieldReader.integer(bytes, at: 12)
         else { throw NetlinkError.malformed("short ifinfomsg") }
-        self.init(family: AddressFamily(rawValue: bytes[bytes.startIndex]), deviceType: type, index: index,
-                  flags: LinkFlags(rawValue: flags), change: LinkFlags(rawValue: change))
+        self.init(
+            family: AddressFamily(rawValue: bytes[bytes.startIndex]), deviceType: type, index: index,
+            flags: LinkFlags(rawValue: flags), change: LinkFlags(rawValue: change))
     }
 }
 

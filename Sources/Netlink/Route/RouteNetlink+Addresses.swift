@@ -28,8 +28,10 @@ public struct AddressSpec: Sendable, Equatable {
     public var flags: AddressFlags
     public var scope: Scope
 
-    public init(index: Int32, address: [UInt8], prefixLength: UInt8, peer: [UInt8]? = nil, broadcast: [UInt8]? = nil,
-                flags: AddressFlags = [], scope: Scope = .universe) {
+    public init(
+        index: Int32, address: [UInt8], prefixLength: UInt8, peer: [UInt8]? = nil, broadcast: [UInt8]? = nil,
+        flags: AddressFlags = [], scope: Scope = .universe
+    ) {
         self.index = index
         self.address = address
         self.prefixLength = prefixLength
@@ -44,7 +46,10 @@ public struct AddressSpec: Sendable, Equatable {
     /// The payload iproute2 sends: local, broadcast, flags, then address (or peer).
     var requestPayload: [UInt8] {
         var w = AttributeWriter()
-        w.header(AddressHeader(family: family, prefixLength: prefixLength, scope: scope.rawValue, index: UInt32(bitPattern: index)).encoded)
+        w.header(
+            AddressHeader(
+                family: family, prefixLength: prefixLength, scope: scope.rawValue, index: UInt32(bitPattern: index)
+            ).encoded)
         w.bytes(AddressAttribute.local, address)
         if let broadcast { w.bytes(AddressAttribute.broadcast, broadcast) }
         if !flags.isEmpty { w.u32(AddressAttribute.flags, flags.rawValue) }
@@ -72,13 +77,18 @@ extension RouteNetlink {
     /// Waits until no IPv6 address of link `index` is tentative, polling every `interval`
     /// microseconds for at most `timeout` microseconds, as the reference's settle step does.
     /// An address whose DAD failed is an error. Returns false on timeout.
-    public func waitForIPv6Settled(index: Int32, timeout: UInt32 = 5_000_000, interval: UInt32 = 50_000) throws(NetlinkError) -> Bool {
+    public func waitForIPv6Settled(index: Int32, timeout: UInt32 = 5_000_000, interval: UInt32 = 50_000)
+        throws(NetlinkError) -> Bool
+    {
         var waited: UInt32 = 0
         while true {
             let addresses = try self.addresses(family: .inet6, index: UInt32(bitPattern: index))
             if let failed = addresses.first(where: { AddressFlags(rawValue: $0.flags).contains(.dadFailed) }) {
-                throw NetlinkError(kind: .kernel, operation: "duplicate address detection failed for an address of link \(index) (\(failed.address.count) bytes)",
-                                   errno: .addressNotAvailable)
+                throw NetlinkError(
+                    kind: .kernel,
+                    operation:
+                        "duplicate address detection failed for an address of link \(index) (\(failed.address.count) bytes)",
+                    errno: .addressNotAvailable)
             }
             if !addresses.contains(where: { AddressFlags(rawValue: $0.flags).contains(.tentative) }) { return true }
             if waited >= timeout { return false }

@@ -10,9 +10,11 @@ extension RouteNetlink {
         } catch let error where error.kind == .kernel && error.errno == .notSupported {
             var feature = "\(spec.kind.name) links"
             if case .bridge(vlanFiltering: true) = spec.kind { feature = "bridge VLAN filtering" }
-            throw NetlinkError(kind: .unsupported,
-                               operation: "creating \(spec.kind.name) link \"\(spec.name)\": this kernel has no support for \(feature)",
-                               errno: error.errno, extAckMessage: error.extAckMessage)
+            throw NetlinkError(
+                kind: .unsupported,
+                operation:
+                    "creating \(spec.kind.name) link \"\(spec.name)\": this kernel has no support for \(feature)",
+                errno: error.errno, extAckMessage: error.extAckMessage)
         }
     }
 
@@ -136,7 +138,8 @@ extension RouteNetlink {
         var w = AttributeWriter()
         w.header(InterfaceInfoHeader(family: .bridge, index: index).encoded)
         w.nested(afSpec) { spec in
-            spec.bytes(BridgeSpecAttribute.vlanInfo, AttributeWriter.encode(vlan.flags) + AttributeWriter.encode(vlan.id))
+            spec.bytes(
+                BridgeSpecAttribute.vlanInfo, AttributeWriter.encode(vlan.flags) + AttributeWriter.encode(vlan.id))
         }
         return w.bytes
     }
@@ -146,14 +149,20 @@ extension RouteNetlink {
     public func addBridgeVlan(index: Int32, _ vlan: BridgeVlan) throws(NetlinkError) {
         do {
             try connection.acknowledged(.setLink, payload: RouteNetlink.bridgeVlanRequest(index: index, vlan))
-        } catch let error where error.kind == .kernel && (error.errno == .notSupported || error.errno == .invalidArgument) {
-            throw NetlinkError(kind: .unsupported, operation: "adding VLAN \(vlan.id) to bridge port \(index): this kernel or bridge has no VLAN filtering support",
-                               errno: error.errno, extAckMessage: error.extAckMessage)
+        } catch let error
+            where error.kind == .kernel && (error.errno == .notSupported || error.errno == .invalidArgument)
+        {
+            throw NetlinkError(
+                kind: .unsupported,
+                operation:
+                    "adding VLAN \(vlan.id) to bridge port \(index): this kernel or bridge has no VLAN filtering support",
+                errno: error.errno, extAckMessage: error.extAckMessage)
         }
     }
 
     /// Removes a VLAN from a bridge port (`bridge vlan del dev X vid N`).
     public func deleteBridgeVlan(index: Int32, _ vlan: BridgeVlan) throws(NetlinkError) {
-        try connection.acknowledged(.delLink, payload: RouteNetlink.bridgeVlanRequest(index: index, BridgeVlan(id: vlan.id)))
+        try connection.acknowledged(
+            .delLink, payload: RouteNetlink.bridgeVlanRequest(index: index, BridgeVlan(id: vlan.id)))
     }
 }

@@ -31,7 +31,8 @@ public final class RouteNetlink {
     /// The corresponding kernel message is `RTM_GETLINK`.
     public func link(named name: String) throws(NetlinkError) -> Link {
         do {
-            return try Link(payload: connection.single(.getLink, payload: RouteNetlink.getLinkRequest(name: name)).payload)
+            return try Link(
+                payload: connection.single(.getLink, payload: RouteNetlink.getLinkRequest(name: name)).payload)
         } catch let error where error.kind == .kernel && error.errno == .noSuchDevice {
             throw NetlinkError(kind: .notFound, operation: "link \"\(name)\" not found", errno: .noSuchDevice)
         }

@@ -22,7 +22,8 @@ public struct RouteMetric: AttributeType {
 
 /// Route types (`RTN_*`).
 public enum RouteType: UInt8, Sendable {
-    case unspecified = 0, unicast = 1, local = 2, broadcast = 3, anycast = 4, multicast = 5, blackhole = 6, unreachable = 7, prohibit = 8
+    case unspecified = 0, unicast = 1, local = 2, broadcast = 3, anycast = 4, multicast = 5, blackhole = 6,
+        unreachable = 7, prohibit = 8
 }
 
 /// The main routing table.
@@ -48,9 +49,11 @@ public struct RouteSpec: Sendable, Equatable {
     /// `RTPROT_*`; iproute2 uses 3 (boot) for routes it adds.
     public var proto: UInt8
 
-    public init(destination: [UInt8], destinationLength: UInt8, gateway: [UInt8]? = nil, preferredSource: [UInt8]? = nil,
-                outputIndex: Int32? = nil, priority: UInt32? = nil, table: UInt32 = mainRoutingTable, scope: Scope = .universe,
-                type: RouteType = .unicast, onLink: Bool = false, mtu: UInt32? = nil, advmss: UInt32? = nil, proto: UInt8 = 3) {
+    public init(
+        destination: [UInt8], destinationLength: UInt8, gateway: [UInt8]? = nil, preferredSource: [UInt8]? = nil,
+        outputIndex: Int32? = nil, priority: UInt32? = nil, table: UInt32 = mainRoutingTable, scope: Scope = .universe,
+        type: RouteType = .unicast, onLink: Bool = false, mtu: UInt32? = nil, advmss: UInt32? = nil, proto: UInt8 = 3
+    ) {
         self.destination = destination
         self.destinationLength = destinationLength
         self.gateway = gateway
@@ -72,13 +75,15 @@ public struct RouteSpec: Sendable, Equatable {
     static let onLinkFlag: UInt32 = 4
 
     private func header(table: UInt8, proto: UInt8, scope: UInt8, type: UInt8) -> [UInt8] {
-        [family.rawValue, destinationLength, 0, 0, table, proto, scope, type] + AttributeWriter.encode(onLink ? RouteSpec.onLinkFlag : 0)
+        [family.rawValue, destinationLength, 0, 0, table, proto, scope, type]
+            + AttributeWriter.encode(onLink ? RouteSpec.onLinkFlag : 0)
     }
 
     /// Attribute order as iproute2 emits `ip route add DST src S via G metric M table T dev D mtu X advmss Y`.
     var addPayload: [UInt8] {
         var w = AttributeWriter()
-        w.header(header(table: table < 256 ? UInt8(table) : 0, proto: proto, scope: scope.rawValue, type: type.rawValue))
+        w.header(
+            header(table: table < 256 ? UInt8(table) : 0, proto: proto, scope: scope.rawValue, type: type.rawValue))
         appendAttributes(&w)
         return w.bytes
     }
@@ -92,7 +97,9 @@ public struct RouteSpec: Sendable, Equatable {
     }
 
     private func appendAttributes(_ w: inout AttributeWriter) {
-        if destinationLength > 0 || destination.contains(where: { $0 != 0 }) { w.bytes(RouteAttribute.dst, destination) }
+        if destinationLength > 0 || destination.contains(where: { $0 != 0 }) {
+            w.bytes(RouteAttribute.dst, destination)
+        }
         if let preferredSource { w.bytes(RouteAttribute.prefsrc, preferredSource) }
         if let gateway { w.bytes(RouteAttribute.gateway, gateway) }
         if let priority { w.u32(RouteAttribute.priority, priority) }
@@ -113,9 +120,10 @@ public struct RouteSpec: Sendable, Equatable {
             throw NetlinkError.malformed("short rtmsg")
         }
         let width = payload[0] == AddressFamily.inet.rawValue ? 4 : 16
-        self.init(destination: [UInt8](repeating: 0, count: width), destinationLength: payload[1], table: UInt32(payload[4]),
-                  scope: Scope(rawValue: payload[6]) ?? .universe, type: RouteType(rawValue: payload[7]) ?? .unspecified,
-                  onLink: flags & RouteSpec.onLinkFlag != 0, proto: payload[5])
+        self.init(
+            destination: [UInt8](repeating: 0, count: width), destinationLength: payload[1], table: UInt32(payload[4]),
+            scope: Scope(rawValue: payload[6]) ?? .universe, type: RouteType(rawValue: payload[7]) ?? .unspecified,
+            onLink: flags & RouteSpec.onLinkFlag != 0, proto: payload[5])
         for attribute in try AttributeReader.read(bytes.dropFirst(RouteSpec.headerSize)) {
             switch RouteAttribute(rawValue: attribute.type) {
             case .dst: destination = attribute.payload

@@ -19,8 +19,10 @@ public struct RuleSpec: Sendable, Equatable {
     public var table: UInt32
     public var priority: UInt32?
 
-    public init(family: AddressFamily, source: [UInt8]? = nil, sourceLength: UInt8 = 0, destination: [UInt8]? = nil,
-                destinationLength: UInt8 = 0, table: UInt32, priority: UInt32? = nil) {
+    public init(
+        family: AddressFamily, source: [UInt8]? = nil, sourceLength: UInt8 = 0, destination: [UInt8]? = nil,
+        destinationLength: UInt8 = 0, table: UInt32, priority: UInt32? = nil
+    ) {
         self.family = family
         self.source = source
         self.sourceLength = sourceLength
@@ -33,8 +35,9 @@ public struct RuleSpec: Sendable, Equatable {
     /// Parses an `RTM_NEWRULE` payload (`struct fib_rule_hdr` and `FRA_*` attributes).
     public init(payload: [UInt8]) throws(NetlinkError) {
         guard payload.count >= 12 else { throw NetlinkError.malformed("short fib_rule_hdr") }
-        self.init(family: AddressFamily(rawValue: payload[0]), sourceLength: payload[2], destinationLength: payload[1],
-                  table: UInt32(payload[4]))
+        self.init(
+            family: AddressFamily(rawValue: payload[0]), sourceLength: payload[2], destinationLength: payload[1],
+            table: UInt32(payload[4]))
         for attribute in try AttributeReader.read(payload.dropFirst(12)) {
             switch RuleAttribute(rawValue: attribute.type) {
             case .dst: destination = attribute.payload
@@ -49,8 +52,9 @@ public struct RuleSpec: Sendable, Equatable {
     /// `FR_ACT_TO_TBL` on add; the delete request leaves the action as a wildcard, as iproute2 does.
     func payload(adding: Bool) -> [UInt8] {
         var w = AttributeWriter()
-        w.header([family.rawValue, destinationLength, sourceLength, 0, table < 256 ? UInt8(table) : 0, 0, 0, adding ? 1 : 0]
-                 + AttributeWriter.encode(UInt32(0)))
+        w.header(
+            [family.rawValue, destinationLength, sourceLength, 0, table < 256 ? UInt8(table) : 0, 0, 0, adding ? 1 : 0]
+                + AttributeWriter.encode(UInt32(0)))
         if let destination { w.bytes(RuleAttribute.dst, destination) }
         if let source { w.bytes(RuleAttribute.src, source) }
         if let priority { w.u32(RuleAttribute.priority, priority) }
@@ -90,7 +94,10 @@ public struct NeighbourSpec: Sendable, Equatable {
     var payload: [UInt8] {
         var w = AttributeWriter()
         let family: AddressFamily = address.count == 4 ? .inet : .inet6
-        w.header([family.rawValue, 0, 0, 0] + AttributeWriter.encode(index) + AttributeWriter.encode(state.rawValue) + [0, 0])
+        w.header(
+            [family.rawValue, 0, 0, 0] + AttributeWriter.encode(index) + AttributeWriter.encode(state.rawValue) + [
+                0, 0,
+            ])
         w.bytes(NeighbourAttribute.dst, address)
         if let hardwareAddress { w.bytes(NeighbourAttribute.lladdr, hardwareAddress) }
         return w.bytes
@@ -99,7 +106,9 @@ public struct NeighbourSpec: Sendable, Equatable {
     /// Parses an `RTM_NEWNEIGH` payload.
     public init(payload: [UInt8]) throws(NetlinkError) {
         let bytes = payload[...]
-        guard let index: Int32 = FieldReader.integer(bytes, at: 4), let state: UInt16 = FieldReader.integer(bytes, at: 8) else {
+        guard let index: Int32 = FieldReader.integer(bytes, at: 4),
+            let state: UInt16 = FieldReader.integer(bytes, at: 8)
+        else {
             throw NetlinkError.malformed("short ndmsg")
         }
         self.init(index: index, address: [], state: NeighbourState(rawValue: state))

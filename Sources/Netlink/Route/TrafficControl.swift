@@ -126,17 +126,21 @@ struct TokenBucket {
 
     func encode(_ w: inout AttributeWriter) {
         // struct tc_ratespec: cell_log, linklayer (1 = ethernet), overhead, cell_align, mpu, rate
-        let rateSpec: [UInt8] = [cellLog, 1] + AttributeWriter.encode(UInt16(0)) + AttributeWriter.encode(Int16(-1))
+        let rateSpec: [UInt8] =
+            [cellLog, 1] + AttributeWriter.encode(UInt16(0)) + AttributeWriter.encode(Int16(-1))
             + AttributeWriter.encode(UInt16(0)) + AttributeWriter.encode(rate)
         let peakRate = [UInt8](repeating: 0, count: 12)
         let buffer = TokenBucket.transmitTicks(rate: rate, size: burst)
         // struct tc_tbf_qopt: rate, peakrate, limit, buffer, mtu
-        let qopt = rateSpec + peakRate + AttributeWriter.encode(limit) + AttributeWriter.encode(buffer) + AttributeWriter.encode(UInt32(0))
+        let qopt =
+            rateSpec + peakRate + AttributeWriter.encode(limit) + AttributeWriter.encode(buffer)
+            + AttributeWriter.encode(UInt32(0))
         w.bytes(TBFAttribute.parms, qopt)
         w.u32(TBFAttribute.burst, burst)
         var table: [UInt8] = []
         for i in 0..<256 {
-            table += AttributeWriter.encode(TokenBucket.transmitTicks(rate: rate, size: UInt32(i + 1) << UInt32(cellLog)))
+            table += AttributeWriter.encode(
+                TokenBucket.transmitTicks(rate: rate, size: UInt32(i + 1) << UInt32(cellLog)))
         }
         w.bytes(TBFAttribute.rateTable, table)
     }
@@ -153,11 +157,15 @@ struct TBFAttribute: AttributeType {
 /// tc's tick arithmetic, for callers that compare with what the kernel reports.
 public enum TBFTicks {
     /// Scheduler ticks to send `size` bytes at `rate` bytes per second, as tc computes them.
-    public static func transmit(rate: UInt32, size: UInt32) -> UInt32 { TokenBucket.transmitTicks(rate: rate, size: size) }
+    public static func transmit(rate: UInt32, size: UInt32) -> UInt32 {
+        TokenBucket.transmitTicks(rate: rate, size: size)
+    }
 
     /// The buffer (in ticks, before the kernel truncates it to 32 bits) that a tbf made by
     /// ``QdiscKind/tbf(rate:burst:limit:)`` reports.
-    public static func kernel(rate: UInt32, burst: UInt32) -> UInt64 { TokenBucket.kernelTicks(rate: rate, burst: burst) }
+    public static func kernel(rate: UInt32, burst: UInt32) -> UInt64 {
+        TokenBucket.kernelTicks(rate: rate, burst: burst)
+    }
 
     /// Whether a tbf with this rate and burst is representable: both tc's buffer and the
     /// kernel's fit in 32 bits and neither is zero.
@@ -203,7 +211,10 @@ public struct RedirectFilterSpec: Sendable, Equatable {
 
     var payload: [UInt8] {
         var w = AttributeWriter()
-        w.header(QdiscSpec.header(index: index, handle: 0, parent: parent, info: UInt32(priority) << 16 | RedirectFilterSpec.allProtocols))
+        w.header(
+            QdiscSpec.header(
+                index: index, handle: 0, parent: parent, info: UInt32(priority) << 16 | RedirectFilterSpec.allProtocols)
+        )
         w.string(TCAttribute.kind, "u32")
         w.nested(TCAttribute.options) { options in
             options.nested(U32Attribute.actions) { actions in
@@ -212,8 +223,10 @@ public struct RedirectFilterSpec: Sendable, Equatable {
                     action.nested(ActionAttribute.options, setNestedFlag: true) { mirred in
                         // struct tc_mirred: index, capab, action (TC_ACT_STOLEN), refcnt, bindcnt,
                         // eaction (TCA_EGRESS_REDIR), ifindex
-                        let parms = AttributeWriter.encode(UInt32(0)) + AttributeWriter.encode(UInt32(0))
-                            + AttributeWriter.encode(Int32(4)) + AttributeWriter.encode(Int32(0)) + AttributeWriter.encode(Int32(0))
+                        let parms =
+                            AttributeWriter.encode(UInt32(0)) + AttributeWriter.encode(UInt32(0))
+                            + AttributeWriter.encode(Int32(4)) + AttributeWriter.encode(Int32(0))
+                            + AttributeWriter.encode(Int32(0))
                             + AttributeWriter.encode(Int32(1)) + AttributeWriter.encode(UInt32(bitPattern: targetIndex))
                         mirred.bytes(MirredAttribute.parms, parms)
                     }
@@ -274,8 +287,9 @@ public struct TrafficObject: Sendable, Equatable {
     /// Parses an `RTM_NEWQDISC` / `RTM_NEWTFILTER` payload.
     public init(payload: [UInt8]) throws(NetlinkError) {
         let bytes = payload[...]
-        guard let index: Int32 = FieldReader.integer(bytes, at: 4), let handle: UInt32 = FieldReader.integer(bytes, at: 8),
-              let parent: UInt32 = FieldReader.integer(bytes, at: 12)
+        guard let index: Int32 = FieldReader.integer(bytes, at: 4),
+            let handle: UInt32 = FieldReader.integer(bytes, at: 8),
+            let parent: UInt32 = FieldReader.integer(bytes, at: 12)
         else { throw NetlinkError.malformed("short tcmsg") }
         self.index = index
         self.handle = handle
@@ -283,10 +297,12 @@ public struct TrafficObject: Sendable, Equatable {
         let attributes = try AttributeReader.read(bytes.dropFirst(20))
         kind = attributes.first { $0.is(TCAttribute.kind) }?.string ?? ""
         if kind == "tbf", let options = attributes.first(where: { $0.is(TCAttribute.options) }),
-           let parms = try options.nested().first(where: { $0.is(TBFAttribute.parms) }) {
+            let parms = try options.nested().first(where: { $0.is(TBFAttribute.parms) })
+        {
             let p = parms.payload[...]
             if let rate: UInt32 = FieldReader.integer(p, at: 8), let limit: UInt32 = FieldReader.integer(p, at: 24),
-               let buffer: UInt32 = FieldReader.integer(p, at: 28) {
+                let buffer: UInt32 = FieldReader.integer(p, at: 28)
+            {
                 tokenBucket = (rate, limit, buffer)
             }
         }

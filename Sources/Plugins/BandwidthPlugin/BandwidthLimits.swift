@@ -67,8 +67,10 @@ struct BandwidthLimits {
         }
         // Too small: tbf would get a zero buffer, so nothing could ever be sent.
         if requested == 0 || TBFTicks.kernel(rate: rateBytes, burst: requested) == 0
-            || TBFTicks.transmit(rate: rateBytes, size: requested) == 0 {
-            throw .invalidConfig("invalid \(name)Burst \(burst): too small for \(name)Rate \(rate) (tbf buffer would be 0)")
+            || TBFTicks.transmit(rate: rateBytes, size: requested) == 0
+        {
+            throw .invalidConfig(
+                "invalid \(name)Burst \(burst): too small for \(name)Rate \(rate) (tbf buffer would be 0)")
         }
         // Too large: tbf's 32-bit buffer (in 64 ns ticks, about 275 s of traffic) would wrap.
         return Direction(rateBytes: rateBytes, burstBytes: TBFTicks.largestBurst(rate: rateBytes), clampedFrom: burst)

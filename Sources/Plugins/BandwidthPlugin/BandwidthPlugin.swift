@@ -22,7 +22,9 @@ public struct BandwidthPlugin: CNIPlugin {
 
     public func add(_ request: CNIRequest) throws -> CNIResult {
         let limits = try BandwidthLimits(request)
-        guard let previous = try request.config.prevResult() else { throw CNIError(.invalidNetworkConfig, "must be called as chained plugin") }
+        guard let previous = try request.config.prevResult() else {
+            throw CNIError(.invalidNetworkConfig, "must be called as chained plugin")
+        }
         var result = previous
         result.cniVersion = request.config.cniVersion
         guard !limits.isEmpty else { return result }
@@ -33,7 +35,9 @@ public struct BandwidthPlugin: CNIPlugin {
         defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("bandwidth: \($0)\n") }) }
         if let ingress = limits.ingress {
             try create("create qdisc", host.addQdisc(QdiscSpec(index: hostVeth.index, kind: ingress.tbf)))
-            rollback.add("ingress shaping") { try? host.deleteQdisc(QdiscSpec(index: hostVeth.index, kind: ingress.tbf)) }
+            rollback.add("ingress shaping") {
+                try? host.deleteQdisc(QdiscSpec(index: hostVeth.index, kind: ingress.tbf))
+            }
         }
         if let egress = limits.egress {
             let name = Self.ifbName(network: request.config.name, containerID: request.containerID)
@@ -43,7 +47,9 @@ public struct BandwidthPlugin: CNIPlugin {
             try host.setLink(index: ifb.index, up: true)
             try create("create ingress qdisc", host.addQdisc(QdiscSpec(index: hostVeth.index, kind: .ingress)))
             rollback.add("ingress qdisc") { try? host.deleteQdisc(QdiscSpec(index: hostVeth.index, kind: .ingress)) }
-            try create("add filter", host.addRedirectFilter(RedirectFilterSpec(index: hostVeth.index, targetIndex: ifb.index, priority: 1)))
+            try create(
+                "add filter",
+                host.addRedirectFilter(RedirectFilterSpec(index: hostVeth.index, targetIndex: ifb.index, priority: 1)))
             try create("create qdisc", host.addQdisc(QdiscSpec(index: ifb.index, kind: egress.tbf)))
             result.interfaces.append(.init(name: name, mac: try host.link(index: ifb.index).macString))
         }
@@ -59,7 +65,8 @@ public struct BandwidthPlugin: CNIPlugin {
     private func hostInterface(_ request: CNIRequest, _ previous: CNIResult, host: RouteNetlink) throws -> Link {
         guard !previous.interfaces.isEmpty else { throw CNIError(.internalError, "no interfaces provided") }
         let container = try ContainerNetwork.routeSocket(netns: request.netns)
-        guard let link = try? container.link(named: request.ifname), link.kind == "veth", let peer = link.linkIndex else {
+        guard let link = try? container.link(named: request.ifname), link.kind == "veth", let peer = link.linkIndex
+        else {
             throw CNIError(.internalError, "container interface \(request.ifname) has no veth peer")
         }
         guard let hostVeth = try? host.link(index: peer) else {
@@ -83,13 +90,18 @@ public struct BandwidthPlugin: CNIPlugin {
     /// Each configured direction must have its tbf with the exact rate, limit and buffer.
     public func check(_ request: CNIRequest) throws {
         let limits = try BandwidthLimits(request)
-        guard let previous = try request.config.prevResult() else { throw CNIError(.invalidNetworkConfig, "Required prevResult missing") }
+        guard let previous = try request.config.prevResult() else {
+            throw CNIError(.invalidNetworkConfig, "Required prevResult missing")
+        }
         guard !limits.isEmpty else { return }
         let host = try RouteNetlink()
         let hostVeth = try hostInterface(request, previous, host: host)
         if let ingress = limits.ingress { try verify(ingress, on: hostVeth.index, host) }
         if let egress = limits.egress {
-            guard let ifb = try? host.link(named: Self.ifbName(network: request.config.name, containerID: request.containerID)) else {
+            guard
+                let ifb = try? host.link(
+                    named: Self.ifbName(network: request.config.name, containerID: request.containerID))
+            else {
                 throw CNIError(.internalError, "Failed to find qdisc: IFB device is missing")
             }
             try verify(egress, on: ifb.index, host)

@@ -16,10 +16,13 @@ struct BridgeAdd {
         let container = try namespace.withEntered { try RouteNetlink() }
 
         let (bridge, created) = try BridgeDevice.ensure(host, conf)
-        if created { rollback.add("bridge \(conf.bridge)") { try BridgeDevice.removeIfUnused(host, index: bridge.index) } }
+        if created {
+            rollback.add("bridge \(conf.bridge)") { try BridgeDevice.removeIfUnused(host, index: bridge.index) }
+        }
 
-        let veth = try ContainerNetwork.createVeth(host: host, container: container, namespace: namespace, tag: AttachmentTag(request),
-                                                   mtu: conf.mtu, containerMAC: conf.mac)
+        let veth = try ContainerNetwork.createVeth(
+            host: host, container: container, namespace: namespace, tag: AttachmentTag(request),
+            mtu: conf.mtu, containerMAC: conf.mac)
         rollback.add("veth \(veth.host.name)") { try? host.deleteLink(index: veth.host.index) }
         try host.setLink(index: veth.host.index, .master(bridge.index))
         var portSettings: [(BridgePortAttribute, Bool)] = []
@@ -28,27 +31,33 @@ struct BridgeAdd {
         if !portSettings.isEmpty { try host.setBridgePort(index: veth.host.index, portSettings) }
         if conf.usesVlans { try BridgeVlans.apply(host, port: veth.host.index, conf) }
 
-        var result = CNIResult(cniVersion: request.config.cniVersion, interfaces: [
-            .init(name: bridge.name, mac: bridge.macString),
-            .init(name: veth.host.name, mac: veth.host.macString),
-            .init(name: veth.container.name, mac: veth.container.macString, sandbox: request.netns),
-        ])
+        var result = CNIResult(
+            cniVersion: request.config.cniVersion,
+            interfaces: [
+                .init(name: bridge.name, mac: bridge.macString),
+                .init(name: veth.host.name, mac: veth.host.macString),
+                .init(name: veth.container.name, mac: veth.container.macString, sandbox: request.netns),
+            ])
 
         if conf.ipamType.isEmpty {
             if !conf.disableContainerInterface { try container.setLink(index: veth.container.index, up: true) }
         } else {
             let ipam = try IPAMDelegation.add(request, type: conf.ipamType, rollback: rollback)
-            result.ips = ipam.ips.map { var ip = $0; ip.interface = 2; return ip }
+            result.ips = ipam.ips.map {
+                var ip = $0; ip.interface = 2; return ip
+            }
             result.routes = ipam.routes
             result.dns = ipam.dns
             let gateways = computeGateways(&result, conf)
             try configureContainer(result, conf, container: container, namespace: namespace)
             if conf.isGateway { try configureGateways(host, bridge: bridge, gateways: gateways, conf) }
             if conf.ipMasq {
-                try Masquerade.setup(result.ips.map(\.address), network: request.config.name, ifname: request.ifname,
-                                     containerID: request.containerID, exempt: conf.nonMasqueradeCIDRs)
+                try Masquerade.setup(
+                    result.ips.map(\.address), network: request.config.name, ifname: request.ifname,
+                    containerID: request.containerID, exempt: conf.nonMasqueradeCIDRs)
                 rollback.add("masquerade rules") {
-                    try Masquerade.teardown(network: request.config.name, ifname: request.ifname, containerID: request.containerID)
+                    try Masquerade.teardown(
+                        network: request.config.name, ifname: request.ifname, containerID: request.containerID)
                 }
             }
         }
@@ -56,9 +65,12 @@ struct BridgeAdd {
         // (container, interface), so setting them up (or rolling them back) before that would
         // replace or remove the live attachment's.
         if conf.macSpoofCheck {
-            try MacSpoofCheck.setup(hostInterface: veth.host.name, mac: veth.container.hardwareAddress,
-                                    containerID: request.containerID, ifname: request.ifname)
-            rollback.add("mac spoof check") { try MacSpoofCheck.teardown(containerID: request.containerID, ifname: request.ifname) }
+            try MacSpoofCheck.setup(
+                hostInterface: veth.host.name, mac: veth.container.hardwareAddress,
+                containerID: request.containerID, ifname: request.ifname)
+            rollback.add("mac spoof check") {
+                try MacSpoofCheck.teardown(containerID: request.containerID, ifname: request.ifname)
+            }
         }
         if let dns = conf.dns { result.dns = dns }
         if !conf.disableContainerInterface { try waitForPort(host, index: veth.host.index) }
@@ -79,7 +91,9 @@ struct BridgeAdd {
             if conf.isGateway { gateways.append(IPPrefix(address: gateway, prefixLength: prefix.prefixLength)) }
             if conf.isDefaultGateway {
                 let isV4 = prefix.address.isV4
-                let hasDefault = result.routes.contains { $0.dst.prefixLength == 0 && $0.dst.address.isV4 == isV4 && $0.gw != nil }
+                let hasDefault = result.routes.contains {
+                    $0.dst.prefixLength == 0 && $0.dst.address.isV4 == isV4 && $0.gw != nil
+                }
                 if !hasDefault {
                     result.routes.append(.init(dst: IPPrefix(isV4 ? "0.0.0.0/0" : "::/0")!, gw: gateway))
                 }
@@ -88,7 +102,9 @@ struct BridgeAdd {
         return gateways
     }
 
-    private func configureContainer(_ result: CNIResult, _ conf: BridgeConfig, container: RouteNetlink, namespace: NetworkNamespace) throws {
+    private func configureContainer(
+        _ result: CNIResult, _ conf: BridgeConfig, container: RouteNetlink, namespace: NetworkNamespace
+    ) throws {
         let ifname = request.ifname
         try namespace.withEntered {
             if conf.enableDAD {
@@ -102,9 +118,12 @@ struct BridgeAdd {
         try ContainerNetwork.configureInterface(result, ifname: ifname, route: container, namespace: namespace)
     }
 
-    private func configureGateways(_ host: RouteNetlink, bridge: Link, gateways: [IPPrefix], _ conf: BridgeConfig) throws {
+    private func configureGateways(_ host: RouteNetlink, bridge: Link, gateways: [IPPrefix], _ conf: BridgeConfig)
+        throws
+    {
         for gateway in gateways {
-            _ = try BridgeDevice.ensureAddress(host, bridge: try host.link(index: bridge.index), gateway: gateway, force: conf.forceAddress)
+            _ = try BridgeDevice.ensureAddress(
+                host, bridge: try host.link(index: bridge.index), gateway: gateway, force: conf.forceAddress)
         }
         try Forwarding.enable(v4: gateways.contains { $0.address.isV4 }, v6: gateways.contains { !$0.address.isV4 })
     }

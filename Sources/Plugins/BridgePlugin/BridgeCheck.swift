@@ -16,20 +16,27 @@ struct BridgeCheck {
         }
         let host = try RouteNetlink()
         guard let bridgeEntry = previous.interfaces.first(where: { $0.name == conf.bridge }),
-              let bridge = try? host.link(named: conf.bridge), bridge.kind == "bridge" else {
+            let bridge = try? host.link(named: conf.bridge), bridge.kind == "bridge"
+        else {
             throw CNIError(.internalError, "CNI created bridge \(conf.bridge) in host namespace was not found")
         }
         if !bridgeEntry.mac.isEmpty, bridgeEntry.mac != bridge.macString {
-            throw CNIError(.internalError, "bridge \(conf.bridge) has MAC \(bridge.macString), expected \(bridgeEntry.mac)")
+            throw CNIError(
+                .internalError, "bridge \(conf.bridge) has MAC \(bridge.macString), expected \(bridgeEntry.mac)")
         }
         if conf.promiscMode != bridge.flags.contains(.promiscuous) {
-            throw CNIError(.internalError, "bridge \(conf.bridge) promiscuous mode does not match promiscMode \(conf.promiscMode)")
+            throw CNIError(
+                .internalError, "bridge \(conf.bridge) promiscuous mode does not match promiscMode \(conf.promiscMode)")
         }
-        guard let containerEntry = previous.interfaces.first(where: { $0.name == request.ifname && !$0.sandbox.isEmpty }) else {
+        guard
+            let containerEntry = previous.interfaces.first(where: { $0.name == request.ifname && !$0.sandbox.isEmpty })
+        else {
             throw CNIError(.internalError, "prevResult has no interface \(request.ifname) with a sandbox")
         }
         if containerEntry.sandbox != request.netns {
-            throw CNIError(.internalError, "Sandbox in prevResult \(containerEntry.sandbox) doesn't match configured netns: \(request.netns)")
+            throw CNIError(
+                .internalError,
+                "Sandbox in prevResult \(containerEntry.sandbox) doesn't match configured netns: \(request.netns)")
         }
         let namespace = try NetworkNamespace(path: request.netns)
         let container = try namespace.withEntered { try RouteNetlink() }
@@ -37,15 +44,19 @@ struct BridgeCheck {
             throw CNIError(.internalError, "container interface \(request.ifname) is missing or not a veth")
         }
         if !containerEntry.mac.isEmpty, containerEntry.mac != link.macString {
-            throw CNIError(.internalError, "interface \(request.ifname) has MAC \(link.macString), expected \(containerEntry.mac)")
+            throw CNIError(
+                .internalError, "interface \(request.ifname) has MAC \(link.macString), expected \(containerEntry.mac)")
         }
         let hostVeth = previous.interfaces.first { $0.sandbox.isEmpty && $0.name != conf.bridge }
-        guard let hostVeth, let hostLink = try? host.link(named: hostVeth.name), hostLink.masterIndex == bridge.index else {
+        guard let hostVeth, let hostLink = try? host.link(named: hostVeth.name), hostLink.masterIndex == bridge.index
+        else {
             throw CNIError(.internalError, "CNI veth created for bridge \(conf.bridge) was not found")
         }
         try ContainerCheck.addressesAndRoutes(previous, ifname: request.ifname, link: link, route: container)
         if conf.ipMasq, !previous.ips.isEmpty,
-           try !Masquerade.present(network: request.config.name, ifname: request.ifname, containerID: request.containerID) {
+            try !Masquerade.present(
+                network: request.config.name, ifname: request.ifname, containerID: request.containerID)
+        {
             throw CNIError(.internalError, "masquerade rules for \(request.containerID)/\(request.ifname) are missing")
         }
     }

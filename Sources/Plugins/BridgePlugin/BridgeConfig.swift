@@ -43,7 +43,9 @@ struct BridgeConfig {
             disableContainerInterface = try f.bool("disableContainerInterface") ?? false
             portIsolation = try f.bool("portIsolation") ?? false
             if let value = try f.int("mtu"), value != 0 {
-                guard (68...65535).contains(value) else { throw CNIError.invalidConfig("invalid mtu \(value): must be between 68 and 65535") }
+                guard (68...65535).contains(value) else {
+                    throw CNIError.invalidConfig("invalid mtu \(value): must be between 68 and 65535")
+                }
                 mtu = UInt32(value)
             }
             vlanTrunk = try BridgeConfig.trunk(f.array("vlanTrunk") ?? [])
@@ -64,11 +66,15 @@ struct BridgeConfig {
         do { try Validation.validateInterfaceName(bridge) } catch {
             throw .invalidConfig("invalid bridge name \"\(bridge)\": \(error.msg)", details: "key: bridge")
         }
-        guard (0...4094).contains(vlan) else { throw .invalidConfig("invalid VLAN ID \(vlan) (must be between 0 and 4094)", details: "key: vlan") }
+        guard (0...4094).contains(vlan) else {
+            throw .invalidConfig("invalid VLAN ID \(vlan) (must be between 0 and 4094)", details: "key: vlan")
+        }
         if !ipamType.isEmpty && disableContainerInterface {
             throw .invalidConfig("cannot use IPAM when DisableContainerInterface flag is set")
         }
-        if hairpinMode && promiscMode { throw .invalidConfig("cannot set hairpin mode and promiscuous mode at the same time") }
+        if hairpinMode && promiscMode {
+            throw .invalidConfig("cannot set hairpin mode and promiscuous mode at the same time")
+        }
         if let backend = ipMasqBackend, !["", "iptables", "nftables"].contains(backend) {
             throw .invalidConfig("unknown ipmasq backend \"\(backend)\"", details: "key: ipMasqBackend")
         }
@@ -78,19 +84,38 @@ struct BridgeConfig {
     private static func trunk(_ entries: [JSONValue]) throws -> [Int] {
         var ids: [Int] = []
         for entry in entries {
-            guard case .object(let object) = entry else { throw CNIError.invalidConfig("incorrect trunk id parameter", details: "key: vlanTrunk") }
+            guard case .object(let object) = entry else {
+                throw CNIError.invalidConfig("incorrect trunk id parameter", details: "key: vlanTrunk")
+            }
             let f = JSONFields(object, typeName: "VlanTrunk")
             let min = try f.int("minID"), max = try f.int("maxID")
             if min != nil || max != nil {
-                guard let min else { throw CNIError.invalidConfig("minID and maxID should be configured simultaneously, minID is missing", details: "key: vlanTrunk") }
-                guard let max else { throw CNIError.invalidConfig("minID and maxID should be configured simultaneously, maxID is missing", details: "key: vlanTrunk") }
-                guard (1...4094).contains(min) else { throw CNIError.invalidConfig("incorrect trunk minID parameter", details: "key: vlanTrunk") }
-                guard (1...4094).contains(max) else { throw CNIError.invalidConfig("incorrect trunk maxID parameter", details: "key: vlanTrunk") }
-                guard min <= max else { throw CNIError.invalidConfig("minID is greater than maxID in trunk parameter", details: "key: vlanTrunk") }
+                guard let min else {
+                    throw CNIError.invalidConfig(
+                        "minID and maxID should be configured simultaneously, minID is missing",
+                        details: "key: vlanTrunk")
+                }
+                guard let max else {
+                    throw CNIError.invalidConfig(
+                        "minID and maxID should be configured simultaneously, maxID is missing",
+                        details: "key: vlanTrunk")
+                }
+                guard (1...4094).contains(min) else {
+                    throw CNIError.invalidConfig("incorrect trunk minID parameter", details: "key: vlanTrunk")
+                }
+                guard (1...4094).contains(max) else {
+                    throw CNIError.invalidConfig("incorrect trunk maxID parameter", details: "key: vlanTrunk")
+                }
+                guard min <= max else {
+                    throw CNIError.invalidConfig(
+                        "minID is greater than maxID in trunk parameter", details: "key: vlanTrunk")
+                }
                 ids += Array(min...max)
             }
             if let id = try f.int("id") {
-                guard (1...4094).contains(id) else { throw CNIError.invalidConfig("incorrect trunk id parameter", details: "key: vlanTrunk") }
+                guard (1...4094).contains(id) else {
+                    throw CNIError.invalidConfig("incorrect trunk id parameter", details: "key: vlanTrunk")
+                }
                 ids.append(id)
             }
         }
@@ -108,7 +133,9 @@ struct BridgeConfig {
         } catch { throw .invalidConfig(error.message) }
         if text == nil { text = try request.args.value("MAC", known: ["MAC"]) }
         guard let text, !text.isEmpty else { return nil }
-        guard let mac = ContainerNetwork.parseMAC(text) else { throw .invalidConfig("invalid MAC address \"\(text)\"", details: "key: mac") }
+        guard let mac = ContainerNetwork.parseMAC(text) else {
+            throw .invalidConfig("invalid MAC address \"\(text)\"", details: "key: mac")
+        }
         return mac
     }
 

@@ -11,12 +11,15 @@ struct BridgeDel {
         let conf = BridgeConfig.Teardown(request)
         var failures: [String] = []
         var deleted = false
-        do { deleted = try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname) } catch {
+        do {
+            deleted = try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname)
+        } catch {
             failures.append("\(error)")
         }
         // Without a netns to go through, the host end is removed directly, if it is ours.
         if !deleted {
-            ContainerNetwork.deleteHostVeth(of: try? request.config.prevResult(), tag: AttachmentTag(request)) { host, link in
+            ContainerNetwork.deleteHostVeth(of: try? request.config.prevResult(), tag: AttachmentTag(request)) {
+                host, link in
                 guard let bridge = try? host.link(named: conf.bridge), bridge.kind == "bridge" else { return false }
                 return link.masterIndex == bridge.index
             }
@@ -26,13 +29,16 @@ struct BridgeDel {
         }
         if conf.ipMasq {
             do {
-                try Masquerade.teardown(network: request.config.name, ifname: request.ifname, containerID: request.containerID)
+                try Masquerade.teardown(
+                    network: request.config.name, ifname: request.ifname, containerID: request.containerID)
             } catch {
                 failures.append("\(error)")
             }
         }
         if conf.macSpoofCheck {
-            do { try MacSpoofCheck.teardown(containerID: request.containerID, ifname: request.ifname) } catch { failures.append("\(error)") }
+            do { try MacSpoofCheck.teardown(containerID: request.containerID, ifname: request.ifname) } catch {
+                failures.append("\(error)")
+            }
         }
         if !failures.isEmpty { throw CNIError(.internalError, failures.joined(separator: "; ")) }
     }

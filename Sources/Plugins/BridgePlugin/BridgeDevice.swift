@@ -10,23 +10,30 @@ enum BridgeDevice {
         var created = false
         if let existing = try? route.link(named: conf.bridge) {
             guard existing.kind == "bridge" else {
-                throw CNIError(.invalidNetworkConfig, "\"\(conf.bridge)\" already exists but is not a bridge", details: "key: bridge")
+                throw CNIError(
+                    .invalidNetworkConfig, "\"\(conf.bridge)\" already exists but is not a bridge",
+                    details: "key: bridge")
             }
         } else {
-            let spec = LinkSpec(name: conf.bridge, kind: .bridge(vlanFiltering: conf.usesVlans ? true : nil), mtu: conf.mtu)
+            let spec = LinkSpec(
+                name: conf.bridge, kind: .bridge(vlanFiltering: conf.usesVlans ? true : nil), mtu: conf.mtu)
             switch Result(catching: { () throws(NetlinkError) in try route.addLink(spec) }) {
             case .success: created = true
             case .failure(let error) where error.errno == .fileExists: break  // another ADD won the race
             case .failure(let error) where error.kind == .unsupported:
-                throw CNIError(.internalError, error.description, details: "key: vlan/vlanTrunk need bridge VLAN filtering")
+                throw CNIError(
+                    .internalError, error.description, details: "key: vlan/vlanTrunk need bridge VLAN filtering")
             case .failure(let error): throw error
             }
         }
         var bridge = try route.link(named: conf.bridge)
         guard bridge.kind == "bridge" else {
-            throw CNIError(.invalidNetworkConfig, "\"\(conf.bridge)\" already exists but is not a bridge", details: "key: bridge")
+            throw CNIError(
+                .invalidNetworkConfig, "\"\(conf.bridge)\" already exists but is not a bridge", details: "key: bridge")
         }
-        if conf.promiscMode, !bridge.flags.contains(.promiscuous) { try route.setLink(index: bridge.index, .promiscuous(true)) }
+        if conf.promiscMode, !bridge.flags.contains(.promiscuous) {
+            try route.setLink(index: bridge.index, .promiscuous(true))
+        }
         try? Sysctl.write("net/ipv6/conf/\(conf.bridge)/accept_ra", "0")
         if !bridge.isUp { try route.setLink(index: bridge.index, up: true) }
         bridge = try route.link(index: bridge.index)
@@ -49,22 +56,31 @@ enum BridgeDevice {
             let current = IPPrefix(address: ip, prefixLength: Int(existing.prefixLength))
             if current == gateway { return false }
             if !gateway.address.isV4, !current.contains(gateway.address), !gateway.contains(ip) { continue }
-            if !gateway.address.isV4, (ip.bytes.first ?? 0) == 0xfe, ((ip.bytes.dropFirst().first ?? 0) & 0xc0) == 0x80 { continue }
+            if !gateway.address.isV4, (ip.bytes.first ?? 0) == 0xfe, ((ip.bytes.dropFirst().first ?? 0) & 0xc0) == 0x80
+            {
+                continue
+            }
             guard force else {
                 throw CNIError(.internalError, "\"\(bridge.name)\" already has an IP address different from \(gateway)")
             }
-            try route.deleteAddress(AddressSpec(index: bridge.index, address: existing.address, prefixLength: existing.prefixLength))
+            try route.deleteAddress(
+                AddressSpec(index: bridge.index, address: existing.address, prefixLength: existing.prefixLength))
         }
         switch Result(catching: { () throws(NetlinkError) in
-            try route.addAddress(AddressSpec(index: bridge.index, address: gateway.address.bytes, prefixLength: UInt8(gateway.prefixLength),
-                                             broadcast: gateway.broadcastAddress?.bytes))
+            try route.addAddress(
+                AddressSpec(
+                    index: bridge.index, address: gateway.address.bytes, prefixLength: UInt8(gateway.prefixLength),
+                    broadcast: gateway.broadcastAddress?.bytes))
         }) {
         case .success: break
         case .failure(let error) where error.errno == .fileExists: return false  // a concurrent ADD added it
-        case .failure(let error): throw CNIError(.internalError, "could not add IP address to \"\(bridge.name)\": \(error)")
+        case .failure(let error):
+            throw CNIError(.internalError, "could not add IP address to \"\(bridge.name)\": \(error)")
         }
         // Pin the bridge MAC so it stops following its lowest-numbered port.
-        if !bridge.hardwareAddress.isEmpty { try? route.setLink(index: bridge.index, .hardwareAddress(bridge.hardwareAddress)) }
+        if !bridge.hardwareAddress.isEmpty {
+            try? route.setLink(index: bridge.index, .hardwareAddress(bridge.hardwareAddress))
+        }
         return true
     }
 }

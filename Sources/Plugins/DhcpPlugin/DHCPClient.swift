@@ -35,7 +35,9 @@ final class DHCPClient {
                 let link = try route.link(named: ifname)
                 if !link.flags.contains(.up) { try route.setLink(index: link.index, up: true) }
                 let udp = try DHCPClient.udpSocket(ifname)
-                do { return (udp, try DHCPClient.packetSocket(link.index), link.hardwareAddress) } catch { close(udp); throw error }
+                do { return (udp, try DHCPClient.packetSocket(link.index), link.hardwareAddress) } catch {
+                    close(udp); throw error
+                }
             }
         } catch {
             throw DHCPFailure(description: "cannot open \(ifname) in \(netns): \(error)", linkGone: true)
@@ -57,9 +59,18 @@ final class DHCPClient {
         do {
             try check(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, 4), "SO_REUSEADDR")
             try check(setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, 4), "SO_BROADCAST")
-            try check(ifname.withCString { setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, $0, socklen_t(ifname.utf8.count)) }, "SO_BINDTODEVICE")
-            var address = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: UInt16(68).bigEndian, sin_addr: in_addr(s_addr: 0), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
-            try check(withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }, "bind port 68")
+            try check(
+                ifname.withCString { setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, $0, socklen_t(ifname.utf8.count)) },
+                "SO_BINDTODEVICE")
+            var address = sockaddr_in(
+                sin_family: sa_family_t(AF_INET), sin_port: UInt16(68).bigEndian, sin_addr: in_addr(s_addr: 0),
+                sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
+            try check(
+                withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }, "bind port 68")
         } catch { close(fd); throw error }
         return fd
     }
@@ -74,10 +85,14 @@ final class DHCPClient {
         let bytes = message.encoded()
         let target = server ?? [255, 255, 255, 255]
         let raw = target.reduce(0) { $0 << 8 | UInt32($1) }
-        var address = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: UInt16(67).bigEndian, sin_addr: in_addr(s_addr: raw.bigEndian), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
+        var address = sockaddr_in(
+            sin_family: sa_family_t(AF_INET), sin_port: UInt16(67).bigEndian, sin_addr: in_addr(s_addr: raw.bigEndian),
+            sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
         let sent = bytes.withUnsafeBytes { buffer in
             withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(udp, buffer.baseAddress, buffer.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(udp, buffer.baseAddress, buffer.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
         }
         if sent < 0 { throw DHCPFailure(description: "send DHCP message: \(Errno.current)") }
@@ -97,7 +112,8 @@ final class DHCPClient {
             let count = buffer.withUnsafeMutableBytes { recv(packet, $0.baseAddress, $0.count, 0) }
             guard count > 0 else { deadline = min(deadline, Clock.now + 0.1); continue }
             guard let message = Self.reply(Array(buffer[..<count])), message.op == 2, message.xid == xid,
-                  message.hardwareAddress == hardwareAddress else { continue }
+                message.hardwareAddress == hardwareAddress
+            else { continue }
             return message
         }
     }

@@ -28,7 +28,9 @@ struct DHCPExchange: Sendable {
 
     /// Sends `request` and resends with backoff (2 s four times, then doubling up to
     /// `resendMax`) until a reply with its xid arrives or `limit` seconds have passed.
-    private func transact(_ client: DHCPClient, _ request: DHCPMessage, to server: [UInt8]?, limit: Double) throws(DHCPFailure) -> DHCPMessage {
+    private func transact(_ client: DHCPClient, _ request: DHCPMessage, to server: [UInt8]?, limit: Double)
+        throws(DHCPFailure) -> DHCPMessage
+    {
         let start = Clock.now
         var attempt = 0
         while true {
@@ -36,7 +38,9 @@ struct DHCPExchange: Sendable {
             let wait = attempt < 4 ? 2.0 : min(timing.resendMax, 4 * Double(1 << min(attempt - 4, 10)))
             let left = limit - (Clock.now - start)
             if let reply = client.receive(xid: request.xid, seconds: min(wait, max(left, 0))) { return reply }
-            if Clock.now - start >= limit { throw DHCPFailure(description: "no more tries: no DHCP reply on \(ifname) after \(Int(limit)) s") }
+            if Clock.now - start >= limit {
+                throw DHCPFailure(description: "no more tries: no DHCP reply on \(ifname) after \(Int(limit)) s")
+            }
             attempt += 1
         }
     }
@@ -47,10 +51,12 @@ struct DHCPExchange: Sendable {
         let start = Clock.now
         while Clock.now - start < timing.resendTimeout {
             let limit = timing.resendTimeout - (Clock.now - start)
-            let discover = message(.discover, xid: UInt32.random(in: 1...UInt32.max), hardwareAddress: client.hardwareAddress)
+            let discover = message(
+                .discover, xid: UInt32.random(in: 1...UInt32.max), hardwareAddress: client.hardwareAddress)
             let offer = try transact(client, discover, to: nil, limit: limit)
             guard offer.kind == .offer, let server = offer.option(54) else { continue }
-            var request = message(.request, xid: UInt32.random(in: 1...UInt32.max), hardwareAddress: client.hardwareAddress)
+            var request = message(
+                .request, xid: UInt32.random(in: 1...UInt32.max), hardwareAddress: client.hardwareAddress)
             request.options.insert((50, offer.yourAddress), at: 1)
             request.options.insert((54, server), at: 2)
             let answer = try transact(client, request, to: nil, limit: max(timing.timeout, 1))
@@ -81,7 +87,9 @@ struct DHCPExchange: Sendable {
 
     private func lease(_ ack: DHCPMessage) throws(DHCPFailure) -> DHCPLease {
         do { return try DHCPLease(ack: ack) } catch {
-            throw DHCPFailure(description: error == .noSubnetMask ? "DHCP option Subnet Mask not found in DHCPACK" : "DHCPACK has an invalid subnet mask")
+            throw DHCPFailure(
+                description: error == .noSubnetMask
+                    ? "DHCP option Subnet Mask not found in DHCPACK" : "DHCPACK has an invalid subnet mask")
         }
     }
 }

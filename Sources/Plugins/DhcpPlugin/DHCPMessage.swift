@@ -71,7 +71,11 @@ struct DHCPMessage: Sendable, Equatable {
             guard i + 1 < bytes.count, i + 2 + Int(bytes[i + 1]) <= bytes.count else { return nil }
             let value = Array(bytes[(i + 2)..<(i + 2 + Int(bytes[i + 1]))])
             // Repeated options concatenate (RFC 3396).
-            if let index = options.firstIndex(where: { $0.code == code }) { options[index].value += value } else { options.append((code, value)) }
+            if let index = options.firstIndex(where: { $0.code == code }) {
+                options[index].value += value
+            } else {
+                options.append((code, value))
+            }
             i += 2 + Int(bytes[i + 1])
         }
     }
@@ -98,8 +102,9 @@ struct DHCPLease: Sendable, Equatable {
 
     static func == (a: DHCPLease, b: DHCPLease) -> Bool {
         a.address == b.address && a.prefixLength == b.prefixLength && a.router == b.router && a.server == b.server
-            && a.leaseSeconds == b.leaseSeconds && a.routes.map { $0.destination + [UInt8($0.prefixLength)] + $0.gateway }
-            == b.routes.map { $0.destination + [UInt8($0.prefixLength)] + $0.gateway }
+            && a.leaseSeconds == b.leaseSeconds
+            && a.routes.map { $0.destination + [UInt8($0.prefixLength)] + $0.gateway }
+                == b.routes.map { $0.destination + [UInt8($0.prefixLength)] + $0.gateway }
     }
 
     enum Failure: Error, Equatable { case noSubnetMask, badMask }
@@ -114,7 +119,9 @@ struct DHCPLease: Sendable, Equatable {
         prefixLength = bits.nonzeroBitCount
         router = ack.option(3).flatMap { $0.count >= 4 ? Array($0.prefix(4)) : nil }
         server = ack.option(54).flatMap { $0.count == 4 ? $0 : nil } ?? [0, 0, 0, 0]
-        func seconds(_ code: UInt8) -> UInt32? { ack.option(code).flatMap { $0.count == 4 ? $0.reduce(0) { $0 << 8 | UInt32($1) } : nil } }
+        func seconds(_ code: UInt8) -> UInt32? {
+            ack.option(code).flatMap { $0.count == 4 ? $0.reduce(0) { $0 << 8 | UInt32($1) } : nil }
+        }
         leaseSeconds = seconds(51) ?? 3600
         // At least a second between renewals, whatever the server says.
         renewSeconds = max(1, seconds(58) ?? leaseSeconds / 2)
@@ -135,7 +142,8 @@ struct DHCPLease: Sendable, Equatable {
             let width = Int(data[i])
             let significant = (width + 7) / 8
             guard width <= 32, i + 1 + significant + 4 <= data.count else { return nil }
-            let destination = Array(data[(i + 1)..<(i + 1 + significant)]) + [UInt8](repeating: 0, count: 4 - significant)
+            let destination =
+                Array(data[(i + 1)..<(i + 1 + significant)]) + [UInt8](repeating: 0, count: 4 - significant)
             let gateway = Array(data[(i + 1 + significant)..<(i + 5 + significant)])
             out.append((destination, width, gateway))
             i += 5 + significant

@@ -18,7 +18,9 @@ struct DhcpDaemon: Sendable {
         func value(_ name: String, _ inline: String?) throws(CNIError) -> String {
             if let inline { return inline }
             i += 1
-            guard i < arguments.count else { throw CNIError(.invalidEnvironmentVariables, "flag needs an argument: -\(name)") }
+            guard i < arguments.count else {
+                throw CNIError(.invalidEnvironmentVariables, "flag needs an argument: -\(name)")
+            }
             return arguments[i]
         }
         while i < arguments.count {
@@ -38,14 +40,18 @@ struct DhcpDaemon: Sendable {
             }
             i += 1
         }
-        if !pidfile.isEmpty && !pidfile.hasPrefix("/") { throw CNIError(.invalidEnvironmentVariables, "pidfile must be an absolute path") }
+        if !pidfile.isEmpty && !pidfile.hasPrefix("/") {
+            throw CNIError(.invalidEnvironmentVariables, "pidfile must be an absolute path")
+        }
     }
 
     /// A Go duration such as `10s`, `1m30s`, `500ms`, `2h`.
     static func duration(_ text: String) throws(CNIError) -> Double {
         var total = 0.0, number = "", unit = ""
         func flush() -> Bool {
-            guard let value = Double(number), let scale = ["h": 3600.0, "m": 60, "s": 1, "ms": 0.001][unit] else { return false }
+            guard let value = Double(number), let scale = ["h": 3600.0, "m": 60, "s": 1, "ms": 0.001][unit] else {
+                return false
+            }
             total += value * scale
             number = ""; unit = ""
             return true
@@ -54,9 +60,13 @@ struct DhcpDaemon: Sendable {
             if character.isNumber || character == "." {
                 if !unit.isEmpty { guard flush() else { break } }
                 number.append(character)
-            } else { unit.append(character) }
+            } else {
+                unit.append(character)
+            }
         }
-        guard !number.isEmpty, flush(), total > 0 else { throw CNIError(.invalidEnvironmentVariables, "invalid duration \"\(text)\"") }
+        guard !number.isEmpty, flush(), total > 0 else {
+            throw CNIError(.invalidEnvironmentVariables, "invalid duration \"\(text)\"")
+        }
         return total
     }
 
@@ -94,15 +104,22 @@ struct DhcpDaemon: Sendable {
     /// The listening socket: the systemd-activated one, or a new one at `path` in a 0700 directory.
     private func listen(_ path: String) throws(CNIError) -> (fd: Int32, activated: Bool) {
         if let count = getenv("LISTEN_FDS").map({ String(cString: $0) }), count == "1",
-           let pid = getenv("LISTEN_PID").map({ String(cString: $0) }), pid == String(getpid()) {
+            let pid = getenv("LISTEN_PID").map({ String(cString: $0) }), pid == String(getpid())
+        {
             return (3, true)
         }
         let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
         if !directory.isEmpty { makeDirectories(directory) }
         unlink(path)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0, var address = DaemonProtocol.unixAddress(path) else { throw CNIError(.internalError, "invalid socket path \(path)") }
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        guard fd >= 0, var address = DaemonProtocol.unixAddress(path) else {
+            throw CNIError(.internalError, "invalid socket path \(path)")
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
         guard bound == 0, Glibc.listen(fd, 128) == 0 else {
             throw CNIError(.internalError, "error listening on \(path): \(String(cString: strerror(errno)))")
         }

@@ -11,13 +11,20 @@ enum DaemonProtocol {
     /// `absentIsFine` (the socket file is missing or nobody accepts on it).
     static func connect(_ path: String, absentIsFine: Bool = false) throws(CNIError) -> Int32? {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0, var address = unixAddress(path) else { throw CNIError(.internalError, "error dialing DHCP daemon: invalid socket path \(path)") }
-        let rc = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        guard fd >= 0, var address = unixAddress(path) else {
+            throw CNIError(.internalError, "error dialing DHCP daemon: invalid socket path \(path)")
+        }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
         if rc < 0 {
             let error = errno
             close(fd)
             if absentIsFine && (error == ENOENT || error == ECONNREFUSED) { return nil }
-            throw CNIError(.internalError, "error dialing DHCP daemon: dial unix \(path): \(String(cString: strerror(error)))")
+            throw CNIError(
+                .internalError, "error dialing DHCP daemon: dial unix \(path): \(String(cString: strerror(error)))")
         }
         return fd
     }
@@ -52,18 +59,24 @@ enum DaemonProtocol {
     static func call(_ path: String, _ request: JSONValue, absentIsFine: Bool = false) throws(CNIError) -> JSONObject {
         guard let fd = try connect(path, absentIsFine: absentIsFine) else { return JSONObject() }
         defer { close(fd) }
-        guard writeAll(fd, Array(JSONWriter.compact(request).utf8)) else { throw CNIError(.internalError, "error calling DHCP daemon: write failed") }
+        guard writeAll(fd, Array(JSONWriter.compact(request).utf8)) else {
+            throw CNIError(.internalError, "error calling DHCP daemon: write failed")
+        }
         shutdown(fd, Int32(SHUT_WR))
         let reply = readAll(fd)
         guard let object = (try? JSONParser.parse(reply))?.objectValue else {
             // The Go daemon speaks net/rpc over HTTP and answers a bare request with an HTTP error.
             if reply.starts(with: Array("HTTP/".utf8)) {
-                throw CNIError(.internalError, "error calling DHCP daemon: the daemon at \(path) is not swift-cni's (the Go reference daemon speaks another protocol); run swift-cni's `dhcp daemon` there")
+                throw CNIError(
+                    .internalError,
+                    "error calling DHCP daemon: the daemon at \(path) is not swift-cni's (the Go reference daemon speaks another protocol); run swift-cni's `dhcp daemon` there"
+                )
             }
             throw CNIError(.internalError, "error calling DHCP daemon: malformed reply")
         }
         if let error = object["error"]?.objectValue {
-            let code = (error["code"].flatMap { if case .number(let n) = $0 { return n.int } else { return nil } }) ?? 999
+            let code =
+                (error["code"].flatMap { if case .number(let n) = $0 { return n.int } else { return nil } }) ?? 999
             throw CNIError(CNIError.Code(rawValue: code), error["msg"]?.stringValue ?? "DHCP daemon error")
         }
         return object

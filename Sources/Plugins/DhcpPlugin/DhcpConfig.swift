@@ -20,7 +20,8 @@ struct DhcpConfig: Sendable {
     static func parseOption(_ text: String) throws(CNIError) -> UInt8 {
         if let code = optionNames[text] { return code }
         guard let number = Int(text), (0...255).contains(number) else {
-            throw CNIError.invalidConfig("Can not parse option \"\(text)\": unknown option name or code", details: "key: ipam")
+            throw CNIError.invalidConfig(
+                "Can not parse option \"\(text)\": unknown option name or code", details: "key: ipam")
         }
         return UInt8(number)
     }
@@ -49,7 +50,9 @@ struct DhcpConfig: Sendable {
 
     private static func objects(_ fields: JSONFields, _ key: String) throws -> [JSONFields] {
         try (fields.array(key) ?? []).map { value in
-            guard let object = value.objectValue else { throw CNIError.invalidConfig("\(key) entries must be objects", details: "key: ipam") }
+            guard let object = value.objectValue else {
+                throw CNIError.invalidConfig("\(key) entries must be objects", details: "key: ipam")
+            }
             return JSONFields(object, typeName: key)
         }
     }

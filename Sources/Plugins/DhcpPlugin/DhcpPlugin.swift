@@ -31,14 +31,17 @@ public struct DhcpPlugin: CNIPlugin {
         }
         return .object([
             ("command", .string(command)), ("containerID", .string(request.containerID)), ("netns", .string(netns)),
-            ("ifname", .string(request.ifname)), ("args", .string(request.args.raw)), ("config", .object(request.config.fields.object)),
+            ("ifname", .string(request.ifname)), ("args", .string(request.args.raw)),
+            ("config", .object(request.config.fields.object)),
         ])
     }
 
     public func add(_ request: CNIRequest) throws -> CNIResult {
         let conf = try DhcpConfig(request.config)
         let reply = try DaemonProtocol.call(conf.socketPath, message("ADD", request))
-        guard let json = reply["result"] else { throw CNIError(.internalError, "error calling DHCP.Allocate: no result") }
+        guard let json = reply["result"] else {
+            throw CNIError(.internalError, "error calling DHCP.Allocate: no result")
+        }
         var result: CNIResult
         do { result = try CNIResult(json: json, defaultVersion: "1.0.0") } catch {
             throw CNIError(.internalError, "error calling DHCP.Allocate: \(error)")

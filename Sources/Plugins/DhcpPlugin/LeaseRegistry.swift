@@ -39,20 +39,25 @@ final class LeaseRegistry: @unchecked Sendable {
     func record(_ clientID: String) -> LeaseRecord? { monitor.locked { records[clientID] } }
 
     /// The lease of the attachment: the one held already, or a new one.
-    func allocate(_ exchange: DHCPExchange, network: String, containerID: String, ifname: String) throws(DHCPFailure) -> DHCPLease {
+    func allocate(_ exchange: DHCPExchange, network: String, containerID: String, ifname: String) throws(DHCPFailure)
+        -> DHCPLease
+    {
         if let existing = monitor.locked({ records[exchange.clientID].map { $0.lease } }) {
             monitor.broadcast()
             return existing
         }
         let lease = try exchange.acquire()
-        let record = LeaseRecord(exchange: exchange, network: network, containerID: containerID, ifname: ifname, lease: lease)
+        let record = LeaseRecord(
+            exchange: exchange, network: network, containerID: containerID, ifname: ifname, lease: lease)
         let previous = monitor.locked { () -> LeaseRecord? in
             let old = records[exchange.clientID]
             records[exchange.clientID] = record
             return old
         }
         if let previous { stop(previous) }
-        log("acquired \(IPAddress(bytes: lease.address).map { "\($0)" } ?? "?")/\(lease.prefixLength) for \(exchange.clientID), lease \(lease.leaseSeconds) s")
+        log(
+            "acquired \(IPAddress(bytes: lease.address).map { "\($0)" } ?? "?")/\(lease.prefixLength) for \(exchange.clientID), lease \(lease.leaseSeconds) s"
+        )
         Threads.detach { [self] in maintain(record) }
         return lease
     }
@@ -68,7 +73,11 @@ final class LeaseRegistry: @unchecked Sendable {
     /// Releases every lease of `network` whose attachment is not in `keep`.
     func collect(network: String, keep: [NetworkConfig.Attachment]) {
         let valid = Set(keep.map { "\($0.containerID)/\($0.ifname)" })
-        let doomed = monitor.locked { records.filter { $0.value.network == network && !valid.contains("\($0.value.containerID)/\($0.value.ifname)") }.map(\.key) }
+        let doomed = monitor.locked {
+            records.filter {
+                $0.value.network == network && !valid.contains("\($0.value.containerID)/\($0.value.ifname)")
+            }.map(\.key)
+        }
         for clientID in doomed { release(clientID) }
     }
 
@@ -101,7 +110,9 @@ final class LeaseRegistry: @unchecked Sendable {
                 if error.linkGone || Clock.now >= obtained + Double(lease.leaseSeconds) {
                     if !error.linkGone { linkDown(record) }
                     log("maintenance of \(record.exchange.clientID) stops: \(error)")
-                    monitor.locked { if records[record.exchange.clientID] === record { records[record.exchange.clientID] = nil } }
+                    monitor.locked {
+                        if records[record.exchange.clientID] === record { records[record.exchange.clientID] = nil }
+                    }
                     return
                 }
                 // Retry halfway to expiry, at least a second later.

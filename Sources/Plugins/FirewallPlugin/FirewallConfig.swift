@@ -34,7 +34,8 @@ struct FirewallConfig: Sendable {
         let reserved = [FirewallRules.forward, FirewallRules.filterChain, FirewallRules.stage1, FirewallRules.stage2]
         // nftables allows 255 bytes; our own chains would make a jump loop.
         guard adminChain.utf8.count < 256, !reserved.contains(adminChain) else {
-            throw CNIError.invalidConfig("invalid iptablesAdminChainName \"\(adminChain)\"", details: "key: iptablesAdminChainName")
+            throw CNIError.invalidConfig(
+                "invalid iptablesAdminChainName \"\(adminChain)\"", details: "key: iptablesAdminChainName")
         }
     }
 }

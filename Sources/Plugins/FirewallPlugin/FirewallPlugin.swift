@@ -24,7 +24,9 @@ public struct FirewallPlugin: CNIPlugin {
     }
 
     private static func previous(_ request: CNIRequest) throws -> CNIResult {
-        guard var result = try request.config.prevResult() else { throw CNIError(.invalidNetworkConfig, "missing prevResult from earlier plugin") }
+        guard var result = try request.config.prevResult() else {
+            throw CNIError(.invalidNetworkConfig, "missing prevResult from earlier plugin")
+        }
         result.cniVersion = request.config.cniVersion
         return result
     }
@@ -33,8 +35,10 @@ public struct FirewallPlugin: CNIPlugin {
     private static func bridge(_ conf: FirewallConfig, _ result: CNIResult) throws -> String? {
         guard conf.ingressPolicy != .open else { return nil }
         guard let first = result.interfaces.first, !first.name.isEmpty else {
-            throw CNIError(.invalidNetworkConfig,
-                           "interface needs to be set for ingress policy \"\(conf.ingressPolicy.rawValue)\", make sure to chain \"firewall\" plugin with \"bridge\"")
+            throw CNIError(
+                .invalidNetworkConfig,
+                "interface needs to be set for ingress policy \"\(conf.ingressPolicy.rawValue)\", make sure to chain \"firewall\" plugin with \"bridge\""
+            )
         }
         return first.name
     }
@@ -49,9 +53,12 @@ public struct FirewallPlugin: CNIPlugin {
         do {
             let client = try NFTClient()
             let current = try FirewallRules.Current(client)
-            try client.run(FirewallRules.setup(conf, addresses: addresses, bridge: bridge, tag: Self.tag(request), current: current))
+            try client.run(
+                FirewallRules.setup(
+                    conf, addresses: addresses, bridge: bridge, tag: Self.tag(request), current: current))
         } catch {
-            throw CNIError(.internalError, "failed to set up firewall rules in nftables table \(FirewallRules.table): \(error)")
+            throw CNIError(
+                .internalError, "failed to set up firewall rules in nftables table \(FirewallRules.table): \(error)")
         }
         return result
     }
@@ -62,9 +69,12 @@ public struct FirewallPlugin: CNIPlugin {
         let prefix = Self.tag(request).prefix
         do {
             let client = try NFTClient()
-            try client.deleteRules(family: .inet, table: FirewallRules.table, chains: [FirewallRules.filterChain]) { $0.comment?.hasPrefix(prefix) == true }
+            try client.deleteRules(family: .inet, table: FirewallRules.table, chains: [FirewallRules.filterChain]) {
+                $0.comment?.hasPrefix(prefix) == true
+            }
         } catch {
-            throw CNIError(.internalError, "failed to remove firewall rules from nftables table \(FirewallRules.table): \(error)")
+            throw CNIError(
+                .internalError, "failed to remove firewall rules from nftables table \(FirewallRules.table): \(error)")
         }
     }
 
@@ -77,17 +87,25 @@ public struct FirewallPlugin: CNIPlugin {
         let current = try FirewallRules.Current(client)
         var expected: [NFTRule] = []
         if !result.ips.isEmpty || bridge != nil {
-            expected.append(NFTRule(chain: FirewallRules.forward, statements: [], comment: FirewallRules.forwardComment))
-            expected.append(NFTRule(chain: FirewallRules.filterChain, statements: [], comment: FirewallRules.adminComment(conf.adminChain)))
+            expected.append(
+                NFTRule(chain: FirewallRules.forward, statements: [], comment: FirewallRules.forwardComment))
+            expected.append(
+                NFTRule(
+                    chain: FirewallRules.filterChain, statements: [],
+                    comment: FirewallRules.adminComment(conf.adminChain)))
         }
         if let bridge { expected += FirewallRules.isolationRules(conf.ingressPolicy, bridge: bridge) }
-        let present = Set((forward + current.filter + current.stage1 + current.stage2).map { "\($0.chain)/\($0.comment ?? "")" })
+        let present = Set(
+            (forward + current.filter + current.stage1 + current.stage2).map { "\($0.chain)/\($0.comment ?? "")" })
         for rule in expected where !present.contains("\(rule.chain)/\(rule.comment ?? "")") {
             throw CNIError(.internalError, "expected rule \"\(rule.comment ?? "")\" in chain \(rule.chain) not found")
         }
         let own = current.filter.filter { $0.comment?.hasPrefix(Self.tag(request).prefix) == true }.count
         if own < 2 * result.ips.count {
-            throw CNIError(.internalError, "expected rules for \(result.ips.count) address(es) in chain \(FirewallRules.filterChain), found \(own)")
+            throw CNIError(
+                .internalError,
+                "expected rules for \(result.ips.count) address(es) in chain \(FirewallRules.filterChain), found \(own)"
+            )
         }
     }
 
@@ -104,12 +122,15 @@ public struct FirewallPlugin: CNIPlugin {
             }
             let route = try RouteNetlink()
             let bridges = Set(try route.links().map(\.name))
-            try client.deleteRules(family: .inet, table: FirewallRules.table, chains: [FirewallRules.stage1, FirewallRules.stage2]) { rule in
+            try client.deleteRules(
+                family: .inet, table: FirewallRules.table, chains: [FirewallRules.stage1, FirewallRules.stage2]
+            ) { rule in
                 guard let name = rule.comment.flatMap(FirewallRules.bridge(inComment:)) else { return false }
                 return !bridges.contains(name)
             }
         } catch {
-            throw CNIError(.internalError, "firewall garbage collection in nftables table \(FirewallRules.table) failed: \(error)")
+            throw CNIError(
+                .internalError, "firewall garbage collection in nftables table \(FirewallRules.table) failed: \(error)")
         }
     }
 

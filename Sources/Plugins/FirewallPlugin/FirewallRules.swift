@@ -37,10 +37,16 @@ enum FirewallRules {
     static func addressRules(_ address: IPAddress, tag: AttachmentTag) -> [NFTRule] {
         let host = address.bitWidth
         return [
-            NFTRule(chain: filterChain, statements: [.address(.destination, equal: true, address: address.bytes, prefixLength: host),
-                                                     .establishedOrRelated, .accept], comment: tag.comment),
-            NFTRule(chain: filterChain, statements: [.address(.source, equal: true, address: address.bytes, prefixLength: host), .accept],
-                    comment: tag.comment),
+            NFTRule(
+                chain: filterChain,
+                statements: [
+                    .address(.destination, equal: true, address: address.bytes, prefixLength: host),
+                    .establishedOrRelated, .accept,
+                ], comment: tag.comment),
+            NFTRule(
+                chain: filterChain,
+                statements: [.address(.source, equal: true, address: address.bytes, prefixLength: host), .accept],
+                comment: tag.comment),
         ]
     }
 
@@ -49,12 +55,17 @@ enum FirewallRules {
         guard policy != .open else { return [] }
         let sameBridge = bridgeComment(.sameBridge, bridge: bridge)
         var rules = [
-            NFTRule(chain: stage1, statements: [.inputInterface(bridge), .outputInterface(bridge, equal: false), .jump(stage2)], comment: sameBridge),
+            NFTRule(
+                chain: stage1,
+                statements: [.inputInterface(bridge), .outputInterface(bridge, equal: false), .jump(stage2)],
+                comment: sameBridge),
             NFTRule(chain: stage2, statements: [.outputInterface(bridge, equal: true), .drop], comment: sameBridge),
         ]
         if policy == .isolated {
-            rules.append(NFTRule(chain: stage1, statements: [.inputInterface(bridge), .outputInterface(bridge, equal: true), .drop],
-                                 comment: bridgeComment(.isolated, bridge: bridge)))
+            rules.append(
+                NFTRule(
+                    chain: stage1, statements: [.inputInterface(bridge), .outputInterface(bridge, equal: true), .drop],
+                    comment: bridgeComment(.isolated, bridge: bridge)))
         }
         return rules
     }
@@ -74,10 +85,15 @@ enum FirewallRules {
 
     /// One batch that sets up the table, the admin jump, the isolation rules of the
     /// bridge, and this attachment's address rules (replacing any it had before).
-    static func setup(_ conf: FirewallConfig, addresses: [IPAddress], bridge: String?, tag: AttachmentTag, current: Current) -> NFTTransaction {
+    static func setup(
+        _ conf: FirewallConfig, addresses: [IPAddress], bridge: String?, tag: AttachmentTag, current: Current
+    ) -> NFTTransaction {
         var tx = NFTTransaction(family: .inet, table: table)
         tx.add(.addTable(NFTTable(family: .inet, name: table, comment: "CNI firewall plugin")))
-        tx.add(.addChain(NFTChain(name: forward, base: .init(type: .filter, hook: .forward, priority: .filter, policy: .accept))))
+        tx.add(
+            .addChain(
+                NFTChain(name: forward, base: .init(type: .filter, hook: .forward, priority: .filter, policy: .accept)))
+        )
         for chain in [filterChain, conf.adminChain, stage1, stage2] { tx.add(.addChain(NFTChain(name: chain))) }
         tx.add(.flushChain(forward))
         tx.add(.addRule(NFTRule(chain: forward, statements: [.jump(stage1)], comment: isolationComment)))
@@ -85,14 +101,19 @@ enum FirewallRules {
         // A concurrent first ADD may have inserted the same jump: keep exactly one.
         let adminJumps = current.filter.filter { $0.comment == adminComment(conf.adminChain) }
         if adminJumps.isEmpty {
-            tx.add(.insertRule(NFTRule(chain: filterChain, statements: [.jump(conf.adminChain)], comment: adminComment(conf.adminChain))))
+            tx.add(
+                .insertRule(
+                    NFTRule(
+                        chain: filterChain, statements: [.jump(conf.adminChain)], comment: adminComment(conf.adminChain)
+                    )))
         }
         for extra in adminJumps.dropFirst() { delete(extra, &tx) }
         for stale in current.filter where stale.comment?.hasPrefix(tag.prefix) == true { delete(stale, &tx) }
         for rule in addresses.flatMap({ addressRules($0, tag: tag) }) { tx.add(.addRule(rule)) }
         if let bridge {
             let present = Set((current.stage1 + current.stage2).map { "\($0.chain)/\($0.comment ?? "")" })
-            for rule in isolationRules(conf.ingressPolicy, bridge: bridge) where !present.contains("\(rule.chain)/\(rule.comment ?? "")") {
+            for rule in isolationRules(conf.ingressPolicy, bridge: bridge)
+            where !present.contains("\(rule.chain)/\(rule.comment ?? "")") {
                 tx.add(.addRule(rule))
             }
         }
@@ -106,7 +127,9 @@ enum FirewallRules {
     /// The bridge named by an isolation rule's comment.
     static func bridge(inComment comment: String) -> String? {
         // Interface names hold no whitespace, so the name is the last word.
-        guard comment.hasPrefix("CNI firewall plugin rules (ingressPolicy: "), let last = comment.split(separator: " ").last else { return nil }
+        guard comment.hasPrefix("CNI firewall plugin rules (ingressPolicy: "),
+            let last = comment.split(separator: " ").last
+        else { return nil }
         let name = String(last)
         return comment.hasSuffix(") bridge: " + name) ? name : nil
     }

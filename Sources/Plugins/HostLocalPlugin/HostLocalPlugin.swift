@@ -28,12 +28,14 @@ public struct HostLocalPlugin: CNIPlugin {
                     allocated.append(ip.address.address)
                     result.ips.append(ip)
                 } catch {
-                    throw CNIError(error.code, "failed to allocate for range \(index): \(error.msg)", details: error.details)
+                    throw CNIError(
+                        error.code, "failed to allocate for range \(index): \(error.msg)", details: error.details)
                 }
             }
             guard pending.isEmpty else {
-                throw CNIError(.invalidNetworkConfig,
-                               "failed to allocate all requested IPs: \(pending.map(\.description).joined(separator: " "))")
+                throw CNIError(
+                    .invalidNetworkConfig,
+                    "failed to allocate all requested IPs: \(pending.map(\.description).joined(separator: " "))")
             }
         } catch {
             // Release only what this ADD reserved: an address the attachment already held stays.
@@ -59,7 +61,8 @@ public struct HostLocalPlugin: CNIPlugin {
         let store = try DiskStore(dataDir: config.dataDir, network: config.network, verify: true)
         defer { store.commit() }
         if store.addresses(of: Owner(containerID: request.containerID, ifname: request.ifname)).isEmpty {
-            throw CNIError(.internalError, "host-local: Failed to find address added by container \(request.containerID)")
+            throw CNIError(
+                .internalError, "host-local: Failed to find address added by container \(request.containerID)")
         }
     }
 
@@ -93,7 +96,9 @@ public struct HostLocalPlugin: CNIPlugin {
             let capacity = set.ranges.reduce(UInt128(0)) { $0 &+ $1.capacity }
             let used = UInt128(taken.filter { ip in set.ranges.contains { $0.contains(ip) && ip != $0.gateway } }.count)
             if used >= capacity {
-                throw CNIError(.pluginNotAvailable, "network \(config.network) is full: no IP addresses available in range set \(index) (\(set))")
+                throw CNIError(
+                    .pluginNotAvailable,
+                    "network \(config.network) is full: no IP addresses available in range set \(index) (\(set))")
             }
         }
     }

@@ -27,7 +27,9 @@ public struct IpvlanPlugin: ChildLinkPlugin {
             mtu = try f.int("mtu")
             inContainer = try f.bool("linkInContainer") ?? false
         } catch { throw CNIError.decodingConfig(error) }
-        if let mtu, mtu > Int(UInt32.max) { throw CNIError.invalidConfig("invalid MTU \(mtu), must be [0, master MTU]", details: "key: mtu") }
+        if let mtu, mtu > Int(UInt32.max) {
+            throw CNIError.invalidConfig("invalid MTU \(mtu), must be [0, master MTU]", details: "key: mtu")
+        }
         let ipamType = try request.config.ipamType()
         // Chained without a master: the single named interface of prevResult is the master.
         if master == nil, let previous = try request.config.prevResult() {
@@ -36,8 +38,9 @@ public struct IpvlanPlugin: ChildLinkPlugin {
             }
             master = previous.interfaces[0].name
         }
-        let child = ChildLinkRequest(kind: { .ipvlan(parent: $0, mode: mode, flag: .bridge) }, master: master, linkInContainer: inContainer,
-                                     mtu: mtu.flatMap { $0 <= 0 ? nil : UInt32(exactly: $0) }, mac: nil)
+        let child = ChildLinkRequest(
+            kind: { .ipvlan(parent: $0, mode: mode, flag: .bridge) }, master: master, linkInContainer: inContainer,
+            mtu: mtu.flatMap { $0 <= 0 ? nil : UInt32(exactly: $0) }, mac: nil)
         return ChildLinkFlow(request: request, child: child, ipamType: ipamType, usePrevResultAddresses: true, dns: nil)
     }
 }

@@ -54,7 +54,7 @@ public struct LoopbackPlugin: CNIPlugin {
             let route = try ContainerNetwork.routeSocket(netns: request.netns)
             let lo = try route.link(named: "lo")
             try route.setLink(index: lo.index, up: false)
-        } catch where ContainerNetwork.isMissingNamespace(error) {
+        } catch  where ContainerNetwork.isMissingNamespace(error) {
             return
         }
     }

@@ -18,7 +18,10 @@ public struct MacvlanPlugin: ChildLinkPlugin {
         var dns: CNIResult.DNS? = nil
         do {
             let modeName = try f.string("mode").flatMap { $0.isEmpty ? nil : $0 } ?? "bridge"
-            guard let parsed = ["bridge": MacvlanMode.bridge, "private": .private, "vepa": .vepa, "passthru": .passthru][modeName] else {
+            guard
+                let parsed = ["bridge": MacvlanMode.bridge, "private": .private, "vepa": .vepa, "passthru": .passthru][
+                    modeName]
+            else {
                 throw CNIError.invalidConfig("unknown macvlan mode: \"\(modeName)\"", details: "key: mode")
             }
             mode = parsed
@@ -35,15 +38,20 @@ public struct MacvlanPlugin: ChildLinkPlugin {
                 if !parsed.isEmpty { dns = parsed }
             }
         } catch { throw CNIError.decodingConfig(error) }
-        if let mtu, mtu < 0 || mtu > Int(UInt32.max) { throw CNIError.invalidConfig("invalid MTU \(mtu), must be [0, master MTU]", details: "key: mtu") }
+        if let mtu, mtu < 0 || mtu > Int(UInt32.max) {
+            throw CNIError.invalidConfig("invalid MTU \(mtu), must be [0, master MTU]", details: "key: mtu")
+        }
         var mac: [UInt8]? = nil
         if let macText {
-            guard let parsed = ContainerNetwork.parseMAC(macText) else { throw CNIError.invalidConfig("invalid MAC address \"\(macText)\"", details: "key: mac") }
+            guard let parsed = ContainerNetwork.parseMAC(macText) else {
+                throw CNIError.invalidConfig("invalid MAC address \"\(macText)\"", details: "key: mac")
+            }
             mac = parsed
         }
-        let child = ChildLinkRequest(kind: { .macvlan(parent: $0, mode: mode) }, master: master, linkInContainer: inContainer,
-                                     mtu: mtu.flatMap { $0 == 0 ? nil : UInt32(exactly: $0) }, mac: mac,
-                                     broadcastQueueLength: queue.flatMap { $0 == 0 ? nil : UInt32(clamping: $0) })
+        let child = ChildLinkRequest(
+            kind: { .macvlan(parent: $0, mode: mode) }, master: master, linkInContainer: inContainer,
+            mtu: mtu.flatMap { $0 == 0 ? nil : UInt32(exactly: $0) }, mac: mac,
+            broadcastQueueLength: queue.flatMap { $0 == 0 ? nil : UInt32(clamping: $0) })
         return ChildLinkFlow(request: request, child: child, ipamType: try request.config.ipamType(), dns: dns)
     }
 }

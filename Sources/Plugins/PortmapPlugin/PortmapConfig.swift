@@ -24,18 +24,22 @@ struct PortmapConfig {
             snat = try f.bool("snat") ?? true
             masqAll = try f.bool("masqAll") ?? false
             if let backend = try f.string("backend"), !["", "iptables", "nftables"].contains(backend) {
-                throw CNIError.invalidConfig("failed to parse config: unrecognized backend \"\(backend)\"", details: "key: backend")
+                throw CNIError.invalidConfig(
+                    "failed to parse config: unrecognized backend \"\(backend)\"", details: "key: backend")
             }
             let bit = try f.int("markMasqBit")
             if bit != nil, try f.string("externalSetMarkChain") != nil {
-                throw CNIError.invalidConfig("failed to parse config: Cannot specify externalSetMarkChain and markMasqBit")
+                throw CNIError.invalidConfig(
+                    "failed to parse config: Cannot specify externalSetMarkChain and markMasqBit")
             }
             if let bit, !(0...31).contains(bit) {
-                throw CNIError.invalidConfig("failed to parse config: MasqMarkBit must be between 0 and 31", details: "key: markMasqBit")
+                throw CNIError.invalidConfig(
+                    "failed to parse config: MasqMarkBit must be between 0 and 31", details: "key: markMasqBit")
             }
             for key in ["conditionsV4", "conditionsV6"] where !(try f.stringArray(key) ?? []).isEmpty {
-                throw CNIError.invalidConfig("failed to parse config: \(key) is not supported: swift-cni builds rules without nft's parser",
-                                             details: "key: \(key)")
+                throw CNIError.invalidConfig(
+                    "failed to parse config: \(key) is not supported: swift-cni builds rules without nft's parser",
+                    details: "key: \(key)")
             }
             mappings = try PortmapConfig.mappings(request.config.runtimeConfig()?.array("portMappings") ?? [])
         } catch {
@@ -45,22 +49,32 @@ struct PortmapConfig {
 
     private static func mappings(_ values: [JSONValue]) throws -> [PortMapping] {
         try values.map { value throws -> PortMapping in
-            guard case .object(let object) = value else { throw CNIError.invalidConfig("failed to parse config: a port mapping must be an object") }
+            guard case .object(let object) = value else {
+                throw CNIError.invalidConfig("failed to parse config: a port mapping must be an object")
+            }
             let f = JSONFields(object, typeName: "PortMapEntry")
             let container = try f.int("containerPort") ?? 0
             let host = try f.int("hostPort") ?? 0
-            guard container > 0, container <= 65535 else { throw CNIError.invalidConfig("failed to parse config: Invalid container port number: \(container)") }
-            guard host > 0, host <= 65535 else { throw CNIError.invalidConfig("failed to parse config: Invalid host port number: \(host)") }
+            guard container > 0, container <= 65535 else {
+                throw CNIError.invalidConfig("failed to parse config: Invalid container port number: \(container)")
+            }
+            guard host > 0, host <= 65535 else {
+                throw CNIError.invalidConfig("failed to parse config: Invalid host port number: \(host)")
+            }
             let name = (try f.string("protocol") ?? "tcp").lowercased()
             guard let number = ["tcp": 6, "udp": 17, "sctp": 132][name.isEmpty ? "tcp" : name] else {
-                throw CNIError.invalidConfig("failed to parse config: unsupported protocol \"\(name)\"", details: "key: portMappings.protocol")
+                throw CNIError.invalidConfig(
+                    "failed to parse config: unsupported protocol \"\(name)\"", details: "key: portMappings.protocol")
             }
             var hostIP: IPAddress? = nil
             if let text = try f.string("hostIP"), !text.isEmpty {
-                guard let ip = IPAddress(text) else { throw CNIError.invalidConfig("failed to parse config: invalid hostIP \"\(text)\"") }
+                guard let ip = IPAddress(text) else {
+                    throw CNIError.invalidConfig("failed to parse config: invalid hostIP \"\(text)\"")
+                }
                 hostIP = ip
             }
-            return PortMapping(hostPort: UInt16(host), containerPort: UInt16(container), protocolNumber: UInt8(number), hostIP: hostIP)
+            return PortMapping(
+                hostPort: UInt16(host), containerPort: UInt16(container), protocolNumber: UInt8(number), hostIP: hostIP)
         }
     }
 
@@ -70,7 +84,10 @@ struct PortmapConfig {
         var v4: IPAddress?, v6: IPAddress?
         for ip in result.ips {
             if let index = ip.interface, index < result.interfaces.count,
-               result.interfaces[index].name != ifname || result.interfaces[index].sandbox.isEmpty { continue }
+                result.interfaces[index].name != ifname || result.interfaces[index].sandbox.isEmpty
+            {
+                continue
+            }
             let address = ip.address.address
             if address.isV4 { v4 = v4 ?? address } else { v6 = v6 ?? address }
         }

@@ -15,7 +15,9 @@ public struct PortmapPlugin: CNIPlugin {
 
     public func add(_ request: CNIRequest) throws -> CNIResult {
         let conf = try PortmapConfig(request)
-        guard var result = try request.config.prevResult() else { throw CNIError(.invalidNetworkConfig, "must be called as chained plugin") }
+        guard var result = try request.config.prevResult() else {
+            throw CNIError(.invalidNetworkConfig, "must be called as chained plugin")
+        }
         result.cniVersion = request.config.cniVersion
         guard !conf.mappings.isEmpty else { return result }
         let rollback = Rollback()
@@ -23,9 +25,11 @@ public struct PortmapPlugin: CNIPlugin {
         let client = try NFTClient()
         rollback.add("port mappings") { try PortmapRules.remove(containerID: request.containerID) }
         for container in PortmapConfig.containerAddresses(result, ifname: request.ifname) {
-            let stale = try PortmapRules.rules(client, family: PortmapRules.family(container), containerID: request.containerID)
+            let stale = try PortmapRules.rules(
+                client, family: PortmapRules.family(container), containerID: request.containerID)
             do {
-                try client.run(PortmapRules.transaction(for: container, conf, containerID: request.containerID, stale: stale))
+                try client.run(
+                    PortmapRules.transaction(for: container, conf, containerID: request.containerID, stale: stale))
             } catch {
                 throw CNIError(.internalError, "unable to set up nftables rules for port mappings: \(error)")
             }
@@ -39,7 +43,8 @@ public struct PortmapPlugin: CNIPlugin {
     /// that routes to the container, as in the reference. Best effort.
     private func enableLocalhostRouting(to container: IPAddress) {
         guard let route = try? RouteNetlink(), let output = try? route.routeGet(container.bytes).outputIndex,
-              let link = try? route.link(index: output) else { return }
+            let link = try? route.link(index: output)
+        else { return }
         try? Sysctl.ensure("net/ipv4/conf/\(link.name)/route_localnet", "1")
     }
 
@@ -60,17 +65,24 @@ public struct PortmapPlugin: CNIPlugin {
     /// Every mapping and masquerade rule of the container must be present.
     public func check(_ request: CNIRequest) throws {
         let conf = try PortmapConfig(request)
-        guard let result = try request.config.prevResult() else { throw CNIError(.invalidNetworkConfig, "Required prevResult missing") }
+        guard let result = try request.config.prevResult() else {
+            throw CNIError(.invalidNetworkConfig, "Required prevResult missing")
+        }
         guard !conf.mappings.isEmpty else { return }
         let client = try NFTClient()
         for container in PortmapConfig.containerAddresses(result, ifname: request.ifname) {
-            let expected = PortmapRules.transaction(for: container, conf, containerID: request.containerID, stale: []).operations.filter {
-                if case .addRule(let rule) = $0 { return rule.comment == request.containerID }
-                return false
-            }.count
-            let present = try PortmapRules.rules(client, family: PortmapRules.family(container), containerID: request.containerID).count
+            let expected = PortmapRules.transaction(for: container, conf, containerID: request.containerID, stale: [])
+                .operations.filter {
+                    if case .addRule(let rule) = $0 { return rule.comment == request.containerID }
+                    return false
+                }.count
+            let present = try PortmapRules.rules(
+                client, family: PortmapRules.family(container), containerID: request.containerID
+            ).count
             if present < expected {
-                throw CNIError(.internalError, "missing hostport rules in \"\(PortmapRules.table)\" (\(present) of \(expected) present)")
+                throw CNIError(
+                    .internalError,
+                    "missing hostport rules in \"\(PortmapRules.table)\" (\(present) of \(expected) present)")
             }
         }
     }

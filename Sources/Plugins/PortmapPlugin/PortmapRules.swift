@@ -12,7 +12,9 @@ enum PortmapRules {
 
     /// The batch for one container address: the shared structure (re-asserted each time, as
     /// the reference does), this container's previous rules removed, its new rules added.
-    static func transaction(for container: IPAddress, _ conf: PortmapConfig, containerID: String, stale: [NFTRule]) -> NFTTransaction {
+    static func transaction(for container: IPAddress, _ conf: PortmapConfig, containerID: String, stale: [NFTRule])
+        -> NFTTransaction
+    {
         var tx = NFTTransaction(family: family(container), table: table)
         tx.add(.addTable(NFTTable(family: family(container), name: table, comment: "CNI portmap plugin")))
         for name in ["hostports", "hostip_hostports", "hostports_all"] { tx.add(.addChain(NFTChain(name: name))) }
@@ -25,7 +27,9 @@ enum PortmapRules {
             tx.add(.addRule(NFTRule(chain: name, statements: [.destinationIsLocal, .jump("hostports_all")])))
         }
         if conf.snat {
-            tx.add(.addChain(NFTChain(name: "masquerading", base: .init(type: .nat, hook: .postrouting, priority: .srcnat))))
+            tx.add(
+                .addChain(
+                    NFTChain(name: "masquerading", base: .init(type: .nat, hook: .postrouting, priority: .srcnat))))
         }
         for rule in stale { if let handle = rule.handle { tx.add(.deleteRule(chain: rule.chain, handle: handle)) } }
         let bits = container.bitWidth
@@ -33,10 +37,14 @@ enum PortmapRules {
             var statements: [NFTStatement] = []
             if let hostIP = mapping.hostIP {
                 guard hostIP.isV4 == container.isV4 else { continue }  // other family's mapping
-                if !hostIP.isUnspecified { statements.append(.address(.destination, equal: true, address: hostIP.bytes, prefixLength: bits)) }
+                if !hostIP.isUnspecified {
+                    statements.append(.address(.destination, equal: true, address: hostIP.bytes, prefixLength: bits))
+                }
             }
-            statements += [.destinationPort(protocolNumber: mapping.protocolNumber, port: mapping.hostPort),
-                           .dnat(address: container.bytes, port: mapping.containerPort)]
+            statements += [
+                .destinationPort(protocolNumber: mapping.protocolNumber, port: mapping.hostPort),
+                .dnat(address: container.bytes, port: mapping.containerPort),
+            ]
             tx.add(.addRule(NFTRule(chain: "hostports", statements: statements, comment: containerID)))
         }
         if conf.snat {
@@ -45,10 +53,16 @@ enum PortmapRules {
                 tx.add(.addRule(NFTRule(chain: "masquerading", statements: [to, .masquerade], comment: containerID)))
             } else {
                 let hairpin = NFTStatement.address(.source, equal: true, address: container.bytes, prefixLength: bits)
-                tx.add(.addRule(NFTRule(chain: "masquerading", statements: [hairpin, to, .masquerade], comment: containerID)))
+                tx.add(
+                    .addRule(
+                        NFTRule(chain: "masquerading", statements: [hairpin, to, .masquerade], comment: containerID)))
                 if container.isV4 {
-                    let localhost = NFTStatement.address(.source, equal: true, address: [127, 0, 0, 1], prefixLength: 32)
-                    tx.add(.addRule(NFTRule(chain: "masquerading", statements: [localhost, to, .masquerade], comment: containerID)))
+                    let localhost = NFTStatement.address(
+                        .source, equal: true, address: [127, 0, 0, 1], prefixLength: 32)
+                    tx.add(
+                        .addRule(
+                            NFTRule(
+                                chain: "masquerading", statements: [localhost, to, .masquerade], comment: containerID)))
                 }
             }
         }

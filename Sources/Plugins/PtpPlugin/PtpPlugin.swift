@@ -25,7 +25,9 @@ public struct PtpPlugin: CNIPlugin {
             do {
                 ipMasq = try f.bool("ipMasq") ?? false
                 if let value = try f.int("mtu"), value != 0 {
-                    guard (68...65535).contains(value) else { throw CNIError.invalidConfig("invalid mtu \(value): must be between 68 and 65535") }
+                    guard (68...65535).contains(value) else {
+                        throw CNIError.invalidConfig("invalid mtu \(value): must be between 68 and 65535")
+                    }
                     mtu = UInt32(value)
                 }
                 if let backend = try f.string("ipMasqBackend"), !["", "iptables", "nftables"].contains(backend) {
@@ -55,10 +57,12 @@ public struct PtpPlugin: CNIPlugin {
         for ip in result.ips where ip.gateway == nil {
             throw CNIError(.internalError, "ptp needs IPAM to return a gateway for \(ip.address)")
         }
-        try Forwarding.enable(v4: result.ips.contains { $0.address.address.isV4 }, v6: result.ips.contains { !$0.address.address.isV4 })
+        try Forwarding.enable(
+            v4: result.ips.contains { $0.address.address.isV4 }, v6: result.ips.contains { !$0.address.address.isV4 })
 
-        let veth = try ContainerNetwork.createVeth(host: host, container: container, namespace: namespace, tag: AttachmentTag(request),
-                                                   mtu: conf.mtu, containerMAC: nil)
+        let veth = try ContainerNetwork.createVeth(
+            host: host, container: container, namespace: namespace, tag: AttachmentTag(request),
+            mtu: conf.mtu, containerMAC: nil)
         rollback.add("veth \(veth.host.name)") { try? host.deleteLink(index: veth.host.index) }
         result.interfaces = [
             .init(name: veth.host.name, mac: veth.host.macString),
@@ -69,10 +73,12 @@ public struct PtpPlugin: CNIPlugin {
         try routeThroughGateway(result, container: container, index: veth.container.index)
         try configureHost(result, host: host, index: veth.host.index)
         if conf.ipMasq {
-            try Masquerade.setup(result.ips.map(\.address), network: request.config.name, ifname: request.ifname,
-                                 containerID: request.containerID, exempt: conf.nonMasqueradeCIDRs)
+            try Masquerade.setup(
+                result.ips.map(\.address), network: request.config.name, ifname: request.ifname,
+                containerID: request.containerID, exempt: conf.nonMasqueradeCIDRs)
             rollback.add("masquerade rules") {
-                try Masquerade.teardown(network: request.config.name, ifname: request.ifname, containerID: request.containerID)
+                try Masquerade.teardown(
+                    network: request.config.name, ifname: request.ifname, containerID: request.containerID)
             }
         }
         if let dns = conf.dns { result.dns = dns }
@@ -86,11 +92,16 @@ public struct PtpPlugin: CNIPlugin {
             guard let gateway = ip.gateway else { continue }
             let subnet = ip.address.network.bytes
             let length = UInt8(ip.address.prefixLength)
-            try? container.deleteRoute(RouteSpec(destination: subnet, destinationLength: length, outputIndex: index, scope: .nowhere))
-            try container.addRoute(RouteSpec(destination: gateway.bytes, destinationLength: UInt8(gateway.bitWidth),
-                                             preferredSource: ip.address.address.bytes, outputIndex: index, scope: .link))
-            try container.addRoute(RouteSpec(destination: subnet, destinationLength: length, gateway: gateway.bytes,
-                                             preferredSource: ip.address.address.bytes, outputIndex: index))
+            try? container.deleteRoute(
+                RouteSpec(destination: subnet, destinationLength: length, outputIndex: index, scope: .nowhere))
+            try container.addRoute(
+                RouteSpec(
+                    destination: gateway.bytes, destinationLength: UInt8(gateway.bitWidth),
+                    preferredSource: ip.address.address.bytes, outputIndex: index, scope: .link))
+            try container.addRoute(
+                RouteSpec(
+                    destination: subnet, destinationLength: length, gateway: gateway.bytes,
+                    preferredSource: ip.address.address.bytes, outputIndex: index))
         }
     }
 
@@ -100,13 +111,18 @@ public struct PtpPlugin: CNIPlugin {
             guard let gateway = ip.gateway else { continue }
             let bits = UInt8(gateway.bitWidth)
             do {
-                try host.addAddress(AddressSpec(index: index, address: gateway.bytes, prefixLength: bits, flags: gateway.isV4 ? [] : [.noDAD]))
+                try host.addAddress(
+                    AddressSpec(
+                        index: index, address: gateway.bytes, prefixLength: bits, flags: gateway.isV4 ? [] : [.noDAD]))
             } catch {
                 throw CNIError(.internalError, "failed to add IP addr \(gateway)/\(bits) to veth: \(error)")
             }
             do {
-                try host.addRoute(RouteSpec(destination: ip.address.address.bytes, destinationLength: bits, outputIndex: index, scope: .host))
-            } catch where error.errno == .fileExists {
+                try host.addRoute(
+                    RouteSpec(
+                        destination: ip.address.address.bytes, destinationLength: bits, outputIndex: index, scope: .host
+                    ))
+            } catch  where error.errno == .fileExists {
                 continue
             } catch {
                 throw CNIError(.internalError, "failed to add route on host: \(error)")
@@ -122,12 +138,17 @@ public struct PtpPlugin: CNIPlugin {
         if !ipamType.isEmpty { try Delegate.run(ipamType, command: .del, request: request) }
         var failures: [String] = []
         var deleted = false
-        do { deleted = try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname) } catch {
+        do {
+            deleted = try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname)
+        } catch {
             failures.append("\(error)")
         }
         if !deleted { deleteHostVeth(request) }
         if ipMasq {
-            do { try Masquerade.teardown(network: request.config.name, ifname: request.ifname, containerID: request.containerID) } catch {
+            do {
+                try Masquerade.teardown(
+                    network: request.config.name, ifname: request.ifname, containerID: request.containerID)
+            } catch {
                 failures.append("\(error)")
             }
         }
@@ -143,7 +164,8 @@ public struct PtpPlugin: CNIPlugin {
             addresses.contains { address in
                 let routes = (try? host.routes(family: address.isV4 ? .inet : .inet6)) ?? []
                 return routes.contains {
-                    $0.outputIndex == link.index && $0.destination == address.bytes && Int($0.destinationLength) == address.bitWidth
+                    $0.outputIndex == link.index && $0.destination == address.bytes
+                        && Int($0.destinationLength) == address.bitWidth
                 }
             }
         }
@@ -153,20 +175,30 @@ public struct PtpPlugin: CNIPlugin {
         let conf = try Config(request)
         let namespace = try NetworkNamespace(path: request.netns)
         try Delegate.run(conf.ipamType, command: .check, request: request)
-        guard let previous = try request.config.prevResult() else { throw CNIError(.invalidNetworkConfig, "ptp: Required prevResult missing") }
-        guard let entry = previous.interfaces.first(where: { $0.name == request.ifname && $0.sandbox == request.netns }) else {
+        guard let previous = try request.config.prevResult() else {
+            throw CNIError(.invalidNetworkConfig, "ptp: Required prevResult missing")
+        }
+        guard let entry = previous.interfaces.first(where: { $0.name == request.ifname && $0.sandbox == request.netns })
+        else {
             throw CNIError(.internalError, "Sandbox in prevResult doesn't match configured netns: \(request.netns)")
         }
         let container = try namespace.withEntered { try RouteNetlink() }
         guard let link = try? container.link(named: request.ifname) else {
             throw CNIError(.internalError, "ptp: Container Interface name in prevResult: \(request.ifname) not found")
         }
-        guard link.kind == "veth" else { throw CNIError(.internalError, "Error: Container interface \(request.ifname) not of type veth/p2p") }
+        guard link.kind == "veth" else {
+            throw CNIError(.internalError, "Error: Container interface \(request.ifname) not of type veth/p2p")
+        }
         if !entry.mac.isEmpty, entry.mac != link.macString {
-            throw CNIError(.internalError, "ptp: Interface \(request.ifname) Mac \(entry.mac) doesn't match container Mac: \(link.macString)")
+            throw CNIError(
+                .internalError,
+                "ptp: Interface \(request.ifname) Mac \(entry.mac) doesn't match container Mac: \(link.macString)")
         }
         try ContainerCheck.addressesAndRoutes(previous, ifname: request.ifname, link: link, route: container)
-        if conf.ipMasq, try !Masquerade.present(network: request.config.name, ifname: request.ifname, containerID: request.containerID) {
+        if conf.ipMasq,
+            try !Masquerade.present(
+                network: request.config.name, ifname: request.ifname, containerID: request.containerID)
+        {
             throw CNIError(.internalError, "masquerade rules for \(request.containerID)/\(request.ifname) are missing")
         }
     }
@@ -174,7 +206,9 @@ public struct PtpPlugin: CNIPlugin {
     public func gc(_ request: CNIRequest) throws {
         let conf = try Config(request)
         var failures: [String] = []
-        do { try Masquerade.collect(network: request.config.name, keep: try request.config.validAttachments()) } catch { failures.append("\(error)") }
+        do { try Masquerade.collect(network: request.config.name, keep: try request.config.validAttachments()) } catch {
+            failures.append("\(error)")
+        }
         do { try Delegate.run(conf.ipamType, command: .gc, request: request) } catch { failures.append(error.msg) }
         if !failures.isEmpty { throw CNIError(.internalError, failures.joined(separator: "; ")) }
     }

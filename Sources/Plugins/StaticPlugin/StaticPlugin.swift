@@ -13,9 +13,10 @@ public struct StaticPlugin: CNIPlugin {
 
     public func add(_ request: CNIRequest) throws -> CNIResult {
         let config = try StaticConfig(request.config, args: request.args)
-        return CNIResult(cniVersion: request.config.cniVersion,
-                         ips: config.addresses.map { CNIResult.IPConfig(address: $0.address, gateway: $0.gateway) },
-                         routes: config.routes, dns: config.dns)
+        return CNIResult(
+            cniVersion: request.config.cniVersion,
+            ips: config.addresses.map { CNIResult.IPConfig(address: $0.address, gateway: $0.gateway) },
+            routes: config.routes, dns: config.dns)
     }
 
     public func del(_ request: CNIRequest) throws {}
@@ -27,9 +28,12 @@ public struct StaticPlugin: CNIPlugin {
             throw CNIError(.invalidNetworkConfig, "Required prevResult missing")
         }
         for address in config.addresses {
-            guard let found = previous.ips.first(where: { $0.address.address == address.address.address }) else { continue }
+            guard let found = previous.ips.first(where: { $0.address.address == address.address.address }) else {
+                continue
+            }
             if let gateway = address.gateway, found.gateway != gateway {
-                throw CNIError(.internalError, "static: Failed to match addr \(address.address) on interface \(request.ifname)")
+                throw CNIError(
+                    .internalError, "static: Failed to match addr \(address.address) on interface \(request.ifname)")
             }
         }
     }

@@ -45,7 +45,9 @@ struct TuningBackup {
     func restore(_ route: RouteNetlink, index: Int32) throws {
         var failures: [String] = []
         func attempt(_ what: String, _ change: RouteNetlink.LinkChange) {
-            do { try route.setLink(index: index, change) } catch { failures.append("failed to restore \(what): \(error)") }
+            do { try route.setLink(index: index, change) } catch {
+                failures.append("failed to restore \(what): \(error)")
+            }
         }
         if let mtu { attempt("MTU", .mtu(mtu)) }
         if let mac, let bytes = ContainerNetwork.parseMAC(mac) { attempt("MAC address", .hardwareAddress(bytes)) }
@@ -58,19 +60,30 @@ struct TuningBackup {
     /// CHECK: the link carries what the config asks for (promisc must be off unless asked).
     static func verify(_ conf: TuningConfig, link: Link, ifname: String) throws(CNIError) {
         if let mac = conf.macText, mac.lowercased() != link.macString {
-            throw CNIError(.internalError, "Error: Tuning configured Ethernet of \(ifname) is \(mac), current value is \(link.macString)")
+            throw CNIError(
+                .internalError,
+                "Error: Tuning configured Ethernet of \(ifname) is \(mac), current value is \(link.macString)")
         }
         if conf.promisc != link.flags.contains(.promiscuous) {
-            throw CNIError(.internalError, "Error: Tuning link \(ifname) configured promisc is \(conf.promisc), current value is \(link.flags.contains(.promiscuous))")
+            throw CNIError(
+                .internalError,
+                "Error: Tuning link \(ifname) configured promisc is \(conf.promisc), current value is \(link.flags.contains(.promiscuous))"
+            )
         }
         if let mtu = conf.mtu, mtu != link.mtu {
-            throw CNIError(.internalError, "Error: Tuning configured MTU of \(ifname) is \(mtu), current value is \(link.mtu)")
+            throw CNIError(
+                .internalError, "Error: Tuning configured MTU of \(ifname) is \(mtu), current value is \(link.mtu)")
         }
         if let on = conf.allMulticast, on != link.flags.contains(.allMulticast) {
-            throw CNIError(.internalError, "Error: Tuning configured all-multicast mode of \(ifname) is \(on), current value is \(!on)")
+            throw CNIError(
+                .internalError,
+                "Error: Tuning configured all-multicast mode of \(ifname) is \(on), current value is \(!on)")
         }
         if let length = conf.txQueueLength, length != link.txQueueLength {
-            throw CNIError(.internalError, "Error: Tuning configured transmit queue length of \(ifname) is \(length), current value is \(link.txQueueLength)")
+            throw CNIError(
+                .internalError,
+                "Error: Tuning configured transmit queue length of \(ifname) is \(length), current value is \(link.txQueueLength)"
+            )
         }
     }
 }

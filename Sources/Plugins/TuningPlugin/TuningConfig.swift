@@ -36,7 +36,9 @@ struct TuningConfig {
                 if let mac = try args.string("mac") { macText = mac }
                 if let value = try args.bool("promisc") { promisc = value }
                 if let value = try TuningConfig.positive(args.int("mtu"), key: "args.cni.mtu") { mtu = value }
-                if let value = try TuningConfig.positive(args.int("txQLen"), key: "args.cni.txQLen", allowZero: true) { txQueueLength = value }
+                if let value = try TuningConfig.positive(args.int("txQLen"), key: "args.cni.txQLen", allowZero: true) {
+                    txQueueLength = value
+                }
                 if let value = try args.bool("allmulti") { allMulticast = value }
             }
         } catch {
@@ -54,11 +56,17 @@ struct TuningConfig {
     /// A sysctl map; the same key twice is refused, as the reference does.
     private static func sysctls(_ value: JSONValue?, key: String) throws -> [(key: String, value: String)] {
         guard let value else { return [] }
-        guard case .object(let object) = value else { throw CNIError.invalidConfig("\(key) must be an object of strings") }
+        guard case .object(let object) = value else {
+            throw CNIError.invalidConfig("\(key) must be an object of strings")
+        }
         var out: [(key: String, value: String)] = []
         for member in object.members {
-            guard case .string(let text) = member.value else { throw CNIError.invalidConfig("\(key).\(member.key) must be a string") }
-            if out.contains(where: { $0.key == member.key }) { throw CNIError.invalidConfig("duplicated sysctl keys are not allowed") }
+            guard case .string(let text) = member.value else {
+                throw CNIError.invalidConfig("\(key).\(member.key) must be a string")
+            }
+            if out.contains(where: { $0.key == member.key }) {
+                throw CNIError.invalidConfig("duplicated sysctl keys are not allowed")
+            }
             out.append((member.key, text))
         }
         return out
@@ -82,7 +90,9 @@ struct TuningConfig {
                 return key.firstMatch(of: regex) != nil
             }
             if !allowed {
-                throw .invalidConfig("Sysctl \(key) is not allowed. Only the following sysctls are allowed: [\(patterns.joined(separator: " "))]")
+                throw .invalidConfig(
+                    "Sysctl \(key) is not allowed. Only the following sysctls are allowed: [\(patterns.joined(separator: " "))]"
+                )
             }
         }
     }

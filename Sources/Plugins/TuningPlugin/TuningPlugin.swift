@@ -23,7 +23,9 @@ public struct TuningPlugin: CNIPlugin {
 
     public func add(_ request: CNIRequest) throws -> CNIResult {
         let conf = try TuningConfig(request)
-        guard var result = try request.config.prevResult() else { throw CNIError(.invalidNetworkConfig, "Required prevResult missing") }
+        guard var result = try request.config.prevResult() else {
+            throw CNIError(.invalidNetworkConfig, "Required prevResult missing")
+        }
         result.cniVersion = request.config.cniVersion
         let rollback = Rollback()
         defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("tuning: \($0)\n") }) }
@@ -33,7 +35,9 @@ public struct TuningPlugin: CNIPlugin {
             throw CNIError(.internalError, "failed to get \"\(request.ifname)\"")
         }
         let previous = try namespace.withEntered { try Self.writeSysctls(conf.sysctl, ifname: request.ifname) }
-        rollback.add("sysctls") { try namespace.withEntered { for (path, value) in previous { try? TuningFiles.write(path, value) } } }
+        rollback.add("sysctls") {
+            try namespace.withEntered { for (path, value) in previous { try? TuningFiles.write(path, value) } }
+        }
         if conf.changesLink {
             let backup = TuningBackup(of: link, for: conf)
             let name = backupName(request)
@@ -54,7 +58,9 @@ public struct TuningPlugin: CNIPlugin {
             }
             try apply(conf, container, index: link.index)
             if let mac = conf.macText?.lowercased() {
-                for i in result.interfaces.indices where result.interfaces[i].name == request.ifname { result.interfaces[i].mac = mac }
+                for i in result.interfaces.indices where result.interfaces[i].name == request.ifname {
+                    result.interfaces[i].mac = mac
+                }
             }
         }
         rollback.commit()
@@ -92,22 +98,28 @@ public struct TuningPlugin: CNIPlugin {
         let path = request.config.fields.lenientString("dataDir") ?? ""
         let name = backupName(request)
         guard let dir = try? StateDirectory(path.isEmpty ? TuningConfig.defaultDataDir : path, create: false),
-              let bytes = try? dir.read(name), let backup = TuningBackup(json: bytes) else { return }
+            let bytes = try? dir.read(name), let backup = TuningBackup(json: bytes)
+        else { return }
         guard !request.netns.isEmpty, let container = try? ContainerNetwork.routeSocket(netns: request.netns),
-              let link = try? container.link(named: request.ifname) else { return }
+            let link = try? container.link(named: request.ifname)
+        else { return }
         if (try? backup.restore(container, index: link.index)) != nil { try? dir.remove(name) }
     }
 
     public func check(_ request: CNIRequest) throws {
         let conf = try TuningConfig(request)
-        guard try request.config.prevResult() != nil else { throw CNIError(.invalidNetworkConfig, "Required prevResult missing") }
+        guard try request.config.prevResult() != nil else {
+            throw CNIError(.invalidNetworkConfig, "Required prevResult missing")
+        }
         let namespace = try NetworkNamespace(path: request.netns)
         let mismatch = try namespace.withEntered { () throws -> String? in
             for (key, value) in conf.sysctl {
                 let path = try TuningConfig.path(of: key, ifname: request.ifname)
                 var current = String(decoding: try TuningFiles.read(path) ?? [], as: UTF8.self)
                 if current.hasSuffix("\n") { current.removeLast() }
-                if current != value { return "Error: Tuning configured value of \(path) is \(value), current value is \(current)" }
+                if current != value {
+                    return "Error: Tuning configured value of \(path) is \(value), current value is \(current)"
+                }
             }
             return nil
         }
