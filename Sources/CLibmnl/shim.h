@@ -1,2 +1,3 @@
-// libmnl (Debian: libmnl-dev). Linked by the Netfilter target when nftables support lands.
+// libmnl-dev's header, for tests that call Sources/CMnl (our libmnl subset) directly. Nothing links
+// the shared libmnl.
 #include <libmnl/libmnl.h>

@@ -20,7 +20,9 @@ public struct AttributeWriter: Sendable {
     }
 
     private mutating func attribute(_ type: UInt16, _ payload: [UInt8]) {
-        appendInteger(UInt16(4 + payload.count), .native)
+        // nla_len is 16 bits. Nothing we send comes near it; a payload that did would get a
+        // clamped length the kernel refuses (EINVAL) rather than a trap here.
+        appendInteger(UInt16(clamping: 4 + payload.count), .native)
         appendInteger(type, .native)
         bytes += payload
         pad()
