@@ -70,6 +70,12 @@ public final class NFTClient {
     /// decoded). A missing table or chain has no rules. A dump the kernel marks interrupted
     /// (the ruleset changed while it was read) is read again.
     public func rules(family: NFTFamily, table: String, chain: String) throws(NetlinkError) -> [NFTRule] {
+        try existingRules(family: family, table: table, chain: chain) ?? []
+    }
+
+    /// As ``rules(family:table:chain:)``, but nil when the table or chain does not exist, so a
+    /// caller can tell a missing chain from an empty one.
+    public func existingRules(family: NFTFamily, table: String, chain: String) throws(NetlinkError) -> [NFTRule]? {
         for _ in 0...NetlinkConnection.dumpRetries {
             let (rules, interrupted) = try listOnce(family: family, table: table, chain: chain)
             if !interrupted { return rules }
@@ -77,7 +83,7 @@ public final class NFTClient {
         throw NetlinkError(kind: .dumpInterrupted, operation: "list rules of \(table) \(chain)")
     }
 
-    private func listOnce(family: NFTFamily, table: String, chain: String) throws(NetlinkError) -> ([NFTRule], Bool) {
+    private func listOnce(family: NFTFamily, table: String, chain: String) throws(NetlinkError) -> ([NFTRule]?, Bool) {
         let operation = "list rules of \(table) \(chain)"
         let encoder = NFTEncoder(family: family, table: table)
         let seq = nextSequence()
@@ -91,7 +97,7 @@ public final class NFTClient {
                 switch message.type {
                 case .error:
                     do { try NetlinkConnection.checkError(message, operation: operation) } catch {
-                        if error.errno == .noSuchFileOrDirectory { return ([], false) }
+                        if error.errno == .noSuchFileOrDirectory { return (nil, false) }
                         throw error
                     }
                     return (out, interrupted)

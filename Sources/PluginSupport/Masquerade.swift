@@ -16,11 +16,22 @@ public enum Masquerade {
     static let chainComment = "Masquerade traffic from certain IPs to any (non-multicast) IP outside their subnet"
     /// The batch that sets up masquerading for `addresses`, replacing `stale` rules. Traffic
     /// to `exempt` destinations (a cluster's pod CIDR, say) keeps the pod's own address.
+    /// `withStructure` (re)creates the table and chains first; see ``setup(_:network:ifname:containerID:exempt:)``.
     public static func setupTransaction(
         _ addresses: [IPPrefix], network: String, ifname: String, containerID: String,
-        stale: [NFTRule], exempt: [IPPrefix] = []
+        stale: [NFTRule], exempt: [IPPrefix] = [], withStructure: Bool = true
     ) -> NFTTransaction {
         var tx = NFTTransaction(family: .inet, table: table)
+        if withStructure { addStructure(&tx) }
+        for rule in stale { if let handle = rule.handle { tx.add(.deleteRule(chain: chain, handle: handle)) } }
+        addRules(
+            &tx, addresses, note: AttachmentTag(network: network, ifname: ifname, containerID: containerID).comment,
+            exempt: exempt)
+        return tx
+    }
+
+    /// The table, the per-address chain and the postrouting base chain with its three rules.
+    static func addStructure(_ tx: inout NFTTransaction) {
         tx.add(.addTable(NFTTable(family: .inet, name: table, comment: tableComment)))
         tx.add(.addChain(NFTChain(name: chain, comment: chainComment)))
         tx.add(.addChain(NFTChain(name: "postrouting", base: .init(type: .nat, hook: .postrouting, priority: .srcnat))))
@@ -42,8 +53,10 @@ public enum Masquerade {
                             prefixLength: 8), .return,
                     ])))
         tx.add(.addRule(NFTRule(chain: "postrouting", statements: [.goto(chain)])))
-        for rule in stale { if let handle = rule.handle { tx.add(.deleteRule(chain: chain, handle: handle)) } }
-        let note = AttachmentTag(network: network, ifname: ifname, containerID: containerID).comment
+    }
+
+    /// An attachment's rules: per address, the exemptions, then the masquerade rule.
+    static func addRules(_ tx: inout NFTTransaction, _ addresses: [IPPrefix], note: String, exempt: [IPPrefix]) {
         for prefix in addresses {
             // Evaluated before this address's masquerade rule, which follows in the same chain.
             for destination in exempt where destination.address.isV4 == prefix.address.isV4 {
@@ -75,7 +88,6 @@ public enum Masquerade {
                             .masquerade,
                         ], comment: note)))
         }
-        return tx
     }
 
     /// Installs the rules for one attachment.
@@ -85,13 +97,17 @@ public enum Masquerade {
     ) throws {
         let client = try NFTClient()
         let prefix = AttachmentTag(network: network, ifname: ifname, containerID: containerID).prefix
-        let stale = try client.rules(family: .inet, table: table, chain: chain).filter {
-            $0.comment?.hasPrefix(prefix) == true
-        }
+        let checks = try client.existingRules(family: .inet, table: table, chain: chain)
+        let stale = (checks ?? []).filter { $0.comment?.hasPrefix(prefix) == true }
+        // The fixed structure is created only when it is missing or not intact: re-adding an
+        // existing base chain or flushing one makes the kernel free objects after an RCU grace
+        // period, and closing the socket then waits for it (about 10 ms on every ADD).
+        let postrouting =
+            checks == nil ? nil : try client.existingRules(family: .inet, table: table, chain: "postrouting")
         try client.run(
             setupTransaction(
-                addresses, network: network, ifname: ifname, containerID: containerID, stale: stale,
-                exempt: exempt))
+                addresses, network: network, ifname: ifname, containerID: containerID, stale: stale, exempt: exempt,
+                withStructure: postrouting?.count != 3))
     }
 
     /// Removes the rules of one attachment; nothing to remove is fine.

@@ -75,11 +75,17 @@ enum FirewallRules {
         var filter: [NFTRule] = []
         var stage1: [NFTRule] = []
         var stage2: [NFTRule] = []
+        /// The table, its chains and the forward chain's two jumps are all there.
+        var intact = false
 
         init(_ client: NFTClient) throws {
-            filter = try client.rules(family: .inet, table: table, chain: filterChain)
-            stage1 = try client.rules(family: .inet, table: table, chain: FirewallRules.stage1)
-            stage2 = try client.rules(family: .inet, table: table, chain: FirewallRules.stage2)
+            let filter = try client.existingRules(family: .inet, table: table, chain: filterChain)
+            let stage1 = try client.existingRules(family: .inet, table: table, chain: FirewallRules.stage1)
+            let stage2 = try client.existingRules(family: .inet, table: table, chain: FirewallRules.stage2)
+            (self.filter, self.stage1, self.stage2) = (filter ?? [], stage1 ?? [], stage2 ?? [])
+            guard filter != nil, stage1 != nil, stage2 != nil else { return }
+            let jumps = try client.existingRules(family: .inet, table: table, chain: forward)?.map(\.comment)
+            intact = jumps == [isolationComment, forwardComment]
         }
     }
 
@@ -89,18 +95,24 @@ enum FirewallRules {
         _ conf: FirewallConfig, addresses: [IPAddress], bridge: String?, tag: AttachmentTag, current: Current
     ) -> NFTTransaction {
         var tx = NFTTransaction(family: .inet, table: table)
-        tx.add(.addTable(NFTTable(family: .inet, name: table, comment: "CNI firewall plugin")))
-        tx.add(
-            .addChain(
-                NFTChain(name: forward, base: .init(type: .filter, hook: .forward, priority: .filter, policy: .accept)))
-        )
-        for chain in [filterChain, conf.adminChain, stage1, stage2] { tx.add(.addChain(NFTChain(name: chain))) }
-        tx.add(.flushChain(forward))
-        tx.add(.addRule(NFTRule(chain: forward, statements: [.jump(stage1)], comment: isolationComment)))
-        tx.add(.addRule(NFTRule(chain: forward, statements: [.jump(filterChain)], comment: forwardComment)))
+        // Re-adding the base chain and flushing it would make the socket's close wait for an
+        // RCU grace period (about 10 ms per ADD), so the fixed structure is made only when it
+        // is not intact.
+        if !current.intact {
+            tx.add(.addTable(NFTTable(family: .inet, name: table, comment: "CNI firewall plugin")))
+            tx.add(
+                .addChain(
+                    NFTChain(
+                        name: forward, base: .init(type: .filter, hook: .forward, priority: .filter, policy: .accept))))
+            for chain in [filterChain, stage1, stage2] { tx.add(.addChain(NFTChain(name: chain))) }
+            tx.add(.flushChain(forward))
+            tx.add(.addRule(NFTRule(chain: forward, statements: [.jump(stage1)], comment: isolationComment)))
+            tx.add(.addRule(NFTRule(chain: forward, statements: [.jump(filterChain)], comment: forwardComment)))
+        }
         // A concurrent first ADD may have inserted the same jump: keep exactly one.
         let adminJumps = current.filter.filter { $0.comment == adminComment(conf.adminChain) }
         if adminJumps.isEmpty {
+            tx.add(.addChain(NFTChain(name: conf.adminChain)))
             tx.add(
                 .insertRule(
                     NFTRule(

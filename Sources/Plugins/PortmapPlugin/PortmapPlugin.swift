@@ -25,11 +25,13 @@ public struct PortmapPlugin: CNIPlugin {
         let client = try NFTClient()
         rollback.add("port mappings") { try PortmapRules.remove(containerID: request.containerID) }
         for container in PortmapConfig.containerAddresses(result, ifname: request.ifname) {
-            let stale = try PortmapRules.rules(
-                client, family: PortmapRules.family(container), containerID: request.containerID)
+            let state = try PortmapRules.State(client, family: PortmapRules.family(container))
             do {
                 try client.run(
-                    PortmapRules.transaction(for: container, conf, containerID: request.containerID, stale: stale))
+                    PortmapRules.transaction(
+                        for: container, conf, containerID: request.containerID,
+                        stale: state.rules(of: request.containerID),
+                        withStructure: !state.intact(snat: conf.snat)))
             } catch {
                 throw CNIError(.internalError, "unable to set up nftables rules for port mappings: \(error)")
             }
@@ -76,9 +78,8 @@ public struct PortmapPlugin: CNIPlugin {
                     if case .addRule(let rule) = $0 { return rule.comment == request.containerID }
                     return false
                 }.count
-            let present = try PortmapRules.rules(
-                client, family: PortmapRules.family(container), containerID: request.containerID
-            ).count
+            let present = try PortmapRules.State(client, family: PortmapRules.family(container))
+                .rules(of: request.containerID).count
             if present < expected {
                 throw CNIError(
                     .internalError,

@@ -10,13 +10,46 @@ enum PortmapRules {
 
     static func family(_ ip: IPAddress) -> NFTFamily { ip.isV4 ? .ip : .ip6 }
 
-    /// The batch for one container address: the shared structure (re-asserted each time, as
-    /// the reference does), this container's previous rules removed, its new rules added.
-    static func transaction(for container: IPAddress, _ conf: PortmapConfig, containerID: String, stale: [NFTRule])
-        -> NFTTransaction
-    {
+    /// What one family's table holds now: every chain's rules, nil for a chain that is missing.
+    struct State {
+        var byChain: [String: [NFTRule]?] = [:]
+
+        init(_ client: NFTClient, family: NFTFamily) throws {
+            for chain in PortmapRules.chains + ["hostports_all", "prerouting", "output"] {
+                byChain[chain] = try client.existingRules(family: family, table: PortmapRules.table, chain: chain)
+            }
+        }
+
+        /// This container's rules.
+        func rules(of containerID: String) -> [NFTRule] {
+            PortmapRules.chains.flatMap { (byChain[$0] ?? nil) ?? [] }.filter { $0.comment == containerID }
+        }
+
+        /// Whether the shared chains exist with their fixed rules, so ADD need not touch them.
+        func intact(snat: Bool) -> Bool {
+            func count(_ chain: String) -> Int? { (byChain[chain] ?? nil)?.count }
+            return count("hostports") != nil && count("hostip_hostports") != nil && count("hostports_all") == 2
+                && count("prerouting") == 1 && count("output") == 1 && (!snat || count("masquerading") != nil)
+        }
+    }
+
+    /// The batch for one container address: the shared structure when `withStructure` (the
+    /// reference re-asserts it every time; re-adding base chains and flushing makes the
+    /// socket's close wait for an RCU grace period, so we do it only when it is not intact),
+    /// this container's previous rules removed, its new rules added.
+    static func transaction(
+        for container: IPAddress, _ conf: PortmapConfig, containerID: String, stale: [NFTRule],
+        withStructure: Bool = true
+    ) -> NFTTransaction {
         var tx = NFTTransaction(family: family(container), table: table)
-        tx.add(.addTable(NFTTable(family: family(container), name: table, comment: "CNI portmap plugin")))
+        if withStructure { addStructure(&tx, family: family(container), snat: conf.snat) }
+        for rule in stale { if let handle = rule.handle { tx.add(.deleteRule(chain: rule.chain, handle: handle)) } }
+        addMappings(&tx, container, conf, containerID: containerID)
+        return tx
+    }
+
+    static func addStructure(_ tx: inout NFTTransaction, family: NFTFamily, snat: Bool) {
+        tx.add(.addTable(NFTTable(family: family, name: table, comment: "CNI portmap plugin")))
         for name in ["hostports", "hostip_hostports", "hostports_all"] { tx.add(.addChain(NFTChain(name: name))) }
         tx.add(.flushChain("hostports_all"))
         tx.add(.addRule(NFTRule(chain: "hostports_all", statements: [.jump("hostip_hostports")])))
@@ -26,12 +59,17 @@ enum PortmapRules {
             tx.add(.flushChain(name))
             tx.add(.addRule(NFTRule(chain: name, statements: [.destinationIsLocal, .jump("hostports_all")])))
         }
-        if conf.snat {
+        if snat {
             tx.add(
                 .addChain(
                     NFTChain(name: "masquerading", base: .init(type: .nat, hook: .postrouting, priority: .srcnat))))
         }
-        for rule in stale { if let handle = rule.handle { tx.add(.deleteRule(chain: rule.chain, handle: handle)) } }
+    }
+
+    /// The container's DNAT rules and, with `snat`, its hairpin and localhost masquerading.
+    static func addMappings(
+        _ tx: inout NFTTransaction, _ container: IPAddress, _ conf: PortmapConfig, containerID: String
+    ) {
         let bits = container.bitWidth
         for mapping in conf.mappings {
             var statements: [NFTStatement] = []
@@ -66,16 +104,6 @@ enum PortmapRules {
                 }
             }
         }
-        return tx
-    }
-
-    /// This container's rules in one family's table.
-    static func rules(_ client: NFTClient, family: NFTFamily, containerID: String) throws -> [NFTRule] {
-        var out: [NFTRule] = []
-        for chain in chains {
-            out += try client.rules(family: family, table: table, chain: chain).filter { $0.comment == containerID }
-        }
-        return out
     }
 
     /// Removes this container's rules in both families; missing tables are fine.
