@@ -43,7 +43,7 @@ var targets: [Target] = [
     .target(name: "Installer", dependencies: ["CNISkeleton", "CNISystem"]),
     .executableTarget(
         name: "cni-plugins",
-        dependencies: plugins.map { .target(name: $0.target) } + ["CNISkeleton", "Installer"],
+        dependencies: plugins.map { .target(name: $0.target) } + ["CNISkeleton", "CNISystem", "Installer"],
         path: "Sources/cni-plugins"
     ),
     .target(name: "TestSupport", dependencies: [], path: "Tests/TestSupport"),

@@ -55,6 +55,9 @@ public final class NFTClient {
                 send: bytes.count + Self.defaultBuffer, receive: pending.count * 2048 + Self.defaultBuffer)
         }
         try transport.send(bytes)
+        // Deleting (or flushing) makes the socket's release wait for an RCU grace period:
+        // a plugin should not make the runtime wait for it.
+        if transaction.operations.contains(where: \.deletes) { transport.releaseInBackground() }
         let lines = transaction.text.split(separator: "\n")
         while !pending.isEmpty {
             for message in try NetlinkMessage.parse(try transport.receive()) where message.type == .error {

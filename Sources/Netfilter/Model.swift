@@ -154,6 +154,14 @@ public enum NFTOperation: Sendable, Equatable {
     case deleteRule(chain: String, handle: UInt64)
     case deleteChain(String)
     case deleteTable
+
+    /// Whether the kernel frees something when this commits.
+    var deletes: Bool {
+        switch self {
+        case .flushChain, .deleteRule, .deleteChain, .deleteTable: return true
+        case .addTable, .addChain, .addRule, .insertRule: return false
+        }
+    }
 }
 
 /// Everything one plugin call changes in one table, sent as one atomic batch.

@@ -2,6 +2,7 @@ import Glibc
 import BandwidthPlugin
 import BridgePlugin
 import CNISkeleton
+import CNISystem
 import DhcpPlugin
 import FirewallPlugin
 import HostLocalPlugin
@@ -33,6 +34,9 @@ let plugins: [String: any CNIPlugin] = [
 
 // Delegation to a plugin that is this same binary (host-local under bridge) runs in-process.
 Delegate.linkedPlugins = plugins
+
+// First of all: a helper releasing a netfilter socket for a plugin that has exited.
+DeferredClose.runHelperIfAsked()
 
 let invokedAs = String(CommandLine.arguments.first?.split(separator: "/").last ?? "cni-plugins")
 if invokedAs == "dhcp" { DhcpPlugin.runDaemonIfAsked() }

@@ -1,3 +1,4 @@
+import CNISystem
 import Glibc
 
 /// The plugin entry point: Go skel's dispatcher, check for check.
@@ -8,6 +9,7 @@ import Glibc
 public enum PluginMain {
     /// Runs `plugin` against the real process environment and exits.
     public static func run(_ plugin: some CNIPlugin) -> Never {
+        DeferredClose.runHelperIfAsked()
         exit(dispatch(plugin, environment: ProcessEnvironment()))
     }
 

@@ -9,11 +9,15 @@ public protocol NetlinkTransport: AnyObject {
     func receive() throws(NetlinkError) -> [UInt8]
     /// Grows the buffers for a large batch and its acknowledgements (see `NetlinkSocket`).
     func reserveBuffers(send: Int, receive: Int)
+    /// Asks for the final release to happen off this process's exit path (see `DeferredClose`).
+    func releaseInBackground()
 }
 
 extension NetlinkTransport {
     /// A transport without kernel buffers (a test's fake) has nothing to grow.
     public func reserveBuffers(send: Int, receive: Int) {}
+    /// A transport without a kernel socket has nothing to release.
+    public func releaseInBackground() {}
 }
 
 /// A raw `AF_NETLINK` socket with the suite's policy: `SOCK_CLOEXEC` (so delegated plugins
@@ -72,7 +76,13 @@ public final class NetlinkSocket: NetlinkTransport {
             fd, NetlinkSocket.solNetlink, NetlinkSocket.strictChecking, &on, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    deinit { close(fd) }
+    private var deferred = false
+
+    deinit {
+        if deferred { DeferredClose.close(fd) } else { close(fd) }
+    }
+
+    public func releaseInBackground() { deferred = true }
 
     /// Makes `receive` fail with `EAGAIN` after `seconds` without data, so a reply the kernel
     /// never sends cannot hang a plugin.
