@@ -81,12 +81,17 @@ public final class StateDirectory {
 
     /// Replaces `name` atomically: a new file `temporary` beside it, renamed over it (which
     /// replaces a planted link itself, never its target).
-    public func replace(_ name: String, _ bytes: [UInt8], temporary: String) throws(Failure) {
-        unlinkat(fd, temporary, 0)
-        try create(temporary, bytes)
-        guard renameat(fd, temporary, fd, name) == 0 else {
+    /// The temporary is made in `scratch` (default: here), which must be on the same file
+    /// system, so that this directory never holds temporaries.
+    public func replace(_ name: String, _ bytes: [UInt8], temporary: String, in scratch: StateDirectory? = nil)
+        throws(Failure)
+    {
+        let from = scratch ?? self
+        unlinkat(from.fd, temporary, 0)
+        try from.create(temporary, bytes)
+        guard renameat(from.fd, temporary, fd, name) == 0 else {
             let failure = fail("rename", name)
-            unlinkat(fd, temporary, 0)
+            unlinkat(from.fd, temporary, 0)
             throw failure
         }
     }

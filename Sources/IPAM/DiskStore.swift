@@ -117,9 +117,10 @@ public final class DiskStore {
             index.append(ip: name, owner: owner)
             appended += ReservationIndex.line(ip: name, owner: owner)
             changed = true
+            // With a cache, every temporary lives there, so ADD never lists the reservations.
             try state.replace(
                 DiskStore.lastReservedPrefix + String(setIndex), Array(name.utf8),
-                temporary: ".swift-cni-l.\(getpid())")
+                temporary: (cache == nil ? ".swift-cni-l." : "l.") + "\(getpid())", in: cache)
             return true
         } catch {
             throw CNIError(.internalError, "failed to reserve \(ip): \(error)")
@@ -178,22 +179,25 @@ extension DiskStore {
     }
 
     /// Removes temporaries left by runs that were killed before cleaning up (`r.<pid>.<ip>`,
-    /// `s.<pid>`, ... in the cache, `.swift-cni-*.<pid>` beside the reservations). Every writer
-    /// holds the lock we hold now, so a temporary whose process is gone is garbage.
+    /// `s.<pid>`, ... in the cache; `.swift-cni-*.<pid>` beside the reservations when there is no
+    /// cache, and only then is that directory listed, so ADD stays independent of how many
+    /// reservations exist). Every writer holds the lock we hold now, so a temporary whose
+    /// process is gone is garbage.
     fileprivate func sweepTemporaries() {
-        for (dir, prefixes) in [
-            (cache, ["r.", "s.", "i.", "l."]), (Optional(state), [".swift-cni-r.", ".swift-cni-l."]),
-        ] {
-            guard let dir, let names = try? dir.list() else { continue }
-            for name in names {
-                guard let prefix = prefixes.first(where: { name.hasPrefix($0) }) else { continue }
-                let pidText = name.dropFirst(prefix.count).prefix { $0 != "." }
-                guard let pid = Int32(pidText), pid > 0, pid == getpid() || (kill(pid, 0) != 0 && errno == ESRCH) else {
-                    continue
-                }
-                try? dir.remove(name)
-            }
+        let places: [(StateDirectory, [String])] =
+            cache.map { [($0, ["r.", "s.", "i.", "l."])] } ?? [(state, [".swift-cni-r.", ".swift-cni-l."])]
+        for (dir, prefixes) in places {
+            guard let names = try? dir.list() else { continue }
+            for name in names where DiskStore.isStaleTemporary(name, prefixes: prefixes) { try? dir.remove(name) }
         }
+    }
+
+    /// Whether `name` is one of our temporaries (`<prefix><pid>...`) whose process is gone.
+    fileprivate static func isStaleTemporary(_ name: String, prefixes: [String]) -> Bool {
+        guard let prefix = prefixes.first(where: { name.hasPrefix($0) }) else { return false }
+        let pidText = name.dropFirst(prefix.count).prefix { $0 != "." }
+        guard let pid = Int32(pidText), pid > 0 else { return false }
+        return pid == getpid() || (kill(pid, 0) != 0 && errno == ESRCH)
     }
 
     fileprivate func load(verify: Bool) throws(CNIError) {
@@ -210,6 +214,11 @@ extension DiskStore {
     fileprivate func rebuild(reuse: ReservationIndex) throws(CNIError) {
         let names: [String]
         do { names = try state.list() } catch { throw CNIError(.internalError, "\(error)") }
+        // The listing is made anyway: temporaries an older run (or a cacheless one) left beside
+        // the reservations go now.
+        for name in names where DiskStore.isStaleTemporary(name, prefixes: [".swift-cni-r.", ".swift-cni-l."]) {
+            try? state.remove(name)
+        }
         var known: [String: Owner] = [:]
         for entry in reuse.entries { known[entry.ip] = entry.owner }
         var entries: [(ip: String, owner: Owner)] = []
