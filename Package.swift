@@ -53,7 +53,8 @@ var targets: [Target] = [
     .testTarget(
         name: "PluginTests",
         dependencies: [
-            "BridgePlugin", "DhcpPlugin", "PluginSupport", "Netfilter", "Netlink", "CNISkeleton", "CLibmnl", "CMnl",
+            "BridgePlugin", "DhcpPlugin", "FirewallPlugin", "PortmapPlugin", "PluginSupport", "Netfilter", "Netlink",
+            "CNISkeleton", "CLibmnl", "CMnl",
         ]),
     .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Netlink"], exclude: ["Fixtures"]),
     .testTarget(name: "InteropTests", dependencies: ["TestSupport"], exclude: ["driver", "cri"]),

@@ -16,8 +16,10 @@ public struct FirewallPlugin: CNIPlugin {
     /// chains with firewall in them, and refusing their DEL leaks the whole attachment. CHECK
     /// stays 0.4.0 and later, as the spec has it.
     public let supportedVersions = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
+    /// The kernel it talks to; tests pass a fake.
+    public let kernel: KernelContext
 
-    public init() {}
+    public init(kernel: KernelContext = .live) { self.kernel = kernel }
 
     private static func tag(_ request: CNIRequest) -> AttachmentTag {
         AttachmentTag(network: request.config.name, ifname: request.ifname, containerID: request.containerID)
@@ -51,7 +53,7 @@ public struct FirewallPlugin: CNIPlugin {
         // Nothing to let through and nothing to isolate: no netfilter work at all.
         guard !addresses.isEmpty || bridge != nil else { return result }
         do {
-            let client = try NFTClient()
+            let client = try kernel.netfilter()
             let current = try FirewallRules.Current(client)
             try client.run(
                 FirewallRules.setup(
@@ -68,7 +70,7 @@ public struct FirewallPlugin: CNIPlugin {
     public func del(_ request: CNIRequest) throws {
         let prefix = Self.tag(request).prefix
         do {
-            let client = try NFTClient()
+            let client = try kernel.netfilter()
             try client.deleteRules(family: .inet, table: FirewallRules.table, chains: [FirewallRules.filterChain]) {
                 $0.comment?.hasPrefix(prefix) == true
             }
@@ -82,7 +84,7 @@ public struct FirewallPlugin: CNIPlugin {
         let conf = try FirewallConfig(request)
         let result = try Self.previous(request)
         let bridge = try Self.bridge(conf, result)
-        let client = try NFTClient()
+        let client = try kernel.netfilter()
         let forward = try client.rules(family: .inet, table: FirewallRules.table, chain: FirewallRules.forward)
         let current = try FirewallRules.Current(client)
         var expected: [NFTRule] = []
@@ -116,11 +118,11 @@ public struct FirewallPlugin: CNIPlugin {
         let keep = try request.config.validAttachments()
         let network = request.config.name
         do {
-            let client = try NFTClient()
+            let client = try kernel.netfilter()
             try client.deleteRules(family: .inet, table: FirewallRules.table, chains: [FirewallRules.filterChain]) {
                 $0.comment.map { AttachmentTag.isStale($0, network: network, keep: keep) } ?? false
             }
-            let route = try RouteNetlink()
+            let route = try kernel.hostRoute()
             let bridges = Set(try route.links().map(\.name))
             try client.deleteRules(
                 family: .inet, table: FirewallRules.table, chains: [FirewallRules.stage1, FirewallRules.stage2]
@@ -136,6 +138,6 @@ public struct FirewallPlugin: CNIPlugin {
 
     /// Ready when nftables answers.
     public func status(_ request: CNIRequest) throws {
-        try NetfilterStatus.require()
+        try NetfilterStatus.require(kernel)
     }
 }

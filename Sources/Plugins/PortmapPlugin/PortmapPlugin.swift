@@ -10,8 +10,10 @@ public struct PortmapPlugin: CNIPlugin {
     public static let plugin = PortmapPlugin()
 
     public let type = "portmap"
+    /// The kernel it talks to; tests pass a fake.
+    public let kernel: KernelContext
 
-    public init() {}
+    public init(kernel: KernelContext = .live) { self.kernel = kernel }
 
     public func add(_ request: CNIRequest) throws -> CNIResult {
         let conf = try PortmapConfig(request)
@@ -22,8 +24,8 @@ public struct PortmapPlugin: CNIPlugin {
         guard !conf.mappings.isEmpty else { return result }
         let rollback = Rollback()
         defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("portmap: \($0)\n") }) }
-        let client = try NFTClient()
-        rollback.add("port mappings") { try PortmapRules.remove(containerID: request.containerID) }
+        let client = try kernel.netfilter()
+        rollback.add("port mappings") { try PortmapRules.remove(containerID: request.containerID, client: client) }
         for container in PortmapConfig.containerAddresses(result, ifname: request.ifname) {
             let state = try PortmapRules.State(client, family: PortmapRules.family(container))
             do {
@@ -44,7 +46,7 @@ public struct PortmapPlugin: CNIPlugin {
     /// Localhost-originated traffic to a mapped port needs `route_localnet` on the interface
     /// that routes to the container, as in the reference. Best effort.
     private func enableLocalhostRouting(to container: IPAddress) {
-        guard let route = try? RouteNetlink(), let output = try? route.routeGet(container.bytes).outputIndex,
+        guard let route = try? kernel.hostRoute(), let output = try? route.routeGet(container.bytes).outputIndex,
             let link = try? route.link(index: output)
         else { return }
         try? Sysctl.ensure("net/ipv4/conf/\(link.name)/route_localnet", "1")
@@ -56,12 +58,12 @@ public struct PortmapPlugin: CNIPlugin {
         // Lenient: a config that cannot be read still has its rules removed, so whatever an
         // ADD accepted stays deletable. Only a readable config without mappings skips the work.
         if let conf = try? PortmapConfig(request), conf.mappings.isEmpty { return }
-        try PortmapRules.remove(containerID: request.containerID)
+        try PortmapRules.remove(containerID: request.containerID, client: kernel.netfilter())
     }
 
     /// Ready when nftables answers.
     public func status(_ request: CNIRequest) throws {
-        try NetfilterStatus.require()
+        try NetfilterStatus.require(kernel)
     }
 
     /// Every mapping and masquerade rule of the container must be present.
@@ -71,7 +73,7 @@ public struct PortmapPlugin: CNIPlugin {
             throw CNIError(.invalidNetworkConfig, "Required prevResult missing")
         }
         guard !conf.mappings.isEmpty else { return }
-        let client = try NFTClient()
+        let client = try kernel.netfilter()
         for container in PortmapConfig.containerAddresses(result, ifname: request.ifname) {
             let expected = PortmapRules.transaction(for: container, conf, containerID: request.containerID, stale: [])
                 .operations.filter {

@@ -107,8 +107,7 @@ enum PortmapRules {
     }
 
     /// Removes this container's rules in both families; missing tables are fine.
-    static func remove(containerID: String) throws {
-        let client = try NFTClient()
+    static func remove(containerID: String, client: NFTClient) throws {
         for family in [NFTFamily.ip, .ip6] {
             try client.deleteRules(family: family, table: table, chains: chains) { $0.comment == containerID }
         }

@@ -1,0 +1,87 @@
+import CNISkeleton
+import FirewallPlugin
+import Netfilter
+import Netlink
+import PluginSupport
+import PortmapPlugin
+import Testing
+
+/// portmap's and firewall's ADD, DEL, CHECK and GC against a fake netfilter kernel: no root,
+/// the exact operations checked.
+@Suite("portmap and firewall flows against a fake netfilter kernel")
+struct NetfilterFlowTests {
+    static let prevResult =
+        #"{"cniVersion":"1.0.0","interfaces":[{"name":"br0"},{"name":"veth1"},{"name":"eth0","sandbox":"/run/netns/x"}],"ips":[{"address":"10.9.0.5/24","gateway":"10.9.0.1","interface":2}]}"#
+
+    static func request(_ command: CNICommand, _ json: String, id: String = "ctr1") throws -> CNIRequest {
+        guard case .object(let object) = try JSONParser.parse(json) else {
+            throw CNIError(.decodingFailure, "not an object")
+        }
+        return CNIRequest(
+            command: command, containerID: id, netns: "/run/netns/x", ifname: "eth0", args: CNIArgs(""), path: [],
+            stdin: Array(json.utf8), config: try NetworkConfig(object: object))
+    }
+
+    /// A kernel context whose netfilter connections all reach `fake`; no route netlink.
+    static func kernel(_ fake: FakeNetfilter) -> KernelContext {
+        nonisolated(unsafe) let shared = fake
+        return KernelContext(
+            netfilter: { NFTClient(transport: shared) },
+            hostRoute: { throw NetlinkError(kind: .unsupported, operation: "no route netlink in this test") })
+    }
+
+    static func portmap(_ port: Int) -> String {
+        #"{"cniVersion":"1.0.0","name":"pm","type":"portmap","runtimeConfig":{"portMappings":[{"hostPort":\#(port),"containerPort":80,"protocol":"tcp"}]},"prevResult":\#(prevResult)}"#
+    }
+
+    @Test("portmap: the first ADD builds the structure; later ADDs only add rules; DEL removes exactly its own")
+    func portmapFlow() throws {
+        let fake = FakeNetfilter()
+        let plugin = PortmapPlugin(kernel: Self.kernel(fake))
+        _ = try plugin.add(Self.request(.add, Self.portmap(8080)))
+        #expect(fake.log.contains("add chain 2 cni_hostport prerouting"))
+        #expect(fake.log.contains("add rule 2 cni_hostport hostports ctr1"))
+        #expect(fake.comments(2, "cni_hostport", "masquerading") == ["ctr1", "ctr1"], "hairpin and localhost")
+        let afterFirst = fake.log.count
+        _ = try plugin.add(Self.request(.add, Self.portmap(8081), id: "ctr2"))
+        let second = fake.log.dropFirst(afterFirst)
+        #expect(second.allSatisfy { $0.hasPrefix("add rule") }, "no table, chain or flush on the second ADD: \(second)")
+        try plugin.check(Self.request(.check, Self.portmap(8081), id: "ctr2"))
+        try plugin.del(Self.request(.del, Self.portmap(8080)))
+        #expect(fake.comments(2, "cni_hostport", "hostports") == ["ctr2"])
+        #expect(fake.comments(2, "cni_hostport", "masquerading") == ["ctr2", "ctr2"])
+        let batches = fake.batches
+        try plugin.del(Self.request(.del, Self.portmap(8080)))
+        #expect(fake.batches == batches, "a second DEL finds nothing and sends no batch")
+        #expect(throws: CNIError.self) { try plugin.check(Self.request(.check, Self.portmap(8080))) }
+    }
+
+    static func firewall(_ extra: String = "") -> String {
+        #"{"cniVersion":"1.1.0","name":"fw","type":"firewall"\#(extra),"prevResult":\#(prevResult)}"#
+    }
+
+    @Test("firewall: admin jump once, per-address rules, a repeated ADD replaces them, DEL and GC remove by attachment")
+    func firewallFlow() throws {
+        let fake = FakeNetfilter()
+        let plugin = FirewallPlugin(kernel: Self.kernel(fake))
+        _ = try plugin.add(Self.request(.add, Self.firewall()))
+        let filter = { fake.comments(1, "cni_plugins_firewall", "CNI-FORWARD") }
+        #expect(filter().first == "CNI firewall plugin admin overrides: CNI-ADMIN")
+        #expect(filter().count == 3, "\(filter())")
+        _ = try plugin.add(Self.request(.add, Self.firewall()))
+        #expect(filter().count == 3, "the repeat replaced the attachment's rules")
+        _ = try plugin.add(Self.request(.add, Self.firewall(), id: "ctr2"))
+        _ = try plugin.add(Self.request(.add, Self.firewall(), id: "ctr3"))
+        #expect(filter().count == 7)
+        try plugin.check(Self.request(.check, Self.firewall(), id: "ctr2"))
+        try plugin.del(Self.request(.del, Self.firewall(), id: "ctr2"))
+        #expect(filter().count == 5)
+        #expect(!filter().contains { $0?.contains("id: ctr2") == true })
+        let gc =
+            #"{"cniVersion":"1.1.0","name":"fw","type":"firewall","cni.dev/valid-attachments":[{"containerID":"ctr3","ifname":"eth0"}]}"#
+        // GC also reads the host's bridges for isolation rules; none exist here, so it stops there.
+        _ = try? plugin.gc(Self.request(.gc, gc, id: ""))
+        #expect(filter().count == 3, "ctr1 collected, ctr3 kept: \(filter())")
+        #expect(filter().contains { $0?.contains("id: ctr3") == true })
+    }
+}
