@@ -1,3 +1,5 @@
+import CNISkeleton
+
 /// Undo steps of a half-done ADD, run newest first unless the ADD commits.
 ///
 /// Every step that creates something registers its undo right after it succeeds; a failure
@@ -28,4 +30,32 @@ public final class Rollback {
     }
 
     deinit { unwindIfNeeded() }
+}
+
+/// The steps of a best-effort teardown (DEL, GC): each runs whatever happened to the others,
+/// and the failures come back together, typed, as one error.
+public struct Cleanup {
+    /// One step that failed.
+    public struct Failure: Error, CustomStringConvertible {
+        public let step: String
+        public let error: any Error
+        public var description: String { "\(step): \((error as? CNIError)?.msg ?? "\(error)")" }
+    }
+
+    public private(set) var failures: [Failure] = []
+
+    public init() {}
+
+    /// Runs `body`, keeping its error, if any, for ``finish()``.
+    public mutating func run(_ step: String, _ body: () throws -> Void) {
+        do { try body() } catch { failures.append(Failure(step: step, error: error)) }
+    }
+
+    /// Throws what failed as one CNI error: a single CNI error keeps its code, anything else
+    /// is code 999 naming every failed step.
+    public func finish() throws(CNIError) {
+        guard !failures.isEmpty else { return }
+        if failures.count == 1, let error = failures[0].error as? CNIError { throw error }
+        throw CNIError(.internalError, failures.map(\.description).joined(separator: "; "))
+    }
 }

@@ -9,12 +9,10 @@ struct BridgeDel {
 
     func run() throws {
         let conf = BridgeConfig.Teardown(request)
-        var failures: [String] = []
+        var cleanup = Cleanup()
         var deleted = false
-        do {
+        cleanup.run("container interface") {
             deleted = try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname)
-        } catch {
-            failures.append("\(error)")
         }
         // Without a netns to go through, the host end is removed directly, if it is ours.
         if !deleted {
@@ -25,22 +23,20 @@ struct BridgeDel {
             }
         }
         if !conf.ipamType.isEmpty {
-            do { try Delegate.run(conf.ipamType, command: .del, request: request) } catch { failures.append(error.msg) }
+            cleanup.run("IPAM") { try Delegate.run(conf.ipamType, command: .del, request: request) }
         }
         if conf.ipMasq {
-            do {
+            cleanup.run("masquerade rules") {
                 try Masquerade.teardown(
                     network: request.config.name, ifname: request.ifname, containerID: request.containerID)
-            } catch {
-                failures.append("\(error)")
             }
         }
         if conf.macSpoofCheck {
-            do { try MacSpoofCheck.teardown(containerID: request.containerID, ifname: request.ifname) } catch {
-                failures.append("\(error)")
+            cleanup.run("mac spoof check") {
+                try MacSpoofCheck.teardown(containerID: request.containerID, ifname: request.ifname)
             }
         }
-        if !failures.isEmpty { throw CNIError(.internalError, failures.joined(separator: "; ")) }
+        try cleanup.finish()
     }
 }
 

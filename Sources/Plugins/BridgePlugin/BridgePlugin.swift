@@ -28,18 +28,18 @@ public struct BridgePlugin: CNIPlugin {
     /// veth is gone, then passes GC to IPAM.
     public func gc(_ request: CNIRequest) throws {
         let conf = try BridgeConfig(request)
-        var failures: [String] = []
-        do { try Masquerade.collect(network: request.config.name, keep: try request.config.validAttachments()) } catch {
-            failures.append("\(error)")
-        }
-        do {
+        // Refused before anything is collected when the runtime did not say what is valid.
+        let keep = try request.config.validAttachments()
+        var cleanup = Cleanup()
+        cleanup.run("masquerade rules") { try Masquerade.collect(network: request.config.name, keep: keep) }
+        cleanup.run("mac spoof checks") {
             let names = Set(try RouteNetlink().links().map(\.name))
             try MacSpoofCheck.collect(existingInterfaces: names)
-        } catch { failures.append("\(error)") }
-        if !conf.ipamType.isEmpty {
-            do { try Delegate.run(conf.ipamType, command: .gc, request: request) } catch { failures.append(error.msg) }
         }
-        if !failures.isEmpty { throw CNIError(.internalError, failures.joined(separator: "; ")) }
+        if !conf.ipamType.isEmpty {
+            cleanup.run("IPAM") { try Delegate.run(conf.ipamType, command: .gc, request: request) }
+        }
+        try cleanup.finish()
     }
 
     /// Ready when IPAM is (no IPAM: always ready), and nftables answers when `ipMasq` or

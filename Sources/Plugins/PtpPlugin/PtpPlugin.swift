@@ -136,23 +136,19 @@ public struct PtpPlugin: CNIPlugin {
         let ipMasq = request.config.fields.lenientBool("ipMasq") ?? false
         let ipamType = request.config.lenientIPAMType
         if !ipamType.isEmpty { try Delegate.run(ipamType, command: .del, request: request) }
-        var failures: [String] = []
+        var cleanup = Cleanup()
         var deleted = false
-        do {
+        cleanup.run("container interface") {
             deleted = try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname)
-        } catch {
-            failures.append("\(error)")
         }
         if !deleted { deleteHostVeth(request) }
         if ipMasq {
-            do {
+            cleanup.run("masquerade rules") {
                 try Masquerade.teardown(
                     network: request.config.name, ifname: request.ifname, containerID: request.containerID)
-            } catch {
-                failures.append("\(error)")
             }
         }
-        if !failures.isEmpty { throw CNIError(.internalError, failures.joined(separator: "; ")) }
+        try cleanup.finish()
     }
 
     /// Without a netns, the host end goes only if it is this attachment's: named as ours and
@@ -205,12 +201,11 @@ public struct PtpPlugin: CNIPlugin {
 
     public func gc(_ request: CNIRequest) throws {
         let conf = try Config(request)
-        var failures: [String] = []
-        do { try Masquerade.collect(network: request.config.name, keep: try request.config.validAttachments()) } catch {
-            failures.append("\(error)")
-        }
-        do { try Delegate.run(conf.ipamType, command: .gc, request: request) } catch { failures.append(error.msg) }
-        if !failures.isEmpty { throw CNIError(.internalError, failures.joined(separator: "; ")) }
+        let keep = try request.config.validAttachments()
+        var cleanup = Cleanup()
+        cleanup.run("masquerade rules") { try Masquerade.collect(network: request.config.name, keep: keep) }
+        cleanup.run("IPAM") { try Delegate.run(conf.ipamType, command: .gc, request: request) }
+        try cleanup.finish()
     }
 
     /// Ready when IPAM is (ptp always has one), and nftables answers when `ipMasq` needs it.
