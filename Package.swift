@@ -53,7 +53,8 @@ var targets: [Target] = [
     .testTarget(
         name: "PluginTests",
         dependencies: [
-            "BridgePlugin", "DhcpPlugin", "FirewallPlugin", "PortmapPlugin", "PluginSupport", "Netfilter", "Netlink",
+            "BandwidthPlugin", "BridgePlugin", "DhcpPlugin", "FirewallPlugin", "PortmapPlugin", "PluginSupport",
+            "Netfilter", "Netlink",
             "CNISkeleton", "CLibmnl", "CMnl",
         ]),
     .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Netlink"], exclude: ["Fixtures"]),

@@ -9,12 +9,18 @@ public struct KernelContext: Sendable {
     public var netfilter: @Sendable () throws -> NFTClient
     /// A route netlink connection in the host (node) namespace.
     public var hostRoute: @Sendable () throws -> RouteNetlink
+    /// A route netlink connection inside the container's network namespace (`CNI_NETNS`).
+    public var containerRoute: @Sendable (_ netns: String) throws -> RouteNetlink
 
     public init(
-        netfilter: @escaping @Sendable () throws -> NFTClient, hostRoute: @escaping @Sendable () throws -> RouteNetlink
+        netfilter: @escaping @Sendable () throws -> NFTClient, hostRoute: @escaping @Sendable () throws -> RouteNetlink,
+        containerRoute: @escaping @Sendable (_ netns: String) throws -> RouteNetlink = {
+            try ContainerNetwork.routeSocket(netns: $0)
+        }
     ) {
         self.netfilter = netfilter
         self.hostRoute = hostRoute
+        self.containerRoute = containerRoute
     }
 
     /// The running kernel.

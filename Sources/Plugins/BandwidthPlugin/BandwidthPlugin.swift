@@ -13,7 +13,10 @@ public struct BandwidthPlugin: CNIPlugin {
     /// The reference accepts 0.3.0 and later only.
     public let supportedVersions = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
 
-    public init() {}
+    /// The kernel it talks to; tests pass a fake.
+    public let kernel: KernelContext
+
+    public init(kernel: KernelContext = .live) { self.kernel = kernel }
 
     /// `bwp` + the first 12 hex digits of sha512(network + containerID).
     static func ifbName(network: String, containerID: String) -> String {
@@ -29,7 +32,7 @@ public struct BandwidthPlugin: CNIPlugin {
         result.cniVersion = request.config.cniVersion
         guard !limits.isEmpty else { return result }
         for note in limits.clampNotes { ProcessEnvironment().writeStderr(note + "\n") }
-        let host = try RouteNetlink()
+        let host = try kernel.hostRoute()
         let hostVeth = try hostInterface(request, previous, host: host)
         let rollback = Rollback()
         defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("bandwidth: \($0)\n") }) }
@@ -64,7 +67,7 @@ public struct BandwidthPlugin: CNIPlugin {
     /// The host end of the container's veth, which prevResult must list as a host interface.
     private func hostInterface(_ request: CNIRequest, _ previous: CNIResult, host: RouteNetlink) throws -> Link {
         guard !previous.interfaces.isEmpty else { throw CNIError(.internalError, "no interfaces provided") }
-        let container = try ContainerNetwork.routeSocket(netns: request.netns)
+        let container = try kernel.containerRoute(request.netns)
         guard let link = try? container.link(named: request.ifname), link.kind == "veth", let peer = link.linkIndex
         else {
             throw CNIError(.internalError, "container interface \(request.ifname) has no veth peer")
@@ -82,7 +85,7 @@ public struct BandwidthPlugin: CNIPlugin {
     /// limits are not read (the reference validates them here too), so no value that an ADD
     /// accepted can make the attachment undeletable.
     public func del(_ request: CNIRequest) throws {
-        let host = try RouteNetlink()
+        let host = try kernel.hostRoute()
         let name = Self.ifbName(network: request.config.name, containerID: request.containerID)
         if let ifb = try? host.link(named: name) { try? host.deleteLink(index: ifb.index) }
     }
@@ -94,7 +97,7 @@ public struct BandwidthPlugin: CNIPlugin {
             throw CNIError(.invalidNetworkConfig, "Required prevResult missing")
         }
         guard !limits.isEmpty else { return }
-        let host = try RouteNetlink()
+        let host = try kernel.hostRoute()
         let hostVeth = try hostInterface(request, previous, host: host)
         if let ingress = limits.ingress { try verify(ingress, on: hostVeth.index, host) }
         if let egress = limits.egress {
