@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Benchmark, not a test: how podman's chain (bridge with ipMasq + host-local, portmap,
+firewall, tuning) ADD and DEL cost grows with the pods already attached, swift-cni and the Go
+reference (/usr/lib/cni) in the same run, inside a scratch node namespace.
+
+    sudo Scripts/bench-scale.py [OURS_DIR] [--steps 1,100,300,1000] [--reference-max 300]
+                                [--samples 20] [--out DIR]
+
+At each step N, N background pods are attached, then `samples` probe pods are added and
+deleted one at a time and timed. The reference stops at --reference-max (its iptables rules
+make each step slow). Writes DIR/scale.csv and, with matplotlib, DIR/scale.png.
+"""
+import csv
+import importlib.util
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+spec = importlib.util.spec_from_file_location("bench_bridge", os.path.join(ROOT, "Scripts", "bench-bridge.py"))
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+
+
+def option(args, name, default):
+    return args[args.index(name) + 1] if name in args else default
+
+
+def attach(bin_dir, plugins, i, pod):
+    previous = None
+    for plugin in plugins:
+        previous = bench.invoke(bin_dir, plugin, "ADD", i, pod, previous)
+    return previous
+
+
+def detach(bin_dir, plugins, i, pod, result):
+    for plugin in reversed(plugins):
+        bench.invoke(bin_dir, plugin, "DEL", i, pod, result)
+
+
+def measure(label, bin_dir, steps, samples, scratch, bridge):
+    plugins = bench.plugin_list(os.path.join(scratch, label), bridge, True)
+    background, rows = {}, []
+    probes = [f"scale-probe-{os.getpid()}-{k}" for k in range(samples)]
+    for pod in probes:
+        subprocess.run(["ip", "netns", "add", pod], check=True)
+    try:
+        for step in steps:
+            while len(background) < step:
+                i = len(background)
+                pod = f"scale-{os.getpid()}-{label[:2]}-{i}"
+                subprocess.run(["ip", "netns", "add", pod], check=True)
+                background[i] = (pod, attach(bin_dir, plugins, i, pod))
+            adds, dels = [], []
+            for k, pod in enumerate(probes):
+                i = 30000 + k  # host port 50000 + k, clear of the background pods
+                start = time.perf_counter()
+                result = attach(bin_dir, plugins, i, pod)
+                adds.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                detach(bin_dir, plugins, i, pod, result)
+                dels.append(time.perf_counter() - start)
+            adds.sort()
+            dels.sort()
+            row = {"implementation": label, "pods": step, "add_median_ms": statistics.median(adds) * 1000,
+                   "add_p90_ms": adds[int(len(adds) * 0.9)] * 1000, "del_median_ms": statistics.median(dels) * 1000,
+                   "del_p90_ms": dels[int(len(dels) * 0.9)] * 1000}
+            rows.append(row)
+            print(f"{label:<13} {step:>5} pods: ADD {row['add_median_ms']:7.2f} ms (p90 {row['add_p90_ms']:7.2f})"
+                  f"  DEL {row['del_median_ms']:7.2f} ms (p90 {row['del_p90_ms']:7.2f})", flush=True)
+    finally:
+        for i, (pod, result) in background.items():
+            try:
+                detach(bin_dir, plugins, i, pod, result)
+            except SystemExit:
+                pass
+            subprocess.run(["ip", "netns", "delete", pod], capture_output=True)
+        for pod in probes:
+            subprocess.run(["ip", "netns", "delete", pod], capture_output=True)
+        subprocess.run(["ip", "link", "delete", bridge], capture_output=True)
+    return rows
+
+
+def plot(rows, out):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        # Debian's matplotlib belongs to /usr/bin/python3, which may not be the python3 first in PATH.
+        if sys.executable != "/usr/bin/python3" and os.path.exists("/usr/bin/python3"):
+            code = ("import csv,importlib.util,sys;s=importlib.util.spec_from_file_location('s',sys.argv[1]);"
+                    "m=importlib.util.module_from_spec(s);s.loader.exec_module(m);"
+                    "r=[dict(x,pods=int(x['pods']),**{k:float(v) for k,v in x.items() if k.endswith('_ms')})"
+                    " for x in csv.DictReader(open(sys.argv[2]+'/scale.csv'))];m.plot(r,sys.argv[2])")
+            if subprocess.run(["/usr/bin/python3", "-c", code, os.path.abspath(__file__), out]).returncode == 0:
+                return
+        print("matplotlib missing (apt-get install python3-matplotlib): no plot", file=sys.stderr)
+        return
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for axis, op in zip(axes, ("add", "del")):
+        for color, label in zip(("tab:green", "tab:blue"), ("swift-cni", "go-reference")):
+            mine = [r for r in rows if r["implementation"] == label]
+            pods = [r["pods"] for r in mine]
+            axis.plot(pods, [r[f"{op}_median_ms"] for r in mine], marker="o", color=color, label=f"{label} median")
+            axis.plot(pods, [r[f"{op}_p90_ms"] for r in mine], linestyle="--", color=color, label=f"{label} p90")
+        axis.set_title(f"podman's chain {op.upper()}")
+        axis.set_xlabel("pods already attached")
+        axis.set_ylabel("ms per pod")
+        axis.set_ylim(bottom=0)
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(os.path.join(out, "scale.png"), dpi=100)
+    print(f"plot: {os.path.join(out, 'scale.png')}")
+
+
+def inner(args):
+    ours = args[args.index("--inner") + 1]
+    steps = [int(s) for s in option(args, "--steps", "1,100,300,1000").split(",")]
+    reference_max = int(option(args, "--reference-max", "300"))
+    samples = int(option(args, "--samples", "20"))
+    out = option(args, "--out", ".")
+    scratch = tempfile.mkdtemp(prefix="bench-scale-")
+    rows = measure("swift-cni", ours, steps, samples, scratch, "scalebr0")
+    rows += measure("go-reference", bench.REFERENCE, [s for s in steps if s <= reference_max], samples, scratch, "scalebr1")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "scale.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+        writer.writeheader()
+        writer.writerows(rows)
+    for label in ("swift-cni", "go-reference"):
+        mine = [r for r in rows if r["implementation"] == label]
+        if len(mine) > 1:
+            print(f"{label}: ADD at {mine[-1]['pods']} pods / at {mine[0]['pods']} = "
+                  f"{mine[-1]['add_median_ms'] / mine[0]['add_median_ms']:.2f}, DEL "
+                  f"{mine[-1]['del_median_ms'] / mine[0]['del_median_ms']:.2f}")
+    plot(rows, out)
+
+
+def main():
+    args = sys.argv[1:]
+    if "--inner" in args:
+        inner(args)
+        return
+    valued = {"--steps", "--reference-max", "--samples", "--out"}
+    positional = [a for i, a in enumerate(args) if not a.startswith("--") and (i == 0 or args[i - 1] not in valued)]
+    scratch = tempfile.mkdtemp(prefix="bench-bin-")
+    node = f"benchnode-{os.getpid()}"
+    out = os.path.abspath(option(args, "--out", os.path.join(ROOT, ".build", "bench")))
+    try:
+        ours = positional[0] if positional else os.path.join(scratch, "bin")
+        if not positional:
+            subprocess.run([os.path.join(ROOT, "Scripts/install.sh"), ours], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["ip", "netns", "add", node], check=True)
+        forwarded = []
+        for name in ("--steps", "--reference-max", "--samples"):
+            if name in args:
+                forwarded += [name, option(args, name, "")]
+        subprocess.run(["ip", "netns", "exec", node, sys.executable, os.path.abspath(__file__), "--inner",
+                        os.path.abspath(ours), "--out", out] + forwarded, check=True)
+    finally:
+        subprocess.run(["ip", "netns", "delete", node], capture_output=True)
+        subprocess.run(["rm", "-rf", scratch])
+
+
+if __name__ == "__main__":
+    main()
