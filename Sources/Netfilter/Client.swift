@@ -69,24 +69,31 @@ public final class NFTClient {
         }
     }
 
-    /// The rules of `chain` in `table` (comment and handle filled in; statements are not
-    /// decoded). A missing table or chain has no rules. A dump the kernel marks interrupted
-    /// (the ruleset changed while it was read) is read again.
-    public func rules(family: NFTFamily, table: String, chain: String) throws(NetlinkError) -> [NFTRule] {
-        try existingRules(family: family, table: table, chain: chain) ?? []
+    /// The rules of `chain` in `table` (chain, comment and handle filled in; statements are not
+    /// decoded, and `inputInterface` only with `interfaces`). A missing table or chain has no
+    /// rules. A dump the kernel marks interrupted (the ruleset changed while it was read) is
+    /// read again.
+    public func rules(family: NFTFamily, table: String, chain: String, interfaces: Bool = false) throws(NetlinkError)
+        -> [NFTRule]
+    {
+        try existingRules(family: family, table: table, chain: chain, interfaces: interfaces) ?? []
     }
 
-    /// As ``rules(family:table:chain:)``, but nil when the table or chain does not exist, so a
-    /// caller can tell a missing chain from an empty one.
-    public func existingRules(family: NFTFamily, table: String, chain: String) throws(NetlinkError) -> [NFTRule]? {
+    /// As ``rules(family:table:chain:interfaces:)``, but nil when the table or chain does not
+    /// exist, so a caller can tell a missing chain from an empty one.
+    public func existingRules(family: NFTFamily, table: String, chain: String, interfaces: Bool = false)
+        throws(NetlinkError) -> [NFTRule]?
+    {
         for _ in 0...NetlinkConnection.dumpRetries {
-            let (rules, interrupted) = try listOnce(family: family, table: table, chain: chain)
+            let (rules, interrupted) = try listOnce(family: family, table: table, chain: chain, interfaces: interfaces)
             if !interrupted { return rules }
         }
         throw NetlinkError(kind: .dumpInterrupted, operation: "list rules of \(table) \(chain)")
     }
 
-    private func listOnce(family: NFTFamily, table: String, chain: String) throws(NetlinkError) -> ([NFTRule]?, Bool) {
+    private func listOnce(family: NFTFamily, table: String, chain: String, interfaces: Bool) throws(NetlinkError)
+        -> ([NFTRule]?, Bool)
+    {
         let operation = "list rules of \(table) \(chain)"
         let encoder = NFTEncoder(family: family, table: table)
         let seq = nextSequence()
@@ -107,10 +114,33 @@ public final class NFTClient {
                 case .done:
                     return (out, interrupted)
                 default:
-                    if let rule = NFTClient.decodeRule(message) { out.append(rule) }
+                    // libnftnl's full parse builds every expression: only worth it for the interface.
+                    let rule = interfaces ? NFTClient.decodeRule(message) : NFTClient.summary(of: message)
+                    if let rule { out.append(rule) }
                 }
             }
         }
+    }
+
+    /// A rule's chain, handle and comment, read straight from its attributes (`NFTA_RULE_*`
+    /// after the 4-byte nfgenmsg), skipping the expressions: listing long chains stays cheap.
+    static func summary(of message: NetlinkMessage) -> NFTRule? {
+        guard let attributes = try? AttributeReader.read(message.payload.dropFirst(4)) else { return nil }
+        var chain = ""
+        var handle: UInt64?
+        var comment: String?
+        for attribute in attributes {
+            switch attribute.type {
+            case 2: chain = attribute.string
+            case 3: handle = attribute.payload.count == 8 ? attribute.payload.reduce(0) { $0 << 8 | UInt64($1) } : nil
+            case 7:
+                comment = attribute.payload.withUnsafeBytes {
+                    NFTClient.comment(in: $0, type: UInt8(attr(NFTNL_UDATA_RULE_COMMENT)))
+                }
+            default: break
+            }
+        }
+        return NFTRule(chain: chain, statements: [], comment: comment, handle: handle)
     }
 
     /// Deletes, in one batch, the rules of `chains` that `matching` selects; when it selects

@@ -56,7 +56,7 @@ public enum MacSpoofCheck {
         guard try client.hasTable(family: .bridge, table: table) else { return 0 }
         var tx = NFTTransaction(family: .bridge, table: table)
         var removed = 0
-        for rule in try client.rules(family: .bridge, table: table, chain: baseChain) {
+        for rule in try client.rules(family: .bridge, table: table, chain: baseChain, interfaces: true) {
             guard let note = rule.comment, note.hasPrefix("macspoofchk-"), let name = rule.inputInterface,
                 !existingInterfaces.contains(name), let handle = rule.handle
             else { continue }

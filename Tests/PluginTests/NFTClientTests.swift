@@ -97,4 +97,19 @@ struct NFTClientTests {
         let missing = FakeNetfilterKernel { sent, _ in [FakeNetfilterKernel.ack(sent[0], errno: 2)] }
         #expect(try NFTClient(transport: missing).rules(family: .inet, table: "t", chain: "c").isEmpty)
     }
+
+    @Test("The cheap rule summary reads what libnftnl's full parse reads: chain, handle, comment")
+    func summary() throws {
+        let encoded = NFTEncoder(family: .inet, table: "t").encode(
+            .addRule(NFTRule(chain: "c", statements: [.masquerade], comment: "net: n, if: eth0, id: x")), seq: 9)
+        let message = try #require(try NetlinkMessage.parse(encoded).first)
+        var writer = AttributeWriter()
+        writer.header(message.payload)
+        writer.bytes(FakeNetfilter.Kind(rawValue: 3), withUnsafeBytes(of: UInt64(77).bigEndian) { Array($0) })
+        let dumped = NetlinkMessage(type: message.type, flags: .multi, sequence: 9, portID: 0, payload: writer.bytes)
+        let fast = try #require(NFTClient.summary(of: dumped))
+        let full = try #require(NFTClient.decodeRule(dumped))
+        #expect(fast.chain == "c" && fast.handle == 77 && fast.comment == "net: n, if: eth0, id: x")
+        #expect(fast.chain == full.chain && fast.handle == full.handle && fast.comment == full.comment)
+    }
 }
