@@ -55,38 +55,22 @@ public enum Masquerade {
         tx.add(.addRule(NFTRule(chain: "postrouting", statements: [.goto(chain)])))
     }
 
-    /// An attachment's rules: per address, the exemptions, then the masquerade rule.
+    /// An attachment's rules: per address, the exemptions (evaluated first, as they come first
+    /// in the chain), then the masquerade rule for everything outside the address's subnet.
     static func addRules(_ tx: inout NFTTransaction, _ addresses: [IPPrefix], note: String, exempt: [IPPrefix]) {
         for prefix in addresses {
-            // Evaluated before this address's masquerade rule, which follows in the same chain.
-            for destination in exempt where destination.address.isV4 == prefix.address.isV4 {
-                tx.add(
-                    .addRule(
-                        NFTRule(
-                            chain: chain,
-                            statements: [
-                                .address(
-                                    .source, equal: true, address: prefix.address.bytes,
-                                    prefixLength: prefix.address.bitWidth),
-                                .address(
-                                    .destination, equal: true, address: destination.network.bytes,
-                                    prefixLength: destination.prefixLength),
-                                .return,
-                            ], comment: note)))
+            let from = NFTStatement.address(
+                .source, equal: true, address: prefix.address.bytes, prefixLength: prefix.address.bitWidth)
+            func rule(to destination: IPPrefix, equal: Bool, _ verdict: NFTStatement) -> NFTOperation {
+                let to = NFTStatement.address(
+                    .destination, equal: equal, address: destination.network.bytes,
+                    prefixLength: destination.prefixLength)
+                return .addRule(NFTRule(chain: chain, statements: [from, to, verdict], comment: note))
             }
-            tx.add(
-                .addRule(
-                    NFTRule(
-                        chain: chain,
-                        statements: [
-                            .address(
-                                .source, equal: true, address: prefix.address.bytes,
-                                prefixLength: prefix.address.bitWidth),
-                            .address(
-                                .destination, equal: false, address: prefix.network.bytes,
-                                prefixLength: prefix.prefixLength),
-                            .masquerade,
-                        ], comment: note)))
+            for destination in exempt where destination.address.isV4 == prefix.address.isV4 {
+                tx.add(rule(to: destination, equal: true, .return))
+            }
+            tx.add(rule(to: prefix, equal: false, .masquerade))
         }
     }
 

@@ -104,7 +104,7 @@ final class FakeNetfilter: NetlinkTransport {
         for rule in rules {
             var writer = AttributeWriter()
             writer.header(rule.message.payload)
-            writer.bytes(Kind(rawValue: 3), withUnsafeBytes(of: rule.handle.bigEndian) { Array($0) })
+            writer.bytes(RawAttribute(rawValue: 3), withUnsafeBytes(of: rule.handle.bigEndian) { Array($0) })
             out.append(
                 NetlinkMessage(
                     type: rule.message.type, flags: .multi, sequence: seq, portID: portID, payload: writer.bytes
@@ -118,14 +118,6 @@ final class FakeNetfilter: NetlinkTransport {
     }
 
     private func ack(_ message: NetlinkMessage, errno: Int32) -> [UInt8] {
-        NetlinkMessage(
-            type: .error, flags: [], sequence: message.sequence, portID: portID,
-            payload: AttributeWriter.encode(-errno) + Array(message.encoded().prefix(16))
-        ).encoded()
-    }
-
-    struct Kind: AttributeType {
-        let rawValue: UInt16
-        init(rawValue: UInt16) { self.rawValue = rawValue }
+        message.fakeAnswer(errno: errno, port: portID)
     }
 }

@@ -123,23 +123,15 @@ final class FakeRouteKernel: NetlinkTransport {
         w.header(
             [0, 0, 1, 0] + AttributeWriter.encode(link.index) + AttributeWriter.encode(UInt32(link.up ? 1 : 0))
                 + AttributeWriter.encode(UInt32(0)))
-        w.string(Kind(rawValue: 3), link.name)
-        w.u32(Kind(rawValue: 4), link.mtu)
-        w.bytes(Kind(rawValue: 1), [2, 0, 0, 0, 0, UInt8(truncatingIfNeeded: link.index)])
-        if let peer = link.linkIndex { w.u32(Kind(rawValue: 5), UInt32(bitPattern: peer)) }
-        w.nested(Kind(rawValue: 18)) { $0.string(Kind(rawValue: 1), link.kind) }
+        w.string(RawAttribute(rawValue: 3), link.name)
+        w.u32(RawAttribute(rawValue: 4), link.mtu)
+        w.bytes(RawAttribute(rawValue: 1), [2, 0, 0, 0, 0, UInt8(truncatingIfNeeded: link.index)])
+        if let peer = link.linkIndex { w.u32(RawAttribute(rawValue: 5), UInt32(bitPattern: peer)) }
+        w.nested(RawAttribute(rawValue: 18)) { $0.string(RawAttribute(rawValue: 1), link.kind) }
         return NetlinkMessage(type: .newLink, flags: [], sequence: seq, portID: portID, payload: w.bytes).encoded()
     }
 
     private func ack(_ message: NetlinkMessage, _ errno: Int32) -> [UInt8] {
-        NetlinkMessage(
-            type: .error, flags: [], sequence: message.sequence, portID: portID,
-            payload: AttributeWriter.encode(-errno) + Array(message.encoded().prefix(16))
-        ).encoded()
-    }
-
-    struct Kind: AttributeType {
-        let rawValue: UInt16
-        init(rawValue: UInt16) { self.rawValue = rawValue }
+        message.fakeAnswer(errno: errno, port: portID)
     }
 }

@@ -24,11 +24,7 @@ final class FakeNetfilterKernel: NetlinkTransport {
 
     /// `NLMSG_ERROR` answering `message` (0 is an ACK).
     static func ack(_ message: NetlinkMessage, errno: Int32 = 0, port: UInt32 = 4242) -> [UInt8] {
-        let original = Array(message.encoded().prefix(16))
-        return NetlinkMessage(
-            type: .error, flags: [], sequence: message.sequence, portID: port,
-            payload: AttributeWriter.encode(-errno) + original
-        ).encoded()
+        message.fakeAnswer(errno: errno, port: port)
     }
 
     static func done(_ seq: UInt32, flags: MessageFlags = []) -> [UInt8] {
@@ -105,7 +101,7 @@ struct NFTClientTests {
         let message = try #require(try NetlinkMessage.parse(encoded).first)
         var writer = AttributeWriter()
         writer.header(message.payload)
-        writer.bytes(FakeNetfilter.Kind(rawValue: 3), withUnsafeBytes(of: UInt64(77).bigEndian) { Array($0) })
+        writer.bytes(RawAttribute(rawValue: 3), withUnsafeBytes(of: UInt64(77).bigEndian) { Array($0) })
         let dumped = NetlinkMessage(type: message.type, flags: .multi, sequence: 9, portID: 0, payload: writer.bytes)
         let fast = try #require(NFTClient.summary(of: dumped))
         let full = try #require(NFTClient.decodeRule(dumped))
