@@ -22,16 +22,26 @@ struct NetfilterFlowTests {
             stdin: Array(json.utf8), config: try NetworkConfig(object: object))
     }
 
+    /// Conntrack deletions a plugin asked for: (family, protocol, port).
+    final class ConntrackLog: @unchecked Sendable {
+        // @unchecked: the tests run one plugin call at a time.
+        var calls: [[Int]] = []
+    }
+
     /// A kernel context whose netfilter connections all reach `fake`; no route netlink.
-    static func kernel(_ fake: FakeNetfilter) -> KernelContext {
+    static func kernel(_ fake: FakeNetfilter, conntrack: ConntrackLog = ConntrackLog()) -> KernelContext {
         nonisolated(unsafe) let shared = fake
         return KernelContext(
             netfilter: { NFTClient(transport: shared) },
-            hostRoute: { throw NetlinkError(kind: .unsupported, operation: "no route netlink in this test") })
+            hostRoute: { throw NetlinkError(kind: .unsupported, operation: "no route netlink in this test") },
+            deleteConntrack: { family, proto, port in
+                conntrack.calls.append([Int(family), Int(proto), Int(port)])
+                return 0
+            })
     }
 
-    static func portmap(_ port: Int) -> String {
-        #"{"cniVersion":"1.0.0","name":"pm","type":"portmap","runtimeConfig":{"portMappings":[{"hostPort":\#(port),"containerPort":80,"protocol":"tcp"}]},"prevResult":\#(prevResult)}"#
+    static func portmap(_ port: Int, protocol proto: String = "tcp") -> String {
+        #"{"cniVersion":"1.0.0","name":"pm","type":"portmap","runtimeConfig":{"portMappings":[{"hostPort":\#(port),"containerPort":80,"protocol":"\#(proto)"}]},"prevResult":\#(prevResult)}"#
     }
 
     @Test("portmap: the first ADD builds the structure; later ADDs only add rules; DEL removes exactly its own")
@@ -83,5 +93,19 @@ struct NetfilterFlowTests {
         _ = try? plugin.gc(Self.request(.gc, gc, id: ""))
         #expect(filter().count == 3, "ctr1 collected, ctr3 kept: \(filter())")
         #expect(filter().contains { $0?.contains("id: ctr3") == true })
+    }
+
+    @Test("portmap deletes the conntrack entries of UDP host ports after ADD (its family) and DEL (both)")
+    func conntrack() throws {
+        let fake = FakeNetfilter()
+        let log = ConntrackLog()
+        let plugin = PortmapPlugin(kernel: Self.kernel(fake, conntrack: log))
+        let udp = Self.portmap(8080, protocol: "udp")
+        _ = try plugin.add(Self.request(.add, udp))
+        #expect(log.calls == [[2, 17, 8080]])
+        try plugin.del(Self.request(.del, udp))
+        #expect(log.calls == [[2, 17, 8080], [2, 17, 8080], [10, 17, 8080]])
+        _ = try plugin.add(Self.request(.add, Self.portmap(8081), id: "ctr2"))
+        #expect(log.calls.count == 3, "TCP mappings leave conntrack alone")
     }
 }

@@ -38,9 +38,23 @@ public struct PortmapPlugin: CNIPlugin {
                 throw CNIError(.internalError, "unable to set up nftables rules for port mappings: \(error)")
             }
             if container.isV4 && conf.snat { enableLocalhostRouting(to: container) }
+            // After the rules, so that the flow's next packet meets them.
+            flushConntrack(conf, family: container.isV4 ? 2 : 10)
         }
         rollback.commit()
         return result
+    }
+
+    /// Deletes the conntrack entries of the UDP and SCTP host ports (the reference: UDP on ADD
+    /// only): a flow that started before the mapping, or was DNATed to a pod now gone, would
+    /// otherwise keep its old NAT decision while it keeps sending. Best effort.
+    private func flushConntrack(_ conf: PortmapConfig, family: UInt8) {
+        for mapping in conf.mappings where mapping.protocolNumber == 17 || mapping.protocolNumber == 132 {
+            do { _ = try kernel.deleteConntrack(family, mapping.protocolNumber, mapping.hostPort) } catch {
+                ProcessEnvironment().writeStderr(
+                    "portmap: stale conntrack entries for port \(mapping.hostPort) stay: \(error)\n")
+            }
+        }
     }
 
     /// Localhost-originated traffic to a mapped port needs `route_localnet` on the interface
@@ -57,8 +71,13 @@ public struct PortmapPlugin: CNIPlugin {
     public func del(_ request: CNIRequest) throws {
         // Lenient: a config that cannot be read still has its rules removed, so whatever an
         // ADD accepted stays deletable. Only a readable config without mappings skips the work.
-        if let conf = try? PortmapConfig(request), conf.mappings.isEmpty { return }
+        let conf = try? PortmapConfig(request)
+        if let conf, conf.mappings.isEmpty { return }
         try PortmapRules.remove(containerID: request.containerID, client: kernel.netfilter())
+        // Flows DNATed to this pod would keep going nowhere until their entries expire.
+        if let conf {
+            for family: UInt8 in [2, 10] { flushConntrack(conf, family: family) }
+        }
     }
 
     /// Ready when nftables answers.
