@@ -19,6 +19,7 @@ let plugins: [(type: String, target: String, imports: [String])] = [
     ("firewall", "FirewallPlugin", ["Netfilter", "Netlink", "PluginSupport"]),
     ("tuning", "TuningPlugin", ["CNISystem", "Netlink", "PluginSupport"]),
     ("loopback", "LoopbackPlugin", ["Netlink", "PluginSupport"]),
+    ("host-device", "HostDevicePlugin", ["Netlink", "PluginSupport"]),
 ]
 
 var targets: [Target] = [

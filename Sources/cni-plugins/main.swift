@@ -5,6 +5,7 @@ import CNISkeleton
 import CNISystem
 import DhcpPlugin
 import FirewallPlugin
+import HostDevicePlugin
 import HostLocalPlugin
 import Installer
 import IpvlanPlugin
@@ -22,6 +23,7 @@ let plugins: [String: any CNIPlugin] = [
     "bridge": BridgePlugin.plugin,
     "dhcp": DhcpPlugin.plugin,
     "firewall": FirewallPlugin.plugin,
+    "host-device": HostDevicePlugin.plugin,
     "host-local": HostLocalPlugin.plugin,
     "ipvlan": IpvlanPlugin.plugin,
     "loopback": LoopbackPlugin.plugin,

@@ -147,4 +147,11 @@ public struct Link: Sendable, Equatable {
     }
 
     public var isUp: Bool { flags.contains(.up) }
+
+    /// `IFLA_IFALIAS`, when set.
+    public var alias: String? {
+        guard let value = attributes.first(where: { $0.type == LinkAttribute.ifalias.rawValue })?.string, !value.isEmpty
+        else { return nil }
+        return value
+    }
 }

@@ -52,6 +52,10 @@ extension RouteNetlink {
         case namespace(fd: Int32)
         case promiscuous(Bool)
         case allMulticast(Bool)
+        /// `IFLA_IFALIAS`; an empty alias clears it.
+        case alias(String)
+        /// `IFF_UP` on or off.
+        case up(Bool)
     }
 
     static func changeRequest(index: Int32, _ change: LinkChange) -> [UInt8] {
@@ -60,6 +64,7 @@ extension RouteNetlink {
         switch change {
         case .promiscuous(let on): header.change = .promiscuous; header.flags = on ? .promiscuous : []
         case .allMulticast(let on): header.change = .allMulticast; header.flags = on ? .allMulticast : []
+        case .up(let on): header.change = .up; header.flags = on ? .up : []
         default: break
         }
         w.header(header.encoded)
@@ -70,7 +75,8 @@ extension RouteNetlink {
         case .txQueueLength(let length): w.u32(LinkAttribute.txqlen, length)
         case .master(let master): w.u32(LinkAttribute.master, UInt32(bitPattern: master ?? 0))
         case .namespace(let fd): w.u32(LinkAttribute.netnsFD, UInt32(bitPattern: fd))
-        case .promiscuous, .allMulticast: break
+        case .alias(let alias): w.bytes(LinkAttribute.ifalias, Array(alias.utf8))
+        case .promiscuous, .allMulticast, .up: break
         }
         return w.bytes
     }

@@ -1,0 +1,4 @@
+import CNISkeleton
+import HostDevicePlugin
+
+PluginMain.run(HostDevicePlugin.plugin)
