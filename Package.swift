@@ -20,6 +20,7 @@ let plugins: [(type: String, target: String, imports: [String])] = [
     ("tuning", "TuningPlugin", ["CNISystem", "Netlink", "PluginSupport"]),
     ("loopback", "LoopbackPlugin", ["Netlink", "PluginSupport"]),
     ("host-device", "HostDevicePlugin", ["Netlink", "PluginSupport"]),
+    ("tap", "TapPlugin", ["Netlink", "PluginSupport"]),
 ]
 
 var targets: [Target] = [

@@ -14,6 +14,7 @@ import MacvlanPlugin
 import PortmapPlugin
 import PtpPlugin
 import StaticPlugin
+import TapPlugin
 import TuningPlugin
 
 // The multi-call binary: installed once, hard-linked under every plugin name, it runs the
@@ -31,6 +32,7 @@ let plugins: [String: any CNIPlugin] = [
     "portmap": PortmapPlugin.plugin,
     "ptp": PtpPlugin.plugin,
     "static": StaticPlugin.plugin,
+    "tap": TapPlugin.plugin,
     "tuning": TuningPlugin.plugin,
 ]
 

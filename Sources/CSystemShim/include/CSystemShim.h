@@ -13,4 +13,11 @@ int CSystemShim_fstatfs_type(int fd, long *type);
 /// Returns 0 or -1 with errno set.
 int CSystemShim_bind_packet(int fd, int ifindex, unsigned short protocol_be);
 
+/// TUNSETIFF on an open /dev/net/tun: attaches `fd` to a new (or existing) device `name` with
+/// `flags` (IFF_TAP, IFF_NO_PI, IFF_MULTI_QUEUE, ...). Returns 0 or -1 with errno set.
+int CSystemShim_tun_set_iff(int fd, const char *name, int flags);
+
+/// TUNSETPERSIST (what 0), TUNSETOWNER (1) or TUNSETGROUP (2) with `value`. Returns 0 or -1.
+int CSystemShim_tun_set(int fd, int what, unsigned long value);
+
 #endif

@@ -1,0 +1,4 @@
+import CNISkeleton
+import TapPlugin
+
+PluginMain.run(TapPlugin.plugin)
