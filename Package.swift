@@ -21,6 +21,7 @@ let plugins: [(type: String, target: String, imports: [String])] = [
     ("loopback", "LoopbackPlugin", ["Netlink", "PluginSupport"]),
     ("host-device", "HostDevicePlugin", ["Netlink", "PluginSupport"]),
     ("tap", "TapPlugin", ["Netlink", "PluginSupport"]),
+    ("sbr", "SbrPlugin", ["Netlink", "PluginSupport"]),
 ]
 
 var targets: [Target] = [

@@ -13,6 +13,7 @@ import LoopbackPlugin
 import MacvlanPlugin
 import PortmapPlugin
 import PtpPlugin
+import SbrPlugin
 import StaticPlugin
 import TapPlugin
 import TuningPlugin
@@ -31,6 +32,7 @@ let plugins: [String: any CNIPlugin] = [
     "macvlan": MacvlanPlugin.plugin,
     "portmap": PortmapPlugin.plugin,
     "ptp": PtpPlugin.plugin,
+    "sbr": SbrPlugin.plugin,
     "static": StaticPlugin.plugin,
     "tap": TapPlugin.plugin,
     "tuning": TuningPlugin.plugin,

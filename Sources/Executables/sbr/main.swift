@@ -1,0 +1,4 @@
+import CNISkeleton
+import SbrPlugin
+
+PluginMain.run(SbrPlugin.plugin)
