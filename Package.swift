@@ -22,6 +22,8 @@ let plugins: [(type: String, target: String, imports: [String])] = [
     ("host-device", "HostDevicePlugin", ["Netlink", "PluginSupport"]),
     ("tap", "TapPlugin", ["Netlink", "PluginSupport"]),
     ("sbr", "SbrPlugin", ["Netlink", "PluginSupport"]),
+    ("vlan", "VlanPlugin", ["Netlink", "PluginSupport"]),
+    ("dummy", "DummyPlugin", ["Netlink", "PluginSupport"]),
 ]
 
 var targets: [Target] = [

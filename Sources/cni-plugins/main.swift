@@ -4,6 +4,7 @@ import BridgePlugin
 import CNISkeleton
 import CNISystem
 import DhcpPlugin
+import DummyPlugin
 import FirewallPlugin
 import HostDevicePlugin
 import HostLocalPlugin
@@ -17,6 +18,7 @@ import SbrPlugin
 import StaticPlugin
 import TapPlugin
 import TuningPlugin
+import VlanPlugin
 
 // The multi-call binary: installed once, hard-linked under every plugin name, it runs the
 // plugin named by basename(argv[0]) (see ARCHITECTURE.md).
@@ -24,6 +26,7 @@ let plugins: [String: any CNIPlugin] = [
     "bandwidth": BandwidthPlugin.plugin,
     "bridge": BridgePlugin.plugin,
     "dhcp": DhcpPlugin.plugin,
+    "dummy": DummyPlugin.plugin,
     "firewall": FirewallPlugin.plugin,
     "host-device": HostDevicePlugin.plugin,
     "host-local": HostLocalPlugin.plugin,
@@ -36,6 +39,7 @@ let plugins: [String: any CNIPlugin] = [
     "static": StaticPlugin.plugin,
     "tap": TapPlugin.plugin,
     "tuning": TuningPlugin.plugin,
+    "vlan": VlanPlugin.plugin,
 ]
 
 // Delegation to a plugin that is this same binary (host-local under bridge) runs in-process.

@@ -19,7 +19,7 @@ struct InstallerTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let dest = dir + "/opt/cni/bin"
         try FileManager.default.createDirectory(atPath: dest, withIntermediateDirectories: true)
-        try "#!/bin/sh\n".write(toFile: dest + "/vlan", atomically: true, encoding: .utf8)
+        try "#!/bin/sh\n".write(toFile: dest + "/win-bridge", atomically: true, encoding: .utf8)
         try "old".write(toFile: dest + "/bridge", atomically: true, encoding: .utf8)
         for _ in 0..<2 {
             let result = try install(["--dest", dest])
@@ -30,11 +30,13 @@ struct InstallerTests {
             #expect(answer.status == 0 && answer.stdout.contains("supportedVersions"), "\(name): \(answer)")
         }
         #expect(
-            try String(contentsOfFile: dest + "/vlan", encoding: .utf8) == "#!/bin/sh\n", "another suite's plugin stays"
+            try String(contentsOfFile: dest + "/win-bridge", encoding: .utf8) == "#!/bin/sh\n",
+            "another suite's plugin stays"
         )
         let names = try FileManager.default.contentsOfDirectory(atPath: dest).sorted()
         #expect(
-            names == (TestEnvironment.pluginNames + ["cni-plugins", "vlan"]).sorted(), "no temporaries left: \(names)")
+            names == (TestEnvironment.pluginNames + ["cni-plugins", "win-bridge"]).sorted(),
+            "no temporaries left: \(names)")
         let inode = { (name: String) in
             try FileManager.default.attributesOfItem(atPath: dest + "/" + name)[.systemFileNumber] as? Int
         }

@@ -1,0 +1,4 @@
+import CNISkeleton
+import DummyPlugin
+
+PluginMain.run(DummyPlugin.plugin)

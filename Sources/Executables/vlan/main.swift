@@ -1,0 +1,4 @@
+import CNISkeleton
+import VlanPlugin
+
+PluginMain.run(VlanPlugin.plugin)

@@ -1,0 +1,84 @@
+import CNISkeleton
+import Netlink
+import PluginSupport
+
+/// The `dummy` plugin: a dummy link named `CNI_IFNAME` inside the container, with the
+/// addresses IPAM gives it (required, as in the reference). On a kernel without the dummy
+/// driver, ADD fails with an error naming the missing support.
+public struct DummyPlugin: CNIPlugin {
+    /// The plugin instance the executables run.
+    public static let plugin = DummyPlugin()
+
+    public let type = "dummy"
+
+    public init() {}
+
+    static func ipamType(_ request: CNIRequest) throws(CNIError) -> String {
+        let type = try request.config.ipamType()
+        guard !type.isEmpty else {
+            throw .invalidConfig("dummy interface requires an IPAM configuration", details: "key: ipam")
+        }
+        return type
+    }
+
+    public func add(_ request: CNIRequest) throws -> CNIResult {
+        let ipamType = try Self.ipamType(request)
+        let rollback = Rollback()
+        defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("dummy: \($0)\n") }) }
+        let namespace = try NetworkNamespace(path: request.netns)
+        let container = try namespace.withEntered { try RouteNetlink() }
+        if (try? container.link(named: request.ifname)) != nil {
+            throw CNIError(
+                .internalError, "container interface name \"\(request.ifname)\" already exists in \(request.netns)")
+        }
+        switch Result(catching: { () throws(NetlinkError) in
+            try container.addLink(LinkSpec(name: request.ifname, kind: .dummy))
+        }) {
+        case .success: break
+        case .failure(let error):
+            throw error.kind == .unsupported ? CNIError(.internalError, error.description) : error
+        }
+        let link = try container.link(named: request.ifname)
+        rollback.add("dummy \(request.ifname)") { try? container.deleteLink(index: link.index) }
+        var result = CNIResult(
+            cniVersion: request.config.cniVersion,
+            interfaces: [.init(name: request.ifname, mac: link.macString, sandbox: request.netns)])
+        let ipam = try IPAMDelegation.add(request, type: ipamType, rollback: rollback)
+        result.ips = ipam.ips.map {
+            var ip = $0; ip.interface = 0; return ip
+        }
+        result.routes = ipam.routes
+        result.dns = ipam.dns
+        try ContainerNetwork.configureChild(result, ifname: request.ifname, route: container, namespace: namespace)
+        rollback.commit()
+        return result
+    }
+
+    /// IPAM DEL, then the link; a missing netns or link is fine.
+    public func del(_ request: CNIRequest) throws {
+        let ipamType = request.config.lenientIPAMType
+        if !ipamType.isEmpty { try Delegate.run(ipamType, command: .del, request: request) }
+        try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname)
+    }
+
+    public func check(_ request: CNIRequest) throws {
+        let ipamType = try Self.ipamType(request)
+        try Delegate.run(ipamType, command: .check, request: request)
+        guard let previous = try request.config.prevResult() else {
+            throw CNIError(.invalidNetworkConfig, "Required prevResult missing")
+        }
+        let container = try ContainerNetwork.routeSocket(netns: request.netns)
+        guard let link = try? container.link(named: request.ifname), link.kind == "dummy" else {
+            throw CNIError(.internalError, "Container interface \(request.ifname) is missing or not a dummy")
+        }
+        try ContainerCheck.addressesAndRoutes(previous, ifname: request.ifname, link: link, route: container)
+    }
+
+    public func gc(_ request: CNIRequest) throws {
+        try Delegate.run(Self.ipamType(request), command: .gc, request: request)
+    }
+
+    public func status(_ request: CNIRequest) throws {
+        try Delegate.run(Self.ipamType(request), command: .status, request: request)
+    }
+}
