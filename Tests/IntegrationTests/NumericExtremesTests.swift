@@ -60,6 +60,11 @@ struct NumericExtremesTests {
                     #""markMasqBit":@,"runtimeConfig":{"portMappings":[{"hostPort":8081,"containerPort":81}]}"#), true
             ),
             ("firewall", conf("firewall", #""ingressPolicy":"open""#), true),
+            ("sbr", conf("sbr", #""table":@"#), true),
+            ("tap", conf("tap", #""mtu":@,"# + ipam), false),
+            ("tap", conf("tap", #""owner":@,"group":@,"# + ipam), false),
+            ("vlan", conf("vlan", #""master":"cnitnumm0","vlanId":@,"# + ipam), false),
+            ("vlan", conf("vlan", #""master":"cnitnumm0","vlanId":1,"mtu":@,"# + ipam), false),
             (
                 "macvlan",
                 conf(
