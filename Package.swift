@@ -24,6 +24,7 @@ let plugins: [(type: String, target: String, imports: [String])] = [
     ("sbr", "SbrPlugin", ["Netlink", "PluginSupport"]),
     ("vlan", "VlanPlugin", ["Netlink", "PluginSupport"]),
     ("dummy", "DummyPlugin", ["Netlink", "PluginSupport"]),
+    ("vrf", "VrfPlugin", ["CNISystem", "Netlink", "PluginSupport"]),
 ]
 
 var targets: [Target] = [

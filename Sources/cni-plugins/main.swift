@@ -19,6 +19,7 @@ import StaticPlugin
 import TapPlugin
 import TuningPlugin
 import VlanPlugin
+import VrfPlugin
 
 // The multi-call binary: installed once, hard-linked under every plugin name, it runs the
 // plugin named by basename(argv[0]) (see ARCHITECTURE.md).
@@ -40,6 +41,7 @@ let plugins: [String: any CNIPlugin] = [
     "tap": TapPlugin.plugin,
     "tuning": TuningPlugin.plugin,
     "vlan": VlanPlugin.plugin,
+    "vrf": VrfPlugin.plugin,
 ]
 
 // Delegation to a plugin that is this same binary (host-local under bridge) runs in-process.

@@ -34,12 +34,14 @@ struct ExecProtocolTests {
         let result = try Command.run(
             [TestEnvironment.plugin(plugin)], environment: ["CNI_COMMAND": "VERSION"], stdin: "{not json")
         #expect(result.status == 0, "\(result)")
-        // bandwidth speaks 0.3.0 and later only, as the reference does; firewall 0.3.0 and later
-        // (the reference: 0.4.0), so 0.3.1 chains with firewall can be set up and torn down.
+        // bandwidth speaks 0.3.0 and later only and vrf 0.3.1 and later, as the reference does;
+        // firewall 0.3.0 and later (the reference: 0.4.0), so 0.3.1 chains with firewall can be
+        // set up and torn down.
         let versions =
             [
                 "bandwidth": #""0.3.0","0.3.1","0.4.0","1.0.0","1.1.0""#,
                 "firewall": #""0.3.0","0.3.1","0.4.0","1.0.0","1.1.0""#,
+                "vrf": #""0.3.1","0.4.0","1.0.0","1.1.0""#,
             ][plugin] ?? #""0.1.0","0.2.0","0.3.0","0.3.1","0.4.0","1.0.0","1.1.0""#
         #expect(result.stdout == #"{"cniVersion":"1.1.0","supportedVersions":[\#(versions)]}"# + "\n")
     }

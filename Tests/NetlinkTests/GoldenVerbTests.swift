@@ -37,6 +37,8 @@ struct GoldenVerbTests {
             (LinkSpec(name: "cnitiv0", kind: .ipvlan(parent: 2, mode: .l3, flag: .private)), Fixtures.ipvlan),
             (LinkSpec(name: "cnitvl0", kind: .vlan(parent: 2, id: 100)), Fixtures.vlan),
             (LinkSpec(name: "cnitifb1", kind: .ifb), Fixtures.ifb),
+            (LinkSpec(name: "cnitdm0", kind: .dummy), Fixtures.dummy),
+            (LinkSpec(name: "cnitvrf0", kind: .vrf(table: 1010)), Fixtures.vrf),
         ]
         for (spec, golden) in cases {
             #expect(try sent { r throws(NetlinkError) in try r.addLink(spec) } == golden, "\(spec.name)")

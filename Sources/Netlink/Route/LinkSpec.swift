@@ -39,6 +39,8 @@ public struct LinkSpec: Sendable, Equatable {
         case vlan(parent: Int32, id: UInt16)
         case ifb
         case dummy
+        /// A VRF device bound to routing table `table`.
+        case vrf(table: UInt32)
 
         /// The kernel's `IFLA_INFO_KIND` string.
         public var name: String {
@@ -50,6 +52,7 @@ public struct LinkSpec: Sendable, Equatable {
             case .vlan: return "vlan"
             case .ifb: return "ifb"
             case .dummy: return "dummy"
+            case .vrf: return "vrf"
             }
         }
 
@@ -115,6 +118,13 @@ struct IpvlanAttribute: AttributeType {
     static let flags = IpvlanAttribute(rawValue: 2)
 }
 
+/// `IFLA_INFO_DATA` of a VRF (`IFLA_VRF_*`).
+struct VrfAttribute: AttributeType {
+    let rawValue: UInt16
+    init(rawValue: UInt16) { self.rawValue = rawValue }
+    static let table = VrfAttribute(rawValue: 1)
+}
+
 /// `IFLA_INFO_DATA` of an 802.1q vlan (`IFLA_VLAN_*`).
 struct VlanAttribute: AttributeType {
     let rawValue: UInt16
@@ -174,6 +184,8 @@ extension LinkSpec {
             }
         case .vlan(_, let id):
             info.nested(LinkInfoAttribute.data) { $0.u16(VlanAttribute.id, id) }
+        case .vrf(let table):
+            info.nested(LinkInfoAttribute.data) { $0.u32(VrfAttribute.table, table) }
         case .ifb, .dummy:
             break
         }

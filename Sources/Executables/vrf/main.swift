@@ -1,0 +1,4 @@
+import CNISkeleton
+import VrfPlugin
+
+PluginMain.run(VrfPlugin.plugin)
