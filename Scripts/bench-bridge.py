@@ -67,6 +67,32 @@ def run_pods(bin_dir, pods, data_dir, bridge, chain):
     return timings
 
 
+def delete_link(index):
+    """RTM_DELLINK over a raw netlink socket and wait for the ACK: the kernel's own cost of
+    deleting a link, with no process start around it."""
+    import socket
+    import struct
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0) as s:  # NETLINK_ROUTE
+        s.bind((0, 0))
+        ifinfo = struct.pack("=BxHiII", 0, 0, index, 0, 0)
+        s.send(struct.pack("=IHHII", 16 + len(ifinfo), 17, 0x1 | 0x4, 1, 0) + ifinfo)  # REQUEST|ACK
+        s.recv(4096)
+
+
+def kernel_veth_delete(pods):
+    """Median time the kernel takes to delete a pod's veth (created outside the timing)."""
+    times = []
+    for i, pod in enumerate(pods):
+        name = f"benchk{i}"
+        subprocess.run(["ip", "link", "add", name, "type", "veth", "peer", "name", "eth0", "netns", pod], check=True)
+        subprocess.run(["ip", "link", "set", name, "up"], check=True)
+        index = int(open(f"/sys/class/net/{name}/ifindex").read())
+        start = time.perf_counter()
+        delete_link(index)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
 def inner(ours, count, chain):
     pods = [f"benchpod-{os.getpid()}-{i}" for i in range(count)]
     scratch = tempfile.mkdtemp(prefix="bench-bridge-")
@@ -86,6 +112,10 @@ def inner(ours, count, chain):
         for op in ("ADD", "DEL"):
             ratio = statistics.median(results["swift-cni"][op]) / statistics.median(results["go-reference"][op])
             print(f"{op}: swift-cni / go-reference = {ratio:.2f}")
+        if not chain:
+            kernel = kernel_veth_delete(pods)
+            ours_del = statistics.median(results["swift-cni"]["DEL"]) * 1000
+            print(f"kernel veth delete median {kernel:.2f} ms; swift-cni DEL minus that: {ours_del - kernel:.2f} ms")
     finally:
         for pod in pods:
             subprocess.run(["ip", "netns", "delete", pod], capture_output=True)
