@@ -24,9 +24,11 @@ public enum Conntrack {
     /// Deletes, in address family `family` (`AF_INET` 2 or `AF_INET6` 10), every entry whose
     /// original direction goes to `destinationPort` over `protocolNumber`. Returns how many
     /// went; an entry that expired meanwhile is not an error.
-    public static func deleteEntries(family: UInt8, protocolNumber: UInt8, destinationPort: UInt16)
-        throws(NetlinkError) -> Int
-    {
+    ///
+    /// With `destination`, only entries to that address go (a mapping bound to a host IP).
+    public static func deleteEntries(
+        family: UInt8, protocolNumber: UInt8, destinationPort: UInt16, destination: [UInt8]? = nil
+    ) throws(NetlinkError) -> Int {
         let socket = try NetlinkSocket(protocol: NetlinkSocket.netfilterProtocol)
         socket.setReceiveTimeout(seconds: 5)
         let connection = NetlinkConnection(transport: socket)
@@ -34,7 +36,9 @@ public enum Conntrack {
         let header: [UInt8] = [family, 0, 0, 0]
         var deleted = 0
         for entry in try connection.dump(get, payload: header) where entry.type == new {
-            guard let original = try? matchingTuple(entry, protocolNumber, destinationPort) else { continue }
+            guard let original = try? matchingTuple(entry, protocolNumber, destinationPort, destination) else {
+                continue
+            }
             var w = AttributeWriter()
             w.header(header)
             w.nested(Attribute.tupleOriginal, setNestedFlag: true) { $0.header(original) }
@@ -49,9 +53,9 @@ public enum Conntrack {
     }
 
     /// The original tuple's raw attributes when the entry goes to the port over the protocol.
-    static func matchingTuple(_ entry: NetlinkMessage, _ protocolNumber: UInt8, _ port: UInt16) throws(NetlinkError)
-        -> [UInt8]?
-    {
+    static func matchingTuple(
+        _ entry: NetlinkMessage, _ protocolNumber: UInt8, _ port: UInt16, _ destination: [UInt8]? = nil
+    ) throws(NetlinkError) -> [UInt8]? {
         let attributes = try AttributeReader.read(entry.payload.dropFirst(4))
         guard let original = attributes.first(where: { $0.is(Attribute.tupleOriginal) }),
             let proto = try original.nested().first(where: { $0.is(Attribute.tupleProto) })
@@ -62,6 +66,11 @@ public enum Conntrack {
             portBytes.count == 2,
             UInt16(portBytes[0]) << 8 | UInt16(portBytes[1]) == port
         else { return nil }
+        if let destination {
+            // CTA_TUPLE_IP holds CTA_IP_V4_DST (2) or CTA_IP_V6_DST (4).
+            let ip = try original.nested().first { $0.type == 1 }?.nested()
+            guard ip?.first(where: { $0.type == 2 || $0.type == 4 })?.payload == destination else { return nil }
+        }
         return original.payload
     }
 }

@@ -12,16 +12,19 @@ public struct KernelContext: Sendable {
     /// A route netlink connection inside the container's network namespace (`CNI_NETNS`).
     public var containerRoute: @Sendable (_ netns: String) throws -> RouteNetlink
     /// Deletes the conntrack entries of one destination port (`Conntrack.deleteEntries`).
-    public var deleteConntrack: @Sendable (_ family: UInt8, _ protocolNumber: UInt8, _ port: UInt16) throws -> Int
+    public var deleteConntrack:
+        @Sendable (_ family: UInt8, _ protocolNumber: UInt8, _ port: UInt16, _ destination: [UInt8]?) throws -> Int
 
     public init(
         netfilter: @escaping @Sendable () throws -> NFTClient, hostRoute: @escaping @Sendable () throws -> RouteNetlink,
         containerRoute: @escaping @Sendable (_ netns: String) throws -> RouteNetlink = {
             try ContainerNetwork.routeSocket(netns: $0)
         },
-        deleteConntrack: @escaping @Sendable (_ family: UInt8, _ protocolNumber: UInt8, _ port: UInt16) throws -> Int =
-            {
-                try Conntrack.deleteEntries(family: $0, protocolNumber: $1, destinationPort: $2)
+        deleteConntrack:
+            @escaping @Sendable (
+                _ family: UInt8, _ protocolNumber: UInt8, _ port: UInt16, _ destination: [UInt8]?
+            ) throws -> Int = {
+                try Conntrack.deleteEntries(family: $0, protocolNumber: $1, destinationPort: $2, destination: $3)
             }
     ) {
         self.netfilter = netfilter

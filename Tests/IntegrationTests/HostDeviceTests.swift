@@ -52,6 +52,28 @@ struct HostDeviceTests {
         #expect(try pod.ipJSON(["link", "show"]).count == 1)
     }
 
+    @Test(
+        "DEL while the device's name is taken on the node fails and keeps the device findable; a later DEL returns it")
+    func nameTaken() throws {
+        let node = try node("hdn")
+        defer { node.tearDown() }
+        let pod = try node.pod()
+        let conf = config(#""device":"cnithd0""#, ipam: Self.staticIPAM)
+        #expect(try node.run("host-device", "ADD", config: conf, id: "ctr1", pod: pod, ifname: "net1").status == 0)
+        try Command.checked([
+            "ip", "-n", node.ns.name, "link", "add", "cnithd0", "type", "veth", "peer", "name", "cnithdq",
+        ])
+        let refused = try node.run("host-device", "DEL", config: conf, id: "ctr1", pod: pod, ifname: "net1")
+        #expect(refused.status == 1, "\(refused)")
+        #expect(
+            try pod.ipJSON(["link", "show", "net1"]).first?["ifalias"] as? String == "cnithd0", "still net1, alias kept"
+        )
+        try Command.checked(["ip", "-n", node.ns.name, "link", "delete", "cnithd0"])
+        #expect(try node.run("host-device", "DEL", config: conf, id: "ctr1", pod: pod, ifname: "net1").status == 0)
+        #expect(try node.ns.ipJSON(["link", "show", "cnithd0"]).first?["ifalias"] == nil)
+        #expect(try pod.ipJSON(["link", "show"]).count == 1)
+    }
+
     @Test("A failed IPAM step moves the device back, renamed to its original name")
     func rollback() throws {
         let node = try node("hdr")

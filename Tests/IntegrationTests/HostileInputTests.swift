@@ -69,6 +69,7 @@ struct HostileInputTests {
                 ("ctr", "eth0", "a/b"), ("ctr", "..", "hostile"), ("ctr\u{1}", "eth0", "hostile"),
                 ("ctr", "et h0", "hostile"),
                 ("ctr", "e:0", "hostile"), ("ctr", String(repeating: "e", count: 16), "hostile"),
+                ("ctr", "tap%d", "hostile"),
             ]
             for item in cases {
                 for command in ["ADD", "DEL", "CHECK"] {

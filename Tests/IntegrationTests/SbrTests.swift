@@ -47,6 +47,22 @@ struct SbrTests {
         #expect(try !rules(pod).contains { $0["src"] as? String == "10.47.0.5" })
     }
 
+    @Test("A failed ADD removes the rules and routes it made")
+    func rollback() throws {
+        let node = try Node("sbf")
+        defer { node.tearDown() }
+        let (pod, _) = try pod(node)
+        // The second address's gateway cannot be reached, so its default route fails.
+        let prev =
+            #"{"cniVersion":"1.0.0","interfaces":[{"name":"net1","sandbox":"\#(pod.path)"}],"ips":[{"address":"10.47.0.5/24","gateway":"10.47.0.1","interface":0},{"address":"10.46.9.9/24","gateway":"10.46.9.1","interface":0}]}"#
+        let conf = #"{"cniVersion":"1.0.0","name":"sb","type":"sbr","prevResult":\#(prev)}"#
+        let added = try node.run("sbr", "ADD", config: conf, id: "ctr1", pod: pod, ifname: "net1")
+        #expect(added.status == 1, "\(added)")
+        #expect(try !rules(pod).contains { ["10.47.0.5", "10.46.9.9"].contains($0["src"] as? String ?? "") })
+        #expect(try pod.ipJSON(["route", "show", "table", "100"]).isEmpty)
+        #expect(try pod.ipJSON(["route", "show"]).contains { $0["dev"] as? String == "net1" }, "main routes restored")
+    }
+
     @Test("With table set only the rule is added and routes stay in main; unchained ADD is refused")
     func fixedTable() throws {
         let node = try Node("sbt")

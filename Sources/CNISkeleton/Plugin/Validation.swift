@@ -45,6 +45,11 @@ public enum Validation {
         for scalar in name.unicodeScalars where scalar == "/" || scalar == ":" || isGoSpace(scalar) {
             throw CNIError(.invalidEnvironmentVariables, "interface name contains / or : or whitespace characters")
         }
+        // Stricter than the reference: the kernel expands `%d` in a name it creates (`tap%d`
+        // becomes tap0), so the device would not carry the name DEL looks for, and would leak.
+        if name.contains("%") {
+            throw CNIError(.invalidEnvironmentVariables, "interface name contains %, which the kernel would expand")
+        }
     }
 
     /// Go's `unicode.IsSpace`.

@@ -34,7 +34,8 @@ struct HostDeviceConfig {
         if let device {
             selector = .name(device)
         } else if let hwaddr {
-            selector = .mac(hwaddr.lowercased())
+            // Go's net.ParseMAC also takes dashes.
+            selector = .mac(hwaddr.lowercased().replacingDashes())
         } else if let kernelpath {
             guard kernelpath.hasPrefix("/sys/devices/"), !kernelpath.contains("..") else {
                 throw .invalidConfig(
@@ -96,4 +97,8 @@ struct HostDeviceConfig {
         }
         return names
     }
+}
+
+extension String {
+    func replacingDashes() -> String { String(map { $0 == "-" ? ":" : $0 }) }
 }

@@ -89,18 +89,19 @@ public struct HostDevicePlugin: CNIPlugin {
             throw CNIError(.internalError, "container interface name \"\(ifname)\" already exists in \(namespace.path)")
         }
         let hostNamespace = try NetworkNamespace.current()
+        // The alias first, on the host: from here on a DEL after any kill can find the device
+        // and its name (the alias equal to the device's own name marks one moved, not renamed).
+        try host.setLink(index: device.index, .alias(device.name))
+        rollback.add("alias of \(device.name)") { try? host.setLink(index: device.index, .alias("")) }
         // Moving a device to another namespace brings it down, so it can be renamed there.
         try host.setLink(index: device.index, .namespace(fd: namespace.descriptor))
         let moved = try container.link(named: device.name)
         rollback.add("device \(device.name) in the container") {
-            let current = try container.link(index: moved.index)
-            try? container.setLink(index: current.index, .up(false))
-            if current.name != device.name { try container.setLink(index: current.index, .name(device.name)) }
-            try? container.setLink(index: current.index, .alias(""))
-            try container.setLink(index: current.index, .namespace(fd: hostNamespace.descriptor))
+            try Self.moveBack(
+                try container.link(index: moved.index), original: device.name, ifname: nil, container,
+                hostNamespace)
         }
         try container.setLink(index: moved.index, .name(ifname))
-        try container.setLink(index: moved.index, .alias(device.name))
         try container.setLink(index: moved.index, .up(true))
         return try container.link(index: moved.index)
     }
@@ -119,15 +120,37 @@ public struct HostDevicePlugin: CNIPlugin {
         {
             return
         }
-        guard let link = try? container.link(named: request.ifname) else { return }
-        guard let original = link.alias else {
-            throw CNIError(
-                .internalError, "failed to find original ifname for \"\(request.ifname)\" (alias is not set)")
+        if let link = try? container.link(named: request.ifname) {
+            guard let original = link.alias else {
+                throw CNIError(
+                    .internalError, "failed to find original ifname for \"\(request.ifname)\" (alias is not set)")
+            }
+            try Self.moveBack(link, original: original, ifname: request.ifname, container, hostNamespace)
+            return
         }
-        try container.setLink(index: link.index, .up(false))
-        try container.setLink(index: link.index, .name(original))
-        try container.setLink(index: link.index, .alias(""))
-        try container.setLink(index: link.index, .namespace(fd: hostNamespace.descriptor))
+        // An ADD killed between the move and the rename left the device under its own name,
+        // with that name as alias.
+        for link in try container.links() where link.alias == link.name && link.kind != "bridge" {
+            try Self.moveBack(link, original: link.name, ifname: nil, container, hostNamespace)
+        }
+    }
+
+    /// Puts a device back on the host under `original`, down, its alias cleared. When the move
+    /// fails (the name is taken on the host) the device gets `ifname` back, alias kept, so a
+    /// later DEL can try again.
+    static func moveBack(
+        _ link: Link, original: String, ifname: String?, _ container: RouteNetlink, _ host: NetworkNamespace
+    ) throws {
+        try? container.setLink(index: link.index, .up(false))
+        if link.name != original { try container.setLink(index: link.index, .name(original)) }
+        do {
+            try container.setLink(index: link.index, .namespace(fd: host.descriptor))
+        } catch {
+            if let ifname { try? container.setLink(index: link.index, .name(ifname)) }
+            throw CNIError(.internalError, "failed to return \(original) to the host: \(error)")
+        }
+        let route = try RouteNetlink()
+        if let back = try? route.link(named: original) { try? route.setLink(index: back.index, .alias("")) }
     }
 
     public func check(_ request: CNIRequest) throws {

@@ -48,9 +48,16 @@ public struct PortmapPlugin: CNIPlugin {
     /// Deletes the conntrack entries of the UDP and SCTP host ports (the reference: UDP on ADD
     /// only): a flow that started before the mapping, or was DNATed to a pod now gone, would
     /// otherwise keep its old NAT decision while it keeps sending. Best effort.
+    /// A mapping bound to a host IP touches only the entries to that address, and only the
+    /// families the container has are flushed.
     private func flushConntrack(_ conf: PortmapConfig, family: UInt8) {
         for mapping in conf.mappings where mapping.protocolNumber == 17 || mapping.protocolNumber == 132 {
-            do { _ = try kernel.deleteConntrack(family, mapping.protocolNumber, mapping.hostPort) } catch {
+            var destination: [UInt8]? = nil
+            if let hostIP = mapping.hostIP, !hostIP.isUnspecified {
+                guard hostIP.isV4 == (family == 2) else { continue }
+                destination = hostIP.bytes
+            }
+            do { _ = try kernel.deleteConntrack(family, mapping.protocolNumber, mapping.hostPort, destination) } catch {
                 ProcessEnvironment().writeStderr(
                     "portmap: stale conntrack entries for port \(mapping.hostPort) stay: \(error)\n")
             }
@@ -76,7 +83,14 @@ public struct PortmapPlugin: CNIPlugin {
         try PortmapRules.remove(containerID: request.containerID, client: kernel.netfilter())
         // Flows DNATed to this pod would keep going nowhere until their entries expire.
         if let conf {
-            for family: UInt8 in [2, 10] { flushConntrack(conf, family: family) }
+            // The container's families from prevResult when it came; both otherwise.
+            let addresses = ((try? request.config.prevResult()) ?? nil).map {
+                PortmapConfig.containerAddresses($0, ifname: request.ifname)
+            }
+            let families: [UInt8] =
+                addresses.map { found in [UInt8(2), 10].filter { f in found.contains { ($0.isV4 ? 2 : 10) == f } } }
+                ?? [2, 10]
+            for family in families { flushConntrack(conf, family: family) }
         }
     }
 

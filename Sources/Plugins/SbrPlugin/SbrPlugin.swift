@@ -32,6 +32,10 @@ public struct SbrPlugin: CNIPlugin {
         }
         let addresses = Self.addresses(of: request.ifname, in: result)
         var used = try Self.usedTables(container)
+        // Every rule and route this ADD makes is undone if a later step fails (the reference
+        // leaves them, and DEL, which matches rules by the link's addresses, may miss them).
+        let rollback = Rollback()
+        defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("sbr: \($0)\n") }) }
         var moved: [RouteSpec] = []
         for ip in addresses {
             let table: UInt32
@@ -44,20 +48,23 @@ public struct SbrPlugin: CNIPlugin {
                 used.insert(next)
             }
             let bits = UInt8(ip.address.address.bitWidth)
-            try container.addRule(
-                RuleSpec(
-                    family: ip.address.address.isV4 ? .inet : .inet6, source: ip.address.address.bytes,
-                    sourceLength: bits, table: table))
-            if conf.table == nil { moved += try routeTable(table, for: ip, conf, link: link, container) }
+            let rule = RuleSpec(
+                family: ip.address.address.isV4 ? .inet : .inet6, source: ip.address.address.bytes,
+                sourceLength: bits, table: table)
+            try container.addRule(rule)
+            rollback.add("rule from \(ip.address.address)") { try? container.deleteRule(rule) }
+            if conf.table == nil { moved += try routeTable(table, for: ip, conf, link: link, container, rollback) }
         }
-        if conf.table == nil { try cleanMainTable(moved, conf, container) }
+        if conf.table == nil { try cleanMainTable(moved, conf, container, rollback) }
+        rollback.commit()
         return result
     }
 
     /// Fills `table` for one address: a default route through the gateway, and copies of the
     /// interface's routes that belong to the address. Returns the main-table routes copied.
     private func routeTable(
-        _ table: UInt32, for ip: CNIResult.IPConfig, _ conf: SbrConfig, link: Link, _ container: RouteNetlink
+        _ table: UInt32, for ip: CNIResult.IPConfig, _ conf: SbrConfig, link: Link, _ container: RouteNetlink,
+        _ rollback: Rollback
     ) throws -> [RouteSpec] {
         let address = ip.address.address
         let family: AddressFamily = address.isV4 ? .inet : .inet6
@@ -65,10 +72,10 @@ public struct SbrPlugin: CNIPlugin {
         let gateway = conf.gateways.first { $0.isV4 == address.isV4 } ?? ip.gateway
         if let gateway {
             let zero = [UInt8](repeating: 0, count: address.isV4 ? 4 : 16)
-            try container.replaceRoute(
-                RouteSpec(
-                    destination: zero, destinationLength: 0, gateway: gateway.bytes, outputIndex: link.index,
-                    table: table))
+            let route = RouteSpec(
+                destination: zero, destinationLength: 0, gateway: gateway.bytes, outputIndex: link.index, table: table)
+            try container.replaceRoute(route)
+            rollback.add("default route in table \(table)") { try? container.deleteRoute(route) }
         }
         var copied: [RouteSpec] = []
         for route in try container.routes(family: family)
@@ -81,6 +88,7 @@ public struct SbrPlugin: CNIPlugin {
             copy.table = table
             copy.priority = nil
             try container.replaceRoute(copy)
+            rollback.add("route in table \(table)") { try? container.deleteRoute(copy) }
             copied.append(route)
         }
         return copied
@@ -89,9 +97,14 @@ public struct SbrPlugin: CNIPlugin {
     /// Without `addSourceHints` the copied routes leave the main table; with it, the
     /// interface's link-scope subnet routes stay there (with their source address) and only
     /// the others go.
-    private func cleanMainTable(_ routes: [RouteSpec], _ conf: SbrConfig, _ container: RouteNetlink) throws {
+    private func cleanMainTable(
+        _ routes: [RouteSpec], _ conf: SbrConfig, _ container: RouteNetlink, _ rollback: Rollback
+    )
+        throws
+    {
         for route in routes where !(conf.addSourceHints && route.scope == .link) {
             do { try container.deleteRoute(route) } catch { if error.errno != .noSuchFileOrDirectory { throw error } }
+            rollback.add("main-table route") { try? container.replaceRoute(route) }
         }
     }
 
