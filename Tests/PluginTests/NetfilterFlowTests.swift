@@ -34,8 +34,8 @@ struct NetfilterFlowTests {
         return KernelContext(
             netfilter: { NFTClient(transport: shared) },
             hostRoute: { throw NetlinkError(kind: .unsupported, operation: "no route netlink in this test") },
-            deleteConntrack: { family, proto, port, _ in
-                conntrack.calls.append([Int(family), Int(proto), Int(port)])
+            deleteConntrack: { family, proto, port, destination in
+                conntrack.calls.append([Int(family), Int(proto), Int(port)] + (destination ?? []).map(Int.init))
                 return 0
             })
     }
@@ -107,5 +107,15 @@ struct NetfilterFlowTests {
         #expect(log.calls == [[2, 17, 8080], [2, 17, 8080]], "DEL flushes only the container's family")
         _ = try plugin.add(Self.request(.add, Self.portmap(8081), id: "ctr2"))
         #expect(log.calls.count == 2, "TCP mappings leave conntrack alone")
+    }
+
+    @Test("A mapping bound to a host IP flushes only the entries to that address, in its family")
+    func conntrackHostIP() throws {
+        let log = ConntrackLog()
+        let plugin = PortmapPlugin(kernel: Self.kernel(FakeNetfilter(), conntrack: log))
+        let bound = Self.portmap(5353, protocol: "udp")
+            .split(separator: #""protocol":"udp""#).joined(separator: #""protocol":"udp","hostIP":"198.51.100.9""#)
+        _ = try plugin.add(Self.request(.add, bound))
+        #expect(log.calls == [[2, 17, 5353, 198, 51, 100, 9]])
     }
 }
