@@ -109,6 +109,22 @@ final class DhcpLab {
     }
 
     var daemonLog: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+    var serverLog: String { (try? String(contentsOfFile: node.dataDir + "/udhcpd.log", encoding: .utf8)) ?? "" }
+
+    /// The server's view of `address`'s lease ("expired" once released): udhcpd writes its
+    /// lease file on SIGUSR1, and dumpleases prints the time left.
+    func serverLease(_ address: String) throws -> String? {
+        guard let udhcpd else { throw TestFailure("udhcpd is not running") }
+        let file = node.dataDir + "/leases"
+        let before = (try? FileManager.default.attributesOfItem(atPath: file)[.modificationDate] as? Date) ?? nil
+        kill(udhcpd, SIGUSR1)
+        _ = eventually(2) {
+            let now = (try? FileManager.default.attributesOfItem(atPath: file)[.modificationDate] as? Date) ?? nil
+            return now != before
+        }
+        let rows = try Command.checked(["busybox", "dumpleases", "-r", "-f", file]).split(separator: "\n")
+        return rows.first { $0.split(separator: " ").contains(Substring(address)) }.map(String.init)
+    }
 
     func config(version: String = "1.0.0", ipam extra: String = "") -> String {
         #"{"cniVersion":"\#(version)","name":"dhnet","type":"bridge","bridge":"cnitdh0","ipam":{"type":"dhcp","daemonSocketPath":"\#(socket)"\#(extra)}}"#
@@ -149,11 +165,18 @@ struct DhcpTests {
         if version != "0.3.1" {
             #expect(try lab.node.run("bridge", "CHECK", config: withPrev, id: "ctr1", pod: pod).status == 0)
         }
+        let ip = String(address.prefix { $0 != "/" })
+        let granted = try lab.serverLease(ip)
+        #expect(granted != nil && granted?.contains("expired") == false, "\(granted ?? "no lease")")
         #expect(
             try lab.node.run("bridge", "DEL", config: lab.config(version: version), id: "ctr1", pod: pod).status == 0)
         #expect(
             try lab.node.run("bridge", "DEL", config: lab.config(version: version), id: "ctr1", pod: pod).status == 0)
         #expect(lab.daemonLog.contains("released ctr1/dhnet/eth0"), "\(lab.daemonLog)")
+        // The DHCPRELEASE reached the server: it ended the lease rather than letting it run out.
+        let released = try eventually { try lab.serverLease(ip)?.contains("expired") == true }
+        let view = try lab.serverLease(ip) ?? "no lease"
+        #expect(released, "\(view)\n\(lab.serverLog)")
         #expect(try lab.node.links().filter { $0.hasPrefix("veth") }.isEmpty)
     }
 

@@ -11,6 +11,10 @@ struct BridgeDel {
         let conf = BridgeConfig.Teardown(request)
         var cleanup = Cleanup()
         var deleted = false
+        // IPAM first, while the interface exists: dhcp's DHCPRELEASE goes out through it.
+        if !conf.ipamType.isEmpty {
+            cleanup.run("IPAM") { try Delegate.run(conf.ipamType, command: .del, request: request) }
+        }
         cleanup.run("container interface") {
             deleted = try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname)
         }
@@ -21,9 +25,6 @@ struct BridgeDel {
                 guard let bridge = try? host.link(named: conf.bridge), bridge.kind == "bridge" else { return false }
                 return link.masterIndex == bridge.index
             }
-        }
-        if !conf.ipamType.isEmpty {
-            cleanup.run("IPAM") { try Delegate.run(conf.ipamType, command: .del, request: request) }
         }
         if conf.ipMasq {
             cleanup.run("masquerade rules") {
