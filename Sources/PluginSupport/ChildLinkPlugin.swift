@@ -97,19 +97,16 @@ extension ChildLinkPlugin {
     /// IPAM DEL when set, then the link; a missing netns or link is fine. Lenient: only the IPAM type and the container interface matter, so a config that an
     /// ADD accepted (a bad `mtu` or `mode` here is harmless) is always deletable.
     public func del(_ request: CNIRequest) throws {
-        let ipamType = request.config.lenientIPAMType
-        if !ipamType.isEmpty { try Delegate.run(ipamType, command: .del, request: request) }
+        try IPAMDelegation.del(request)
         try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname)
     }
     public func check(_ request: CNIRequest) throws { try flow(request).check(kind: type) }
 
     public func status(_ request: CNIRequest) throws {
-        let ipam = try request.config.ipamType()
-        if !ipam.isEmpty { try Delegate.run(ipam, command: .status, request: request) }
+        try IPAMDelegation.pass(.status, request)
     }
 
     public func gc(_ request: CNIRequest) throws {
-        let ipam = try request.config.ipamType()
-        if !ipam.isEmpty { try Delegate.run(ipam, command: .gc, request: request) }
+        try IPAMDelegation.pass(.gc, request)
     }
 }

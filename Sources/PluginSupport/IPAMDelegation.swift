@@ -14,4 +14,17 @@ public enum IPAMDelegation {
         guard !result.ips.isEmpty else { throw CNIError(.internalError, "IPAM plugin returned missing IP config") }
         return result
     }
+
+    /// IPAM DEL when the config names an IPAM plugin; the type is read leniently, as DEL must
+    /// get through a config that no longer validates.
+    public static func del(_ request: CNIRequest) throws {
+        let type = request.config.lenientIPAMType
+        if !type.isEmpty { try Delegate.run(type, command: .del, request: request) }
+    }
+
+    /// Passes `command` (GC, STATUS) on to the IPAM plugin, when the config names one.
+    public static func pass(_ command: CNICommand, _ request: CNIRequest) throws {
+        let type = try request.config.ipamType()
+        if !type.isEmpty { try Delegate.run(type, command: command, request: request) }
+    }
 }

@@ -56,8 +56,7 @@ public struct DummyPlugin: CNIPlugin {
 
     /// IPAM DEL, then the link; a missing netns or link is fine.
     public func del(_ request: CNIRequest) throws {
-        let ipamType = request.config.lenientIPAMType
-        if !ipamType.isEmpty { try Delegate.run(ipamType, command: .del, request: request) }
+        try IPAMDelegation.del(request)
         try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname)
     }
 

@@ -109,8 +109,7 @@ public struct HostDevicePlugin: CNIPlugin {
     /// IPAM DEL (also when the netns is gone: the reference leaks the reservation then), then
     /// the device back to the host under its original name, left down.
     public func del(_ request: CNIRequest) throws {
-        let ipamType = request.config.lenientIPAMType
-        if !ipamType.isEmpty { try Delegate.run(ipamType, command: .del, request: request) }
+        try IPAMDelegation.del(request)
         guard !request.netns.isEmpty else { return }
         let container: RouteNetlink
         let hostNamespace = try NetworkNamespace.current()
@@ -174,12 +173,10 @@ public struct HostDevicePlugin: CNIPlugin {
     }
 
     public func gc(_ request: CNIRequest) throws {
-        let ipam = try request.config.ipamType()
-        if !ipam.isEmpty { try Delegate.run(ipam, command: .gc, request: request) }
+        try IPAMDelegation.pass(.gc, request)
     }
 
     public func status(_ request: CNIRequest) throws {
-        let ipam = try request.config.ipamType()
-        if !ipam.isEmpty { try Delegate.run(ipam, command: .status, request: request) }
+        try IPAMDelegation.pass(.status, request)
     }
 }

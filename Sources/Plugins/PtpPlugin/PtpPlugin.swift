@@ -134,8 +134,7 @@ public struct PtpPlugin: CNIPlugin {
     /// Reads only `ipMasq` and the IPAM type, leniently: what an ADD accepted stays deletable.
     public func del(_ request: CNIRequest) throws {
         let ipMasq = request.config.fields.lenientBool("ipMasq") ?? false
-        let ipamType = request.config.lenientIPAMType
-        if !ipamType.isEmpty { try Delegate.run(ipamType, command: .del, request: request) }
+        try IPAMDelegation.del(request)
         var cleanup = Cleanup()
         var deleted = false
         cleanup.run("container interface") {

@@ -113,8 +113,7 @@ public struct TapPlugin: CNIPlugin {
 
     /// IPAM DEL, then the device; a missing netns or device is fine.
     public func del(_ request: CNIRequest) throws {
-        let ipamType = request.config.lenientIPAMType
-        if !ipamType.isEmpty { try Delegate.run(ipamType, command: .del, request: request) }
+        try IPAMDelegation.del(request)
         try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname)
     }
 
@@ -132,12 +131,10 @@ public struct TapPlugin: CNIPlugin {
     }
 
     public func gc(_ request: CNIRequest) throws {
-        let ipam = try request.config.ipamType()
-        if !ipam.isEmpty { try Delegate.run(ipam, command: .gc, request: request) }
+        try IPAMDelegation.pass(.gc, request)
     }
 
     public func status(_ request: CNIRequest) throws {
-        let ipam = try request.config.ipamType()
-        if !ipam.isEmpty { try Delegate.run(ipam, command: .status, request: request) }
+        try IPAMDelegation.pass(.status, request)
     }
 }
