@@ -84,6 +84,9 @@ struct DhcpCodecTests {
         #expect(throws: CNIError.self) { try DhcpDaemon(arguments: ["-bogus"]) }
         #expect(throws: CNIError.self) { try DhcpDaemon(arguments: ["-pidfile", "relative"]) }
         #expect(throws: CNIError.self) { try DhcpDaemon.duration("ten") }
+        for extreme in ["1" + String(repeating: "0", count: 400) + "h", "99999999999999999999s", "0s"] {
+            #expect(throws: CNIError.self) { try DhcpDaemon.duration(extreme) }
+        }
     }
 
     @Test("Client IDs are <containerID>/<network>/<ifname> cut to 254 bytes")

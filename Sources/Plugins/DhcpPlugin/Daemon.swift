@@ -64,7 +64,8 @@ struct DhcpDaemon: Sendable {
                 unit.append(character)
             }
         }
-        guard !number.isEmpty, flush(), total > 0 else {
+        // Bounded well inside what a timer or a poll timeout converts without trapping.
+        guard !number.isEmpty, flush(), total > 0, total < 1e9 else {
             throw CNIError(.invalidEnvironmentVariables, "invalid duration \"\(text)\"")
         }
         return total
