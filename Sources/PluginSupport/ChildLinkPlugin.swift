@@ -66,9 +66,7 @@ public struct ChildLinkFlow {
     /// The link must be a `kind` child with prevResult's MAC, carrying prevResult's addresses and routes.
     public func check(kind: String) throws {
         if !ipamType.isEmpty { try Delegate.run(ipamType, command: .check, request: request) }
-        guard let previous = try request.config.prevResult() else {
-            throw CNIError(.invalidNetworkConfig, "Required prevResult missing")
-        }
+        let previous = try request.config.requiredPrevResult()
         guard let entry = previous.interfaces.first(where: { $0.name == request.ifname }),
             entry.sandbox == request.netns
         else {

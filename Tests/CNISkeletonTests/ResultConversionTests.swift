@@ -199,4 +199,15 @@ struct ResultConversionTests {
         #expect(dispatch(env, plugin) == 0)
         #expect(try plugin.requests.first?.config.prevResult() == CNIResult(cniVersion: "1.0.0"))
     }
+
+    @Test("A plugin that needs prevResult gets code 7 with the reference's message when it is absent")
+    func requiredPrevResult() throws {
+        let env = FakeEnvironment(command: "CHECK", stdin: #"{"cniVersion":"1.0.0","name":"n"}"#)
+        let plugin = RecordingPlugin()
+        _ = dispatch(env, plugin)
+        let config = try #require(plugin.requests.first?.config)
+        #expect(throws: CNIError(.invalidNetworkConfig, "ptp: Required prevResult missing")) {
+            try config.requiredPrevResult(prefix: "ptp: ")
+        }
+    }
 }

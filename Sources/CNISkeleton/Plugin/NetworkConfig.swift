@@ -60,6 +60,15 @@ public struct NetworkConfig: Sendable {
         }
     }
 
+    /// `prevResult`, which the caller needs: its absence is code 7, with the reference's message
+    /// after `prefix` (ptp's says "ptp: ").
+    public func requiredPrevResult(prefix: String = "") throws(CNIError) -> CNIResult {
+        guard let result = try prevResult() else {
+            throw CNIError(.invalidNetworkConfig, prefix + "Required prevResult missing")
+        }
+        return result
+    }
+
     /// The attachments GC must keep: `cni.dev/valid-attachments`, or the 1.1.0 tag's
     /// `cni.dev/attachments` when only that is present. Absent is an error (code 7); null means none.
     public func validAttachments() throws(CNIError) -> [Attachment] {

@@ -93,9 +93,7 @@ public struct BandwidthPlugin: CNIPlugin {
     /// Each configured direction must have its tbf with the exact rate, limit and buffer.
     public func check(_ request: CNIRequest) throws {
         let limits = try BandwidthLimits(request)
-        guard let previous = try request.config.prevResult() else {
-            throw CNIError(.invalidNetworkConfig, "Required prevResult missing")
-        }
+        let previous = try request.config.requiredPrevResult()
         guard !limits.isEmpty else { return }
         let host = try kernel.hostRoute()
         let hostVeth = try hostInterface(request, previous, host: host)

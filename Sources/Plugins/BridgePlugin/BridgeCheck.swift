@@ -11,9 +11,7 @@ struct BridgeCheck {
     func run() throws {
         let conf = try BridgeConfig(request)
         if !conf.ipamType.isEmpty { try Delegate.run(conf.ipamType, command: .check, request: request) }
-        guard let previous = try request.config.prevResult() else {
-            throw CNIError(.invalidNetworkConfig, "Required prevResult missing")
-        }
+        let previous = try request.config.requiredPrevResult()
         let host = try RouteNetlink()
         guard let bridgeEntry = previous.interfaces.first(where: { $0.name == conf.bridge }),
             let bridge = try? host.link(named: conf.bridge), bridge.kind == "bridge"

@@ -63,9 +63,7 @@ public struct DummyPlugin: CNIPlugin {
     public func check(_ request: CNIRequest) throws {
         let ipamType = try Self.ipamType(request)
         try Delegate.run(ipamType, command: .check, request: request)
-        guard let previous = try request.config.prevResult() else {
-            throw CNIError(.invalidNetworkConfig, "Required prevResult missing")
-        }
+        let previous = try request.config.requiredPrevResult()
         let container = try ContainerNetwork.routeSocket(netns: request.netns)
         guard let link = try? container.link(named: request.ifname), link.kind == "dummy" else {
             throw CNIError(.internalError, "Container interface \(request.ifname) is missing or not a dummy")

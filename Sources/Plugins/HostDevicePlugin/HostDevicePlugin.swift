@@ -155,9 +155,7 @@ public struct HostDevicePlugin: CNIPlugin {
     public func check(_ request: CNIRequest) throws {
         let conf = try HostDeviceConfig(request)
         if !conf.ipamType.isEmpty { try Delegate.run(conf.ipamType, command: .check, request: request) }
-        guard let previous = try request.config.prevResult() else {
-            throw CNIError(.invalidNetworkConfig, "Required prevResult missing")
-        }
+        let previous = try request.config.requiredPrevResult()
         if conf.dpdk { return }
         let container = try ContainerNetwork.routeSocket(netns: request.netns)
         guard let link = try? container.link(named: request.ifname) else {

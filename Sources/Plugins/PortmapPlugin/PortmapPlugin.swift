@@ -102,9 +102,7 @@ public struct PortmapPlugin: CNIPlugin {
     /// Every mapping and masquerade rule of the container must be present.
     public func check(_ request: CNIRequest) throws {
         let conf = try PortmapConfig(request)
-        guard let result = try request.config.prevResult() else {
-            throw CNIError(.invalidNetworkConfig, "Required prevResult missing")
-        }
+        let result = try request.config.requiredPrevResult()
         guard !conf.mappings.isEmpty else { return }
         let client = try kernel.netfilter()
         for container in PortmapConfig.containerAddresses(result, ifname: request.ifname) {

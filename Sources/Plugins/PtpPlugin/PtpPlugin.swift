@@ -170,9 +170,7 @@ public struct PtpPlugin: CNIPlugin {
         let conf = try Config(request)
         let namespace = try NetworkNamespace(path: request.netns)
         try Delegate.run(conf.ipamType, command: .check, request: request)
-        guard let previous = try request.config.prevResult() else {
-            throw CNIError(.invalidNetworkConfig, "ptp: Required prevResult missing")
-        }
+        let previous = try request.config.requiredPrevResult(prefix: "ptp: ")
         guard let entry = previous.interfaces.first(where: { $0.name == request.ifname && $0.sandbox == request.netns })
         else {
             throw CNIError(.internalError, "Sandbox in prevResult doesn't match configured netns: \(request.netns)")

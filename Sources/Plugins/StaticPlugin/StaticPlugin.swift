@@ -24,9 +24,7 @@ public struct StaticPlugin: CNIPlugin {
     /// Every configured address that prevResult lists must carry the configured gateway.
     public func check(_ request: CNIRequest) throws {
         let config = try StaticConfig(request.config, args: request.args)
-        guard let previous = try request.config.prevResult() else {
-            throw CNIError(.invalidNetworkConfig, "Required prevResult missing")
-        }
+        let previous = try request.config.requiredPrevResult()
         for address in config.addresses {
             guard let found = previous.ips.first(where: { $0.address.address == address.address.address }) else {
                 continue

@@ -120,9 +120,7 @@ public struct TapPlugin: CNIPlugin {
     public func check(_ request: CNIRequest) throws {
         let conf = try Config(request)
         if !conf.ipamType.isEmpty { try Delegate.run(conf.ipamType, command: .check, request: request) }
-        guard let previous = try request.config.prevResult() else {
-            throw CNIError(.invalidNetworkConfig, "Required prevResult missing")
-        }
+        let previous = try request.config.requiredPrevResult()
         let container = try ContainerNetwork.routeSocket(netns: request.netns)
         guard let link = try? container.link(named: request.ifname), link.kind == "tun" else {
             throw CNIError(.internalError, "Container interface \(request.ifname) is missing or not a tap device")

@@ -23,9 +23,7 @@ public struct TuningPlugin: CNIPlugin {
 
     public func add(_ request: CNIRequest) throws -> CNIResult {
         let conf = try TuningConfig(request)
-        guard var result = try request.config.prevResult() else {
-            throw CNIError(.invalidNetworkConfig, "Required prevResult missing")
-        }
+        var result = try request.config.requiredPrevResult()
         result.cniVersion = request.config.cniVersion
         let rollback = Rollback()
         defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("tuning: \($0)\n") }) }
@@ -108,9 +106,7 @@ public struct TuningPlugin: CNIPlugin {
 
     public func check(_ request: CNIRequest) throws {
         let conf = try TuningConfig(request)
-        guard try request.config.prevResult() != nil else {
-            throw CNIError(.invalidNetworkConfig, "Required prevResult missing")
-        }
+        _ = try request.config.requiredPrevResult()
         let namespace = try NetworkNamespace(path: request.netns)
         let mismatch = try namespace.withEntered { () throws -> String? in
             for (key, value) in conf.sysctl {
