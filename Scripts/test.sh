@@ -39,7 +39,19 @@ swift format lint --strict --recursive Sources Tests Package.swift
 swift build --build-tests --explicit-target-dependency-import-check error
 
 status=0
-SWIFT_CNI_BIN_DIR="$bin" SWIFT_CNI_SEPARATE_DIR="$separate" swift test "$@" || status=$?
+log="$root/.build/test.log"
+SWIFT_CNI_BIN_DIR="$bin" SWIFT_CNI_SEPARATE_DIR="$separate" swift test "$@" 2>&1 | tee "$log" || status=$?
+
+# As root everything the tests need was installed above, so a skipped test means a missing
+# package or a broken set-up, not a reason to pass.
+if [[ $(id -u) -eq 0 ]]; then
+    skipped="$(grep -E '^[^ ]+ (Test|Suite) ".*" skipped' "$log" || true)"
+    if [[ -n "$skipped" ]]; then
+        echo "test.sh: tests were skipped although running as root:" >&2
+        echo "$skipped" >&2
+        status=1
+    fi
+fi
 
 # Every integration test removes what it made; anything left is a bug worth failing for.
 if [[ $(id -u) -eq 0 ]]; then
