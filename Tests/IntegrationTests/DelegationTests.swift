@@ -59,6 +59,27 @@ struct DelegationTests {
         #expect(log(dir) == ["ADD", "DEL"])
     }
 
+    @Test("An IPAM binary that is still open for writing (ETXTBSY) is exec'd once the writer lets go")
+    func textFileBusy() throws {
+        let node = try Node("dlb")
+        let dir = try TestEnvironment.scratchDirectory("fake")
+        defer { node.tearDown(); try? FileManager.default.removeItem(atPath: dir) }
+        try fakeIPAM(dir)
+        let writer = open(dir + "/fake-ipam", O_WRONLY | O_CLOEXEC)
+        #expect(writer >= 0)
+        // The writer lets go while the plugin is waiting to retry.
+        let release = Thread {
+            usleep(1_500_000)
+            close(writer)
+        }
+        release.start()
+        let pod = try node.pod()
+        let added = try invocation("ADD", dir: dir, pod: pod).run(stdin: config(), node: node.ns)
+        #expect(added.status == 0, "\(added)")
+        #expect(try invocation("DEL", dir: dir, pod: pod).run(stdin: config(), node: node.ns).status == 0)
+        #expect(log(dir) == ["ADD", "DEL"])
+    }
+
     /// Not R27 as written: like the reference, a failed IPAM ADD is not followed by IPAM DEL,
     /// since it owns nothing and a DEL would release a live attachment's reservation when the
     /// ADD was a repeat (IPAM refused the duplicate).

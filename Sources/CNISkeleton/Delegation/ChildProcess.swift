@@ -1,3 +1,4 @@
+import CNISystem
 import Glibc
 
 /// Runs a program with given stdin bytes, capturing stdout; stderr is inherited so a
@@ -30,7 +31,14 @@ struct ChildProcess {
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup(executable), nil]
         let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
-        let rc = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        // A plugin binary still open for writing (being installed, or a forked process holding the
+        // writer's descriptor) refuses exec with ETXTBSY for a moment: retried like libcni does,
+        // up to five times a second apart.
+        var rc = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        for _ in 0..<5 where rc == ETXTBSY {
+            Sleep.microseconds(1_000_000)
+            rc = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        }
         close(inPipe[0]); close(outPipe[1])
         guard rc == 0 else {
             close(inPipe[1]); close(outPipe[0])
