@@ -15,6 +15,21 @@ public enum IPAMDelegation {
         return result
     }
 
+    /// IPAM ADD whose addresses, routes and DNS go into `result`, the addresses on its first
+    /// interface (the single container interface these plugins create).
+    public static func add(
+        _ request: CNIRequest, type: String, rollback: Rollback, into result: inout CNIResult
+    ) throws {
+        let ipam = try add(request, type: type, rollback: rollback)
+        result.ips = ipam.ips.map {
+            var ip = $0
+            ip.interface = 0
+            return ip
+        }
+        result.routes = ipam.routes
+        result.dns = ipam.dns
+    }
+
     /// IPAM DEL when the config names an IPAM plugin; the type is read leniently, as DEL must
     /// get through a config that no longer validates.
     public static func del(_ request: CNIRequest) throws {

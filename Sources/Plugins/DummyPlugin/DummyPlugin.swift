@@ -43,12 +43,7 @@ public struct DummyPlugin: CNIPlugin {
         var result = CNIResult(
             cniVersion: request.config.cniVersion,
             interfaces: [.init(name: request.ifname, mac: link.macString, sandbox: request.netns)])
-        let ipam = try IPAMDelegation.add(request, type: ipamType, rollback: rollback)
-        result.ips = ipam.ips.map {
-            var ip = $0; ip.interface = 0; return ip
-        }
-        result.routes = ipam.routes
-        result.dns = ipam.dns
+        try IPAMDelegation.add(request, type: ipamType, rollback: rollback, into: &result)
         try ContainerNetwork.configureChild(result, ifname: request.ifname, route: container, namespace: namespace)
         rollback.commit()
         return result

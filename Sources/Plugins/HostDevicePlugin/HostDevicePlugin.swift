@@ -36,12 +36,7 @@ public struct HostDevicePlugin: CNIPlugin {
             rollback: rollback)
         result.interfaces = [.init(name: link.name, mac: link.macString, sandbox: request.netns)]
         if !conf.ipamType.isEmpty {
-            let ipam = try IPAMDelegation.add(request, type: conf.ipamType, rollback: rollback)
-            result.ips = ipam.ips.map {
-                var ip = $0; ip.interface = 0; return ip
-            }
-            result.routes = ipam.routes
-            result.dns = ipam.dns
+            try IPAMDelegation.add(request, type: conf.ipamType, rollback: rollback, into: &result)
             try ContainerNetwork.configureChild(result, ifname: request.ifname, route: container, namespace: namespace)
         }
         rollback.commit()

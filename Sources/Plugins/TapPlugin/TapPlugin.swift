@@ -98,12 +98,7 @@ public struct TapPlugin: CNIPlugin {
         var result = CNIResult(cniVersion: request.config.cniVersion)
         result.interfaces = [.init(name: request.ifname, mac: "", sandbox: request.netns)]
         if !conf.ipamType.isEmpty {
-            let ipam = try IPAMDelegation.add(request, type: conf.ipamType, rollback: rollback)
-            result.ips = ipam.ips.map {
-                var ip = $0; ip.interface = 0; return ip
-            }
-            result.routes = ipam.routes
-            result.dns = ipam.dns
+            try IPAMDelegation.add(request, type: conf.ipamType, rollback: rollback, into: &result)
             try ContainerNetwork.configureChild(result, ifname: request.ifname, route: container, namespace: namespace)
         }
         result.interfaces[0].mac = try container.link(index: link.index).macString
