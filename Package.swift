@@ -19,7 +19,7 @@ let plugins: [(type: String, target: String, imports: [String])] = [
     ("firewall", "FirewallPlugin", ["Netfilter", "Netlink", "PluginSupport"]),
     ("tuning", "TuningPlugin", ["CNISystem", "Netlink", "PluginSupport"]),
     ("loopback", "LoopbackPlugin", ["Netlink", "PluginSupport"]),
-    ("host-device", "HostDevicePlugin", ["Netlink", "PluginSupport"]),
+    ("host-device", "HostDevicePlugin", ["CNISystem", "Netlink", "PluginSupport"]),
     ("tap", "TapPlugin", ["Netlink", "PluginSupport"]),
     ("sbr", "SbrPlugin", ["Netlink", "PluginSupport"]),
     ("vlan", "VlanPlugin", ["Netlink", "PluginSupport"]),

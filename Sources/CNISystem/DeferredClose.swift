@@ -67,15 +67,7 @@ public enum DeferredClose {
     /// Descriptors the plugin itself inherited without close-on-exec (a runtime's pipes among
     /// them, possibly) are not the helper's to keep: everything above the socket goes.
     static func closeInherited() {
-        guard let dir = opendir("/proc/self/fd") else { return }
-        var open: [Int32] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: &entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if let fd = Int32(name), fd > 3 { open.append(fd) }
-        }
-        closedir(dir)
-        for fd in open { _ = Glibc.close(fd) }
+        let open = (DirectoryEntries.names(atPath: "/proc/self/fd") ?? []).compactMap { Int32($0) }
+        for fd in open where fd > 3 { _ = Glibc.close(fd) }
     }
 }

@@ -1,4 +1,5 @@
 import CNISkeleton
+import CNISystem
 import Glibc
 
 /// Which host device an attachment takes: by name, MAC, sysfs device path, PCI address, or the
@@ -85,18 +86,7 @@ struct HostDeviceConfig {
         return names.sorted()
     }
 
-    private static func list(_ path: String) -> [String] {
-        guard let dir = opendir(path) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: &entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
-    }
+    private static func list(_ path: String) -> [String] { DirectoryEntries.names(atPath: path) ?? [] }
 }
 
 extension String {
