@@ -30,16 +30,18 @@ let plugins: [(type: String, target: String, imports: [String])] = [
 var targets: [Target] = [
     // Errno, whole-file I/O, atomic replace, state directories: the one system layer.
     .target(name: "CNISystem"),
-    .target(name: "CNISkeleton", dependencies: ["CNISystem"]),
+    // IPAddress, IPPrefix, MACAddress: the typed values every layer above speaks.
+    .target(name: "NetAddress"),
+    .target(name: "CNISkeleton", dependencies: ["CNISystem", "NetAddress"]),
     .target(name: "CSystemShim"),
-    .target(name: "Netlink", dependencies: ["CNISystem", "CSystemShim"]),
+    .target(name: "Netlink", dependencies: ["CNISystem", "CSystemShim", "NetAddress"]),
     .systemLibrary(name: "CLibmnl", path: "Sources/CLibmnl"),
     .systemLibrary(name: "CLibnftnl", path: "Sources/CLibnftnl"),
     // The libmnl functions libnftnl needs, so no shared library is linked (no libmnl.a exists in Debian).
     .target(name: "CMnl"),
     .target(
         name: "Netfilter",
-        dependencies: ["Netlink", "CLibnftnl", "CMnl"],
+        dependencies: ["Netlink", "NetAddress", "CLibnftnl", "CMnl"],
         // libnftnl from its static archive, so the binaries are fully static.
         linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libnftnl.a"])]
     ),
@@ -53,8 +55,9 @@ var targets: [Target] = [
         path: "Sources/cni-plugins"
     ),
     .target(name: "TestSupport", dependencies: [], path: "Tests/TestSupport"),
+    .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"]),
     .testTarget(name: "CNISkeletonTests", dependencies: ["CNISkeleton"]),
-    .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
+    .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetAddress"]),
     .testTarget(name: "IPAMTests", dependencies: ["IPAM", "CNISkeleton"]),
     .testTarget(
         name: "PluginTests",
@@ -63,7 +66,8 @@ var targets: [Target] = [
             "Netfilter", "Netlink",
             "CNISkeleton", "CLibmnl", "CMnl",
         ]),
-    .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Netlink"], exclude: ["Fixtures"]),
+    .testTarget(
+        name: "IntegrationTests", dependencies: ["TestSupport", "Netlink", "NetAddress"], exclude: ["Fixtures"]),
     .testTarget(name: "InteropTests", dependencies: ["TestSupport"], exclude: ["driver", "cri"]),
 ]
 

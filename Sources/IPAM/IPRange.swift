@@ -113,32 +113,3 @@ public struct RangeSet: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { ranges.map(\.description).joined(separator: ",") }
 }
-
-extension IPAddress {
-    /// The address `n` steps further (wrapping inside the family).
-    public func advanced(by n: Int) -> IPAddress {
-        switch self {
-        case .v4(let v): return .v4(n >= 0 ? v &+ UInt32(truncatingIfNeeded: n) : v &- UInt32(truncatingIfNeeded: -n))
-        case .v6(let v): return .v6(n >= 0 ? v &+ UInt128(n) : v &- UInt128(-n))
-        }
-    }
-
-    /// `self - other` as an unsigned count; both must be of one family with self >= other.
-    public func distance(to other: IPAddress) -> UInt128 {
-        switch (self, other) {
-        case (.v4(let a), .v4(let b)): return a >= b ? UInt128(a - b) : 0
-        case (.v6(let a), .v6(let b)): return a >= b ? a - b : 0
-        default: return 0
-        }
-    }
-}
-
-extension IPPrefix {
-    /// The highest address of the prefix (IPv4: the broadcast address).
-    public var lastAddress: IPAddress {
-        switch network {
-        case .v4(let v): return .v4(v | (prefixLength == 0 ? ~0 : ~(~UInt32(0) << UInt32(32 - prefixLength))))
-        case .v6(let v): return .v6(v | (prefixLength == 0 ? ~0 : ~(~UInt128(0) << UInt128(128 - prefixLength))))
-        }
-    }
-}

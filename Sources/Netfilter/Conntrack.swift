@@ -1,3 +1,4 @@
+import NetAddress
 import Netlink
 
 /// Connection tracking over ctnetlink (`NETLINK_NETFILTER`, subsystem `NFNL_SUBSYS_CTNETLINK`):
@@ -27,7 +28,7 @@ public enum Conntrack {
     ///
     /// With `destination`, only entries to that address go (a mapping bound to a host IP).
     public static func deleteEntries(
-        family: UInt8, protocolNumber: UInt8, destinationPort: UInt16, destination: [UInt8]? = nil
+        family: UInt8, protocolNumber: UInt8, destinationPort: UInt16, destination: IPAddress? = nil
     ) throws(NetlinkError) -> Int {
         let socket = try NetlinkSocket(protocol: NetlinkSocket.netfilterProtocol)
         socket.setReceiveTimeout(seconds: 5)
@@ -54,7 +55,7 @@ public enum Conntrack {
 
     /// The original tuple's raw attributes when the entry goes to the port over the protocol.
     static func matchingTuple(
-        _ entry: NetlinkMessage, _ protocolNumber: UInt8, _ port: UInt16, _ destination: [UInt8]? = nil
+        _ entry: NetlinkMessage, _ protocolNumber: UInt8, _ port: UInt16, _ destination: IPAddress? = nil
     ) throws(NetlinkError) -> [UInt8]? {
         let attributes = try AttributeReader.read(entry.payload.dropFirst(4))
         guard let original = attributes.first(where: { $0.is(Attribute.tupleOriginal) }),
@@ -69,7 +70,8 @@ public enum Conntrack {
         if let destination {
             // CTA_TUPLE_IP holds CTA_IP_V4_DST (2) or CTA_IP_V6_DST (4).
             let ip = try original.nested().first { $0.type == 1 }?.nested()
-            guard ip?.first(where: { $0.type == 2 || $0.type == 4 })?.payload == destination else { return nil }
+            let sent = ip?.first { $0.type == 2 || $0.type == 4 }
+            guard let sent, IPAddress(bytes: sent.payload) == destination else { return nil }
         }
         return original.payload
     }

@@ -1,11 +1,13 @@
 import CLibnftnl
+import NetAddress
 
 /// Each statement as the expressions `nft` generates for it in an inet/ip/ip6 table.
 enum NFTExpressions {
     static func add(_ statement: NFTStatement, family: NFTFamily, to rule: OpaquePointer) {
         switch statement {
-        case .address(let field, let equal, let address, let length):
-            let v4 = address.count == 4
+        case .address(let field, let equal, let prefix):
+            let address = prefix.address.bytes, length = prefix.boundedLength
+            let v4 = prefix.address.isV4
             // In inet tables nft guards address matches with the protocol (meta nfproto).
             if family == .inet {
                 meta(NFT_META_NFPROTO.rawValue, rule)
@@ -41,7 +43,7 @@ enum NFTExpressions {
             nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_OFFSET), 6)
             nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_LEN), 6)
             nftnl_rule_add_expr(rule, e)
-            compare(equal: equal, mac, rule)
+            compare(equal: equal, mac.bytes, rule)
         case .destinationIsLocal:
             let e = nftnl_expr_alloc("fib")!
             nftnl_expr_set_u32(e, attr(NFTNL_EXPR_FIB_FLAGS), UInt32(NFTA_FIB_F_DADDR.rawValue))
@@ -61,11 +63,11 @@ enum NFTExpressions {
             nftnl_rule_add_expr(rule, e)
             compare(equal: true, [UInt8(port >> 8), UInt8(port & 0xff)], rule)
         case .dnat(let address, let port):
-            load(address, into: reg1, rule)
+            load(address.bytes, into: reg1, rule)
             load([UInt8(port >> 8), UInt8(port & 0xff)], into: UInt32(NFT_REG_2.rawValue), rule)
             let e = nftnl_expr_alloc("nat")!
             nftnl_expr_set_u32(e, attr(NFTNL_EXPR_NAT_TYPE), UInt32(NFT_NAT_DNAT.rawValue))
-            nftnl_expr_set_u32(e, attr(NFTNL_EXPR_NAT_FAMILY), UInt32(address.count == 4 ? NFPROTO_IPV4 : NFPROTO_IPV6))
+            nftnl_expr_set_u32(e, attr(NFTNL_EXPR_NAT_FAMILY), UInt32(address.isV4 ? NFPROTO_IPV4 : NFPROTO_IPV6))
             nftnl_expr_set_u32(e, attr(NFTNL_EXPR_NAT_REG_ADDR_MIN), reg1)
             nftnl_expr_set_u32(e, attr(NFTNL_EXPR_NAT_REG_PROTO_MIN), UInt32(NFT_REG_2.rawValue))
             nftnl_expr_set_u32(e, attr(NFTNL_EXPR_NAT_FLAGS), 2)  // NF_NAT_RANGE_PROTO_SPECIFIED

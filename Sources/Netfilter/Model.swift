@@ -1,3 +1,5 @@
+import NetAddress
+
 /// nftables objects as the plugins use them, renderable as `nft` text for readable tests
 /// (the format of knftables' fake `Dump()`, which the reference's own tests compare).
 public enum NFTFamily: UInt8, Sendable {
@@ -101,9 +103,9 @@ public struct NFTChain: Sendable, Equatable {
 public enum NFTStatement: Sendable, Equatable {
     public enum Field: Sendable { case source, destination }
 
-    /// `ip saddr == 10.0.0.5`, `ip daddr != 10.0.0.0/24`, `ip6 daddr == ff00::/8`: an address
-    /// (v4 or v6, 4 or 16 bytes) with a prefix length.
-    case address(Field, equal: Bool, address: [UInt8], prefixLength: Int)
+    /// `ip saddr == 10.0.0.5`, `ip daddr != 10.0.0.0/24`, `ip6 daddr == ff00::/8`: the
+    /// address under the prefix's mask (a full-length prefix matches one address).
+    case address(Field, equal: Bool, IPPrefix)
     /// `meta iifname == "name"`.
     case inputInterface(String)
     /// `meta oifname == "name"` or, with `equal` false, `!=`.
@@ -111,13 +113,13 @@ public enum NFTStatement: Sendable, Equatable {
     /// `ct state established,related`: replies and related flows of a tracked connection.
     case establishedOrRelated
     /// `ether saddr == aa:bb:cc:dd:ee:ff`.
-    case etherSource(equal: Bool, [UInt8])
+    case etherSource(equal: Bool, MACAddress)
     /// `fib daddr type local`: the destination is an address of this host.
     case destinationIsLocal
     /// `tcp dport 8080` (protocol number: 6 tcp, 17 udp, 132 sctp).
     case destinationPort(protocolNumber: UInt8, port: UInt16)
     /// `dnat to 10.0.0.2:80` / `dnat to [fd00::2]:80`.
-    case dnat(address: [UInt8], port: UInt16)
+    case dnat(address: IPAddress, port: UInt16)
     case masquerade
     case `return`
     case goto(String)
@@ -212,23 +214,22 @@ public struct NFTTransaction: Sendable, Equatable {
     static func render(_ statements: [NFTStatement]) -> String {
         statements.map { statement -> String in
             switch statement {
-            case .address(let field, let equal, let address, let length):
-                let family = address.count == 4 ? "ip" : "ip6"
-                let text = NFTTransaction.addressText(address) + (length == address.count * 8 ? "" : "/\(length)")
+            case .address(let field, let equal, let prefix):
+                let family = prefix.address.isV4 ? "ip" : "ip6"
+                let length = prefix.boundedLength
+                let text = "\(prefix.address)" + (length == prefix.address.bitWidth ? "" : "/\(length)")
                 return "\(family) \(field == .source ? "saddr" : "daddr") \(equal ? "==" : "!=") \(text)"
             case .inputInterface(let name): return "meta iifname == \(quote(name))"
             case .outputInterface(let name, let equal): return "meta oifname \(equal ? "==" : "!=") \(quote(name))"
             case .establishedOrRelated: return "ct state established,related"
             case .etherSource(let equal, let mac):
-                return "ether saddr \(equal ? "==" : "!=") "
-                    + mac.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: ":")
+                return "ether saddr \(equal ? "==" : "!=") \(mac)"
             case .destinationIsLocal: return "fib daddr type local"
             case .destinationPort(let proto, let port):
                 let name = [6: "tcp", 17: "udp", 132: "sctp"][Int(proto)] ?? "meta l4proto \(proto) th"
                 return "\(name) dport \(port)"
             case .dnat(let address, let port):
-                let text = NFTTransaction.addressText(address)
-                return "dnat to " + (address.count == 4 ? "\(text):\(port)" : "[\(text)]:\(port)")
+                return "dnat to " + (address.isV4 ? "\(address):\(port)" : "[\(address)]:\(port)")
             case .masquerade: return "masquerade"
             case .return: return "return"
             case .goto(let chain): return "goto \(chain)"
@@ -237,21 +238,6 @@ public struct NFTTransaction: Sendable, Equatable {
             case .drop: return "drop"
             }
         }.joined(separator: " ")
-    }
-
-    static func addressText(_ bytes: [UInt8]) -> String {
-        if bytes.count == 4 { return bytes.map(String.init).joined(separator: ".") }
-        var groups = stride(from: 0, to: 16, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }
-        // Compress the longest zero run, as nft and Go print IPv6.
-        var best = (start: -1, length: 1), run = (start: -1, length: 0)
-        for (i, g) in groups.enumerated() {
-            if g == 0 { run = run.start < 0 ? (i, 1) : (run.start, run.length + 1) } else { run = (-1, 0) }
-            if run.length > best.length { best = run }
-        }
-        guard best.start >= 0 else { return groups.map { String($0, radix: 16) }.joined(separator: ":") }
-        let head = groups[..<best.start].map { String($0, radix: 16) }.joined(separator: ":")
-        groups = Array(groups[(best.start + best.length)...])
-        return head + "::" + groups.map { String($0, radix: 16) }.joined(separator: ":")
     }
 }
 

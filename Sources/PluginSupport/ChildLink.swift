@@ -9,12 +9,12 @@ public struct ChildLinkRequest {
     public var master: String?
     public var linkInContainer: Bool
     public var mtu: UInt32?
-    public var mac: [UInt8]?
+    public var mac: MACAddress?
     public var broadcastQueueLength: UInt32?
 
     public init(
         kind: @escaping (_ parent: Int32) -> LinkSpec.Kind, master: String?, linkInContainer: Bool, mtu: UInt32?,
-        mac: [UInt8]?, broadcastQueueLength: UInt32? = nil
+        mac: MACAddress?, broadcastQueueLength: UInt32? = nil
     ) {
         self.kind = kind
         self.master = master
@@ -31,7 +31,7 @@ extension ContainerNetwork {
         let routes = try route.routes(family: .inet)
         guard
             let index = routes.first(where: {
-                $0.destinationLength == 0 && $0.table == mainRoutingTable && $0.outputIndex != nil
+                $0.destination.prefixLength == 0 && $0.table == mainRoutingTable && $0.outputIndex != nil
             })?.outputIndex,
             let link = try? route.link(index: index)
         else {

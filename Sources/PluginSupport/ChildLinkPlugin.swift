@@ -40,7 +40,7 @@ public struct ChildLinkFlow {
         rollback.add("link \(request.ifname)") { try? container.deleteLink(index: link.index) }
         var result = CNIResult(
             cniVersion: request.config.cniVersion,
-            interfaces: [.init(name: link.name, mac: link.macString, sandbox: request.netns)])
+            interfaces: [.init(name: link.name, mac: link.hardwareAddress.description, sandbox: request.netns)])
         if !ipamType.isEmpty {
             let ipam = try IPAMDelegation.add(request, type: ipamType, rollback: rollback)
             result.ips = ipam.ips
@@ -58,7 +58,7 @@ public struct ChildLinkFlow {
             try ContainerNetwork.configureChild(result, ifname: request.ifname, route: container, namespace: namespace)
         }
         if let dns { result.dns = dns }
-        result.interfaces[0].mac = try container.link(index: link.index).macString
+        result.interfaces[0].mac = try container.link(index: link.index).hardwareAddress.description
         rollback.commit()
         return result
     }
@@ -76,9 +76,10 @@ public struct ChildLinkFlow {
         guard let link = try? container.link(named: request.ifname), link.kind == kind else {
             throw CNIError(.internalError, "Container interface \(request.ifname) is missing or not of type \(kind)")
         }
-        if !entry.mac.isEmpty, entry.mac != link.macString {
+        if !entry.mac.isEmpty, entry.mac != link.hardwareAddress.description {
             throw CNIError(
-                .internalError, "Interface \(request.ifname) MAC \(link.macString) doesn't match \(entry.mac)")
+                .internalError,
+                "Interface \(request.ifname) MAC \(link.hardwareAddress.description) doesn't match \(entry.mac)")
         }
         try ContainerCheck.addressesAndRoutes(previous, ifname: request.ifname, link: link, route: container)
     }

@@ -8,22 +8,19 @@ public enum ContainerCheck {
     public static func addressesAndRoutes(_ previous: CNIResult, ifname: String, link: Link, route: RouteNetlink) throws
     {
         let index = previous.interfaces.firstIndex { $0.name == ifname && !$0.sandbox.isEmpty }
-        var present: [[UInt8]] = []
+        var present: [IPAddress] = []
         for family in [AddressFamily.inet, .inet6] {
-            present += try route.addresses(family: family, index: UInt32(link.index)).map(\.address)
+            present += try route.addresses(family: family, index: UInt32(link.index)).compactMap(\.address)
         }
         for ip in previous.ips where ip.interface == nil || ip.interface == index {
-            guard present.contains(ip.address.address.bytes) else {
+            guard present.contains(ip.address.address) else {
                 throw CNIError(.internalError, "Failed to match addr \(ip.address) on interface \(ifname)")
             }
         }
         var routes: [RouteSpec] = []
         for family in [AddressFamily.inet, .inet6] { routes += try route.routes(family: family) }
         for r in previous.routes {
-            let found = routes.contains {
-                $0.destination == r.dst.network.bytes && Int($0.destinationLength) == r.dst.prefixLength
-                    && (r.gw == nil || $0.gateway == r.gw?.bytes)
-            }
+            let found = routes.contains { $0.destination == r.dst.masked && (r.gw == nil || $0.gateway == r.gw) }
             guard found else { throw CNIError(.internalError, "Failed to match route \(r.dst) on interface \(ifname)") }
         }
     }

@@ -1,14 +1,6 @@
 import CNISkeleton
 import Netlink
 
-extension IPPrefix {
-    /// The IPv4 broadcast address, as Go's netlink computes it for prefixes shorter than /31.
-    var broadcast: IPAddress? {
-        guard address.isV4, prefixLength < 31, case .v4(let v) = address else { return nil }
-        return .v4(v | ~(~UInt32(0) << UInt32(32 - prefixLength)))
-    }
-}
-
 extension ContainerNetwork {
     /// Configures the container interface from an IPAM result, as the reference's
     /// `ipam.ConfigureIface`: IPv6 sysctls, addresses, link up, DAD settling when an IPv6
@@ -36,9 +28,7 @@ extension ContainerNetwork {
         }
         for ip in result.ips {
             try route.addAddress(
-                AddressSpec(
-                    index: link.index, address: ip.address.address.bytes, prefixLength: UInt8(ip.address.prefixLength),
-                    broadcast: ip.address.broadcast?.bytes))
+                AddressSpec(index: link.index, address: ip.address, broadcast: ip.address.broadcast))
         }
         try route.setLink(index: link.index, up: true)
         if result.ips.contains(where: { !$0.address.address.isV4 && $0.gateway != nil }) {
@@ -62,8 +52,7 @@ extension RouteSpec {
     /// every field to what the kernel holds; anything else is clamped here, never trapped on.
     public init(_ r: CNIResult.Route, gateway: IPAddress?, outputIndex: Int32) {
         self.init(
-            destination: r.dst.network.bytes, destinationLength: UInt8(clamping: r.dst.prefixLength),
-            gateway: gateway?.bytes,
+            destination: r.dst.masked, gateway: gateway,
             outputIndex: outputIndex, priority: r.priority == 0 ? nil : UInt32(clamping: r.priority),
             table: r.table.map { UInt32(clamping: $0) } ?? mainRoutingTable,
             scope: r.scope.flatMap { Scope(rawValue: UInt8(truncatingIfNeeded: $0)) } ?? .universe,

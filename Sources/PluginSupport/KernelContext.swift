@@ -1,3 +1,4 @@
+import CNISkeleton
 import Netfilter
 import Netlink
 
@@ -13,7 +14,7 @@ public struct KernelContext: Sendable {
     public var containerRoute: @Sendable (_ netns: String) throws -> RouteNetlink
     /// Deletes the conntrack entries of one destination port (`Conntrack.deleteEntries`).
     public var deleteConntrack:
-        @Sendable (_ family: UInt8, _ protocolNumber: UInt8, _ port: UInt16, _ destination: [UInt8]?) throws -> Int
+        @Sendable (_ family: UInt8, _ protocolNumber: UInt8, _ port: UInt16, _ destination: IPAddress?) throws -> Int
 
     public init(
         netfilter: @escaping @Sendable () throws -> NFTClient, hostRoute: @escaping @Sendable () throws -> RouteNetlink,
@@ -22,7 +23,7 @@ public struct KernelContext: Sendable {
         },
         deleteConntrack:
             @escaping @Sendable (
-                _ family: UInt8, _ protocolNumber: UInt8, _ port: UInt16, _ destination: [UInt8]?
+                _ family: UInt8, _ protocolNumber: UInt8, _ port: UInt16, _ destination: IPAddress?
             ) throws -> Int = {
                 try Conntrack.deleteEntries(family: $0, protocolNumber: $1, destinationPort: $2, destination: $3)
             }

@@ -1,3 +1,4 @@
+import CNISkeleton
 import Netfilter
 import Netlink
 
@@ -15,7 +16,7 @@ public enum MacSpoofCheck {
     static func comment(_ id: String) -> String { "macspoofchk-\(id)" }
 
     /// The batch that installs the check for one attachment.
-    public static func setupTransaction(hostInterface: String, mac: [UInt8], containerID: String, ifname: String)
+    public static func setupTransaction(hostInterface: String, mac: MACAddress, containerID: String, ifname: String)
         -> NFTTransaction
     {
         let id = id(containerID: containerID, ifname: ifname)
@@ -43,7 +44,7 @@ public enum MacSpoofCheck {
         return tx
     }
 
-    public static func setup(hostInterface: String, mac: [UInt8], containerID: String, ifname: String) throws {
+    public static func setup(hostInterface: String, mac: MACAddress, containerID: String, ifname: String) throws {
         try NFTClient().run(
             setupTransaction(hostInterface: hostInterface, mac: mac, containerID: containerID, ifname: ifname))
     }

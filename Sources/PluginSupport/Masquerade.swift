@@ -41,16 +41,16 @@ public enum Masquerade {
                 NFTRule(
                     chain: "postrouting",
                     statements: [
-                        .address(.destination, equal: true, address: [224, 0, 0, 0], prefixLength: 4), .return,
+                        .address(.destination, equal: true, IPPrefix(address: .v4(0xe000_0000), prefixLength: 4)),
+                        .return,
                     ])))
         tx.add(
             .addRule(
                 NFTRule(
                     chain: "postrouting",
                     statements: [
-                        .address(
-                            .destination, equal: true, address: [0xff] + [UInt8](repeating: 0, count: 15),
-                            prefixLength: 8), .return,
+                        .address(.destination, equal: true, IPPrefix(address: .v6(0xff << 120), prefixLength: 8)),
+                        .return,
                     ])))
         tx.add(.addRule(NFTRule(chain: "postrouting", statements: [.goto(chain)])))
     }
@@ -59,12 +59,9 @@ public enum Masquerade {
     /// in the chain), then the masquerade rule for everything outside the address's subnet.
     static func addRules(_ tx: inout NFTTransaction, _ addresses: [IPPrefix], note: String, exempt: [IPPrefix]) {
         for prefix in addresses {
-            let from = NFTStatement.address(
-                .source, equal: true, address: prefix.address.bytes, prefixLength: prefix.address.bitWidth)
+            let from = NFTStatement.address(.source, equal: true, prefix.address.hostPrefix)
             func rule(to destination: IPPrefix, equal: Bool, _ verdict: NFTStatement) -> NFTOperation {
-                let to = NFTStatement.address(
-                    .destination, equal: equal, address: destination.network.bytes,
-                    prefixLength: destination.prefixLength)
+                let to = NFTStatement.address(.destination, equal: equal, destination.masked)
                 return .addRule(NFTRule(chain: chain, statements: [from, to, verdict], comment: note))
             }
             for destination in exempt where destination.address.isV4 == prefix.address.isV4 {

@@ -31,7 +31,7 @@ extension ContainerNetwork {
     /// Fails when the container already has `ifname` (the spec requires that ADD fails then).
     public static func createVeth(
         host: RouteNetlink, container: RouteNetlink, namespace: NetworkNamespace,
-        tag: AttachmentTag, mtu: UInt32?, containerMAC: [UInt8]?
+        tag: AttachmentTag, mtu: UInt32?, containerMAC: MACAddress?
     ) throws -> VethPair {
         let ifname = tag.ifname
         if (try? container.link(named: ifname)) != nil {
@@ -66,18 +66,6 @@ extension ContainerNetwork {
             }
         }
         throw CNIError(.internalError, "failed to find a unique veth name")
-    }
-
-    /// Parses `aa:bb:cc:dd:ee:ff`.
-    public static func parseMAC(_ text: String) -> [UInt8]? {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 6 else { return nil }
-        var out: [UInt8] = []
-        for part in parts {
-            guard part.count == 2, let byte = UInt8(part, radix: 16) else { return nil }
-            out.append(byte)
-        }
-        return out
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import NetAddress
 import Netlink
 import Testing
 import TestSupport
@@ -33,7 +34,7 @@ struct NetlinkKernelTests {
         try Command.checked(["ip", "-n", pod.name, "link", "set", "lo", "up"])
         let route = try NetworkNamespace(path: pod.path).withEntered { try RouteNetlink() }
         let v4 = try route.addresses(family: .inet, index: 1)
-        #expect(v4.map { $0.address } == [[127, 0, 0, 1]])
+        #expect(v4.map { $0.address } == [ip("127.0.0.1")])
         #expect(v4.first?.prefixLength == 8)
         let v6 = try route.addresses(family: .inet6, index: 1)
         #expect(v6.count == 1)

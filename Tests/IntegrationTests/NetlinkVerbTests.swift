@@ -1,4 +1,5 @@
 import Foundation
+import NetAddress
 import Netlink
 import Testing
 import TestSupport
@@ -43,9 +44,10 @@ struct NetlinkVerbTests {
                 name: "cnitveth0",
                 kind: .veth(
                     peer: VethPeer(
-                        name: "eth0", mtu: 1400, hardwareAddress: [2, 0, 0, 0, 0, 2], namespaceFD: podHandle.descriptor)
+                        name: "eth0", mtu: 1400, hardwareAddress: MACAddress("02:00:00:00:00:02"),
+                        namespaceFD: podHandle.descriptor)
                 ),
-                mtu: 1400, hardwareAddress: [2, 0, 0, 0, 0, 1]))
+                mtu: 1400, hardwareAddress: MACAddress("02:00:00:00:00:01")))
         let hostSide = try host.link("cnitveth0")
         #expect(hostSide["address"] as? String == "02:00:00:00:00:01")
         #expect(hostSide["mtu"] as? Int == 1400)
@@ -55,7 +57,7 @@ struct NetlinkVerbTests {
         let link = try host.route.link(named: "cnitveth0")
         #expect(link.kind == "veth")
         #expect(link.linkNetnsID != nil, "the peer lives in another netns")
-        #expect(link.macString == "02:00:00:00:00:01")
+        #expect(link.hardwareAddress.description == "02:00:00:00:00:01")
 
         // EEXIST is a typed kernel error.
         do {
@@ -138,7 +140,7 @@ struct NetlinkVerbTests {
         let bridge = try s.route.link(named: "cnitbr0").index
         try s.route.setLink(index: index, up: true)
         try s.route.setLink(index: index, .mtu(1300))
-        try s.route.setLink(index: index, .hardwareAddress([2, 0, 0, 0, 0, 0x42]))
+        try s.route.setLink(index: index, .hardwareAddress(MACAddress(bytes: [2, 0, 0, 0, 0, 0x42])))
         try s.route.setLink(index: index, .promiscuous(true))
         try s.route.setLink(index: index, .allMulticast(true))
         try s.route.setLink(index: index, .txQueueLength(77))
@@ -183,9 +185,8 @@ struct NetlinkVerbTests {
         try s.route.setLink(index: index, up: true)
         try s.route.setLink(index: peer, up: true)
         try s.route.addAddress(
-            AddressSpec(index: index, address: [10, 1, 2, 3], prefixLength: 24, broadcast: [10, 1, 2, 255]))
-        let v6: [UInt8] = [0xfd, 0] + [UInt8](repeating: 0, count: 13) + [3]
-        try s.route.addAddress(AddressSpec(index: index, address: v6, prefixLength: 64, flags: [.noDAD]))
+            AddressSpec(index: index, address: prefix("10.1.2.3/24"), broadcast: ip("10.1.2.255")))
+        try s.route.addAddress(AddressSpec(index: index, address: prefix("fd00::3/64"), flags: [.noDAD]))
         let shown = try s.ns.ipJSON(["addr", "show", "cnitp0"]).first?["addr_info"] as? [[String: Any]] ?? []
         #expect(
             shown.contains {
@@ -193,24 +194,23 @@ struct NetlinkVerbTests {
                     && $0["broadcast"] as? String == "10.1.2.255"
             })
         #expect(shown.contains { $0["local"] as? String == "fd00::3" })
-        #expect(try s.route.addresses(family: .inet, index: UInt32(index)).map(\.address) == [[10, 1, 2, 3]])
+        #expect(try s.route.addresses(family: .inet, index: UInt32(index)).map(\.address) == [ip("10.1.2.3")])
         #expect(try s.route.waitForIPv6Settled(index: index))
         do {
-            try s.route.addAddress(AddressSpec(index: index, address: [10, 1, 2, 3], prefixLength: 24))
+            try s.route.addAddress(AddressSpec(index: index, address: prefix("10.1.2.3/24")))
             Issue.record("expected EEXIST")
         } catch { #expect(error.errno == .fileExists) }
 
         try s.route.addRoute(
             RouteSpec(
-                destination: [10, 5, 0, 0], destinationLength: 16, gateway: [10, 1, 2, 1], outputIndex: index,
-                priority: 50))
+                destination: prefix("10.5.0.0/16"), gateway: ip("10.1.2.1"), outputIndex: index, priority: 50))
         try s.route.addRoute(
             RouteSpec(
-                destination: [10, 6, 0, 0], destinationLength: 16, gateway: [10, 1, 2, 1], outputIndex: index,
-                table: 100, mtu: 1400, advmss: 1360))
+                destination: prefix("10.6.0.0/16"), gateway: ip("10.1.2.1"), outputIndex: index, table: 100,
+                mtu: 1400, advmss: 1360))
         try s.route.addRoute(
-            RouteSpec(destination: [0, 0, 0, 0], destinationLength: 0, gateway: [10, 1, 2, 1], outputIndex: index))
-        try s.route.addRoute(RouteSpec(destination: [10, 10, 0, 0], destinationLength: 16, type: .blackhole))
+            RouteSpec(destination: prefix("0.0.0.0/0"), gateway: ip("10.1.2.1"), outputIndex: index))
+        try s.route.addRoute(RouteSpec(destination: prefix("10.10.0.0/16"), type: .blackhole))
         let main = try s.ns.ipJSON(["route", "show"])
         #expect(
             main.contains {
@@ -226,19 +226,18 @@ struct NetlinkVerbTests {
         let listed = try s.route.routes(family: .inet)
         #expect(
             listed.contains {
-                $0.destination == [10, 6, 0, 0] && $0.table == 100 && $0.mtu == 1400 && $0.advmss == 1360
+                $0.destination == prefix("10.6.0.0/16") && $0.table == 100 && $0.mtu == 1400 && $0.advmss == 1360
             })
         try s.route.deleteRoute(
             RouteSpec(
-                destination: [10, 5, 0, 0], destinationLength: 16, gateway: [10, 1, 2, 1], outputIndex: index,
-                priority: 50))
+                destination: prefix("10.5.0.0/16"), gateway: ip("10.1.2.1"), outputIndex: index, priority: 50))
         #expect(!(try s.ns.ipJSON(["route", "show"])).contains { $0["dst"] as? String == "10.5.0.0/16" })
         do {
-            try s.route.deleteRoute(RouteSpec(destination: [10, 5, 0, 0], destinationLength: 16, outputIndex: index))
+            try s.route.deleteRoute(RouteSpec(destination: prefix("10.5.0.0/16"), outputIndex: index))
             Issue.record("expected ESRCH")
         } catch { #expect(error.errno == .noSuchProcess) }
 
-        let rule = RuleSpec(family: .inet, source: [10, 1, 2, 3], sourceLength: 32, table: 100, priority: 1000)
+        let rule = RuleSpec(family: .inet, source: prefix("10.1.2.3/32"), table: 100, priority: 1000)
         try s.route.addRule(rule)
         let rules = try s.ns.ipJSON(["rule", "show"])
         #expect(
@@ -250,19 +249,19 @@ struct NetlinkVerbTests {
         #expect(!(try s.ns.ipJSON(["rule", "show"])).contains { $0["priority"] as? Int == 1000 })
 
         try s.route.addNeighbour(
-            NeighbourSpec(index: index, address: [10, 1, 2, 9], hardwareAddress: [2, 0, 0, 0, 0, 9]))
+            NeighbourSpec(index: index, address: ip("10.1.2.9"), hardwareAddress: MACAddress("02:00:00:00:00:09")))
         let neighbours = try s.ns.ipJSON(["neigh", "show", "dev", "cnitp0"])
         #expect(
             neighbours.contains { $0["dst"] as? String == "10.1.2.9" && $0["lladdr"] as? String == "02:00:00:00:00:09" }
         )
         #expect(
             try s.route.neighbours(family: .inet).contains {
-                $0.address == [10, 1, 2, 9] && $0.state.contains(.permanent)
+                $0.address == ip("10.1.2.9") && $0.state.contains(.permanent)
             })
-        try s.route.deleteNeighbour(NeighbourSpec(index: index, address: [10, 1, 2, 9]))
+        try s.route.deleteNeighbour(NeighbourSpec(index: index, address: ip("10.1.2.9")))
         #expect(try s.ns.ipJSON(["neigh", "show", "dev", "cnitp0"]).isEmpty)
 
-        try s.route.deleteAddress(AddressSpec(index: index, address: [10, 1, 2, 3], prefixLength: 24))
+        try s.route.deleteAddress(AddressSpec(index: index, address: prefix("10.1.2.3/24")))
         #expect(try s.route.addresses(family: .inet, index: UInt32(index)).isEmpty)
     }
 
@@ -281,3 +280,9 @@ struct NetlinkVerbTests {
         #expect(shown.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == inside)
     }
 }
+
+/// A fixture address from its text (`0.0.0.0` for a typo, which the kernel check then reveals).
+func ip(_ text: String) -> IPAddress { IPAddress(text) ?? .v4(0) }
+
+/// A fixture prefix from its text, `10.1.2.5/24`.
+func prefix(_ text: String) -> IPPrefix { IPPrefix(text) ?? IPPrefix(address: .v4(0), prefixLength: 0) }

@@ -1,3 +1,4 @@
+import NetAddress
 import Testing
 @testable import Netlink
 
@@ -14,7 +15,7 @@ struct GoldenVerbTests {
         return recorder.sent.first ?? []
     }
 
-    static let mac1: [UInt8] = [2, 0, 0, 0, 0, 1]
+    static let mac1 = MACAddress(bytes: [2, 0, 0, 0, 0, 1])
 
     @Test("Link creation: veth (peer in another netns), bridge, macvlan, ipvlan, vlan, ifb")
     func createLinks() throws {
@@ -23,14 +24,17 @@ struct GoldenVerbTests {
                 LinkSpec(
                     name: "cnitv0",
                     kind: .veth(
-                        peer: VethPeer(name: "cnitv1", mtu: 1400, hardwareAddress: [2, 0, 0, 0, 0, 2], namespaceFD: 4)),
+                        peer: VethPeer(
+                            name: "cnitv1", mtu: 1400, hardwareAddress: MACAddress(bytes: [2, 0, 0, 0, 0, 2]),
+                            namespaceFD: 4)),
                     mtu: 1400, hardwareAddress: Self.mac1), Fixtures.vethFull
             ),
             (LinkSpec(name: "cnitv2", kind: .veth(peer: VethPeer(name: "cnitv3"))), Fixtures.vethPlain),
             (LinkSpec(name: "cnitbr1", kind: .bridge(vlanFiltering: nil)), Fixtures.bridge),
             (
                 LinkSpec(
-                    name: "cnitbr2", kind: .bridge(vlanFiltering: true), mtu: 1450, hardwareAddress: [2, 0, 0, 0, 0, 3]),
+                    name: "cnitbr2", kind: .bridge(vlanFiltering: true), mtu: 1450,
+                    hardwareAddress: MACAddress(bytes: [2, 0, 0, 0, 0, 3])),
                 Fixtures.bridgeVlanFiltering
             ),
             (LinkSpec(name: "cnitmv0", kind: .macvlan(parent: 2, mode: .bridge)), Fixtures.macvlan),
@@ -48,7 +52,7 @@ struct GoldenVerbTests {
             #expect(link.name == spec.name)
             #expect(link.kind == spec.kind.name)
             #expect(link.mtu == spec.mtu ?? 0)
-            #expect(link.hardwareAddress == (spec.hardwareAddress ?? []))
+            #expect(link.hardwareAddress == (spec.hardwareAddress ?? MACAddress(bytes: [])))
         }
     }
 
@@ -56,7 +60,7 @@ struct GoldenVerbTests {
     func changeLinks() throws {
         let cases: [(Int32, RouteNetlink.LinkChange, [UInt8])] = [
             (3, .mtu(1400), Fixtures.setMTU),
-            (3, .hardwareAddress([2, 0, 0, 0, 0, 9]), Fixtures.setAddress),
+            (3, .hardwareAddress(MACAddress(bytes: [2, 0, 0, 0, 0, 9])), Fixtures.setAddress),
             (3, .txQueueLength(500), Fixtures.setTxqlen),
             (3, .promiscuous(true), Fixtures.setPromisc),
             (3, .allMulticast(false), Fixtures.setAllmulti),
@@ -76,66 +80,64 @@ struct GoldenVerbTests {
     @Test("Addresses: IPv4, with broadcast, IPv6 nodad noprefixroute, point-to-point peer; delete")
     func addresses() throws {
         let cases: [(AddressSpec, [UInt8])] = [
-            (AddressSpec(index: 3, address: [10, 1, 2, 5], prefixLength: 24), Fixtures.addAddr),
+            (AddressSpec(index: 3, address: prefix("10.1.2.5/24")), Fixtures.addAddr),
             (
-                AddressSpec(index: 3, address: [10, 1, 2, 6], prefixLength: 24, broadcast: [10, 1, 2, 255]),
+                AddressSpec(index: 3, address: prefix("10.1.2.6/24"), broadcast: ip("10.1.2.255")),
                 Fixtures.addAddrBroadcast
             ),
             (
-                AddressSpec(
-                    index: 3, address: [0xfd] + [UInt8](repeating: 0, count: 14) + [3], prefixLength: 64,
-                    flags: [.noDAD, .noPrefixRoute]), Fixtures.addAddr6
+                AddressSpec(index: 3, address: prefix("fd00::3/64"), flags: [.noDAD, .noPrefixRoute]),
+                Fixtures.addAddr6
             ),
             (
-                AddressSpec(index: 3, address: [10, 9, 0, 1], prefixLength: 32, peer: [10, 9, 0, 2]),
+                AddressSpec(index: 3, address: prefix("10.9.0.1/32"), peer: ip("10.9.0.2")),
                 Fixtures.addAddrPeer
             ),
         ]
         for (spec, golden) in cases {
             #expect(try sent { r throws(NetlinkError) in try r.addAddress(spec) } == golden)
             let parsed = try InterfaceAddress(payload: #require(try NetlinkMessage.parse(golden).first).payload)
-            #expect(parsed.address == spec.address)
-            #expect(parsed.prefixLength == spec.prefixLength)
+            #expect(parsed.prefix == spec.address)
             #expect(parsed.index == 3)
             #expect(AddressFlags(rawValue: parsed.flags) == spec.flags)
         }
-        let delete = AddressSpec(index: 3, address: [10, 1, 2, 4], prefixLength: 24)
+        let delete = AddressSpec(index: 3, address: prefix("10.1.2.4/24"))
         #expect(try sent { r throws(NetlinkError) in try r.deleteAddress(delete) } == Fixtures.delAddr)
     }
 
-    static let gw: [UInt8] = [10, 1, 2, 1]
+    static let gw = ip("10.1.2.1")
 
     @Test("Routes: full attributes, replace, onlink, blackhole, link scope, local, default; delete")
     func routes() throws {
         let full = RouteSpec(
-            destination: [10, 6, 0, 0], destinationLength: 16, gateway: Self.gw, preferredSource: [10, 1, 2, 3],
+            destination: prefix("10.6.0.0/16"), gateway: Self.gw, preferredSource: ip("10.1.2.3"),
             outputIndex: 3, priority: 100, table: 100, mtu: 1400, advmss: 1360)
         let cases: [(RouteSpec, Bool, [UInt8])] = [
             (full, false, Fixtures.addRoute),
             (
-                RouteSpec(destination: [10, 7, 0, 0], destinationLength: 16, gateway: Self.gw, outputIndex: 3), true,
+                RouteSpec(destination: prefix("10.7.0.0/16"), gateway: Self.gw, outputIndex: 3), true,
                 Fixtures.replaceRoute
             ),
             (
                 RouteSpec(
-                    destination: [10, 8, 0, 0], destinationLength: 16, gateway: [10, 99, 0, 1], outputIndex: 3,
+                    destination: prefix("10.8.0.0/16"), gateway: ip("10.99.0.1"), outputIndex: 3,
                     onLink: true), false, Fixtures.onlinkRoute
             ),
             (
-                RouteSpec(destination: [10, 10, 0, 0], destinationLength: 16, type: .blackhole), false,
+                RouteSpec(destination: prefix("10.10.0.0/16"), type: .blackhole), false,
                 Fixtures.blackholeRoute
             ),
             (
-                RouteSpec(destination: [10, 11, 0, 1], destinationLength: 32, outputIndex: 3, scope: .link), false,
+                RouteSpec(destination: prefix("10.11.0.1/32"), outputIndex: 3, scope: .link), false,
                 Fixtures.linkScopeRoute
             ),
             (
                 RouteSpec(
-                    destination: [10, 12, 0, 1], destinationLength: 32, outputIndex: 3, table: 100, scope: .host,
+                    destination: prefix("10.12.0.1/32"), outputIndex: 3, table: 100, scope: .host,
                     type: .local), false, Fixtures.localRoute
             ),
             (
-                RouteSpec(destination: [0, 0, 0, 0], destinationLength: 0, gateway: Self.gw, outputIndex: 3), false,
+                RouteSpec(destination: prefix("0.0.0.0/0"), gateway: Self.gw, outputIndex: 3), false,
                 Fixtures.defaultRoute
             ),
         ]
@@ -146,24 +148,25 @@ struct GoldenVerbTests {
             let parsed = try RouteSpec(payload: #require(try NetlinkMessage.parse(golden).first).payload)
             #expect(parsed == route)
         }
-        let delete = RouteSpec(destination: [10, 5, 0, 0], destinationLength: 16, gateway: Self.gw, outputIndex: 3)
+        let delete = RouteSpec(destination: prefix("10.5.0.0/16"), gateway: Self.gw, outputIndex: 3)
         #expect(try sent { r throws(NetlinkError) in try r.deleteRoute(delete) } == Fixtures.delRoute)
     }
 
     @Test("Rules and neighbours")
     func rulesAndNeighbours() throws {
-        let add = RuleSpec(family: .inet, source: [10, 1, 2, 4], sourceLength: 32, table: 100, priority: 1001)
+        let add = RuleSpec(family: .inet, source: prefix("10.1.2.4/32"), table: 100, priority: 1001)
         #expect(try sent { r throws(NetlinkError) in try r.addRule(add) } == Fixtures.addRule)
         #expect(try RuleSpec(payload: #require(try NetlinkMessage.parse(Fixtures.addRule).first).payload) == add)
-        let del = RuleSpec(family: .inet, source: [10, 1, 2, 3], sourceLength: 32, table: 100, priority: 1000)
+        let del = RuleSpec(family: .inet, source: prefix("10.1.2.3/32"), table: 100, priority: 1000)
         #expect(try sent { r throws(NetlinkError) in try r.deleteRule(del) } == Fixtures.delRule)
 
-        let neighbour = NeighbourSpec(index: 3, address: [10, 1, 2, 8], hardwareAddress: [2, 0, 0, 0, 0, 0x0b])
+        let neighbour = NeighbourSpec(
+            index: 3, address: ip("10.1.2.8"), hardwareAddress: MACAddress(bytes: [2, 0, 0, 0, 0, 0x0b]))
         #expect(try sent { r throws(NetlinkError) in try r.addNeighbour(neighbour) } == Fixtures.addNeigh)
         #expect(
             try NeighbourSpec(payload: #require(try NetlinkMessage.parse(Fixtures.addNeigh).first).payload) == neighbour
         )
-        let gone = NeighbourSpec(index: 3, address: [10, 1, 2, 9])
+        let gone = NeighbourSpec(index: 3, address: ip("10.1.2.9"))
         #expect(try sent { r throws(NetlinkError) in try r.deleteNeighbour(gone) } == Fixtures.delNeigh)
     }
 

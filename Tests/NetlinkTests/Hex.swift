@@ -27,3 +27,11 @@ private extension Substring {
         return parts
     }
 }
+
+import NetAddress
+
+/// A fixture address from its text (`0.0.0.0` for a typo, which the golden bytes then reveal).
+func ip(_ text: String) -> IPAddress { IPAddress(text) ?? .v4(0) }
+
+/// A fixture prefix from its text, `10.1.2.5/24`.
+func prefix(_ text: String) -> IPPrefix { IPPrefix(text) ?? IPPrefix(address: .v4(0), prefixLength: 0) }

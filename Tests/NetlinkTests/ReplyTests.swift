@@ -27,7 +27,7 @@ struct ReplyTests {
         #expect(link.flags == .loopback)
         #expect(!link.isUp)
         #expect(link.operationalState == .down)
-        #expect(link.macString == "00:00:00:00:00:00")
+        #expect(link.hardwareAddress.description == "00:00:00:00:00:00")
         #expect(link.kind == nil)
     }
 

@@ -129,7 +129,8 @@ struct NFTRenderingTests {
     @Test("MAC spoof check objects as the reference names them")
     func spoofCheck() {
         let tx = MacSpoofCheck.setupTransaction(
-            hostInterface: "net0", mac: [2, 0, 0, 0, 0x12, 0x34], containerID: "container99", ifname: "net1")
+            hostInterface: "net0", mac: MACAddress(bytes: [2, 0, 0, 0, 0x12, 0x34]), containerID: "container99",
+            ifname: "net1")
         #expect(
             tx.text.contains(
                 "add chain bridge nat PREROUTING { type filter hook prerouting priority -300 ; policy accept ; }"))

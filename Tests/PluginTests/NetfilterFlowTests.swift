@@ -35,7 +35,7 @@ struct NetfilterFlowTests {
             netfilter: { NFTClient(transport: shared) },
             hostRoute: { throw NetlinkError(kind: .unsupported, operation: "no route netlink in this test") },
             deleteConntrack: { family, proto, port, destination in
-                conntrack.calls.append([Int(family), Int(proto), Int(port)] + (destination ?? []).map(Int.init))
+                conntrack.calls.append([Int(family), Int(proto), Int(port)] + (destination?.bytes ?? []).map(Int.init))
                 return 0
             })
     }

@@ -1,3 +1,5 @@
+import NetAddress
+
 /// `IFA_*` attributes of address messages, values from `<linux/if_addr.h>`.
 public struct AddressAttribute: AttributeType {
     public let rawValue: UInt16
@@ -52,8 +54,9 @@ public struct InterfaceAddress: Sendable, Equatable {
     public var scope: UInt8
     /// `IFA_F_*` flags, from `IFA_FLAGS` when present (it holds all 32 bits).
     public var flags: UInt32
-    /// The local address in network byte order (`IFA_LOCAL`, or `IFA_ADDRESS` without a peer).
-    public var address: [UInt8]
+    /// The local address (`IFA_LOCAL`, or `IFA_ADDRESS` without a peer); nil when the kernel
+    /// sent neither with 4 or 16 bytes.
+    public var address: IPAddress?
     public var label: String?
 
     /// Parses an `RTM_NEWADDR` payload.
@@ -64,12 +67,12 @@ public struct InterfaceAddress: Sendable, Equatable {
         prefixLength = header.prefixLength
         scope = header.scope
         flags = UInt32(header.flags)
-        address = []
-        var local: [UInt8]? = nil
+        address = nil
+        var local: IPAddress? = nil
         for attribute in try AttributeReader.read(payload.dropFirst(AddressHeader.size)) {
             switch AddressAttribute(rawValue: attribute.type) {
-            case .address: address = attribute.payload
-            case .local: local = attribute.payload
+            case .address: address = IPAddress(bytes: attribute.payload)
+            case .local: local = IPAddress(bytes: attribute.payload)
             case .label: label = attribute.string
             case .flags: flags = attribute.u32 ?? flags
             default: break
@@ -77,6 +80,9 @@ public struct InterfaceAddress: Sendable, Equatable {
         }
         if let local { address = local }
     }
+
+    /// The address with its prefix length.
+    public var prefix: IPPrefix? { address.map { IPPrefix(address: $0, prefixLength: Int(prefixLength)) } }
 }
 
 extension RouteNetlink {

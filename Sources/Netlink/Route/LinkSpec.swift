@@ -1,3 +1,5 @@
+import NetAddress
+
 /// macvlan modes (`MACVLAN_MODE_*`).
 public enum MacvlanMode: UInt32, Sendable {
     case `private` = 1, vepa = 2, bridge = 4, passthru = 8, source = 16
@@ -17,11 +19,11 @@ public enum IpvlanFlag: UInt16, Sendable {
 public struct VethPeer: Sendable, Equatable {
     public var name: String
     public var mtu: UInt32?
-    public var hardwareAddress: [UInt8]?
+    public var hardwareAddress: MACAddress?
     /// Create the peer directly inside this network namespace (an nsfs fd).
     public var namespaceFD: Int32?
 
-    public init(name: String, mtu: UInt32? = nil, hardwareAddress: [UInt8]? = nil, namespaceFD: Int32? = nil) {
+    public init(name: String, mtu: UInt32? = nil, hardwareAddress: MACAddress? = nil, namespaceFD: Int32? = nil) {
         self.name = name
         self.mtu = mtu
         self.hardwareAddress = hardwareAddress
@@ -67,7 +69,7 @@ public struct LinkSpec: Sendable, Equatable {
     public var name: String
     public var kind: Kind
     public var mtu: UInt32?
-    public var hardwareAddress: [UInt8]?
+    public var hardwareAddress: MACAddress?
     /// Create the link directly inside this network namespace (an nsfs fd).
     public var namespaceFD: Int32?
     public var txQueueLength: UInt32?
@@ -75,7 +77,7 @@ public struct LinkSpec: Sendable, Equatable {
     public var macvlanBroadcastQueueLength: UInt32?
 
     public init(
-        name: String, kind: Kind, mtu: UInt32? = nil, hardwareAddress: [UInt8]? = nil,
+        name: String, kind: Kind, mtu: UInt32? = nil, hardwareAddress: MACAddress? = nil,
         namespaceFD: Int32? = nil, txQueueLength: UInt32? = nil
     ) {
         self.name = name
@@ -150,10 +152,10 @@ extension LinkSpec {
     }
 
     private static func common(
-        _ w: inout AttributeWriter, mtu: UInt32?, mac: [UInt8]?, namespaceFD: Int32?, txqlen: UInt32?
+        _ w: inout AttributeWriter, mtu: UInt32?, mac: MACAddress?, namespaceFD: Int32?, txqlen: UInt32?
     ) {
         if let mtu { w.u32(LinkAttribute.mtu, mtu) }
-        if let mac { w.bytes(LinkAttribute.address, mac) }
+        if let mac { w.bytes(LinkAttribute.address, mac.bytes) }
         if let namespaceFD { w.u32(LinkAttribute.netnsFD, UInt32(bitPattern: namespaceFD)) }
         if let txqlen { w.u32(LinkAttribute.txqlen, txqlen) }
     }

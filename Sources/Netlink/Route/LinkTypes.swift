@@ -1,3 +1,4 @@
+import NetAddress
 /// `IFLA_*` attributes of link messages, values from `<linux/if_link.h>`.
 public struct LinkAttribute: AttributeType {
     public let rawValue: UInt16
@@ -100,7 +101,7 @@ public struct Link: Sendable, Equatable {
     /// `IFLA_TXQLEN`.
     public var txQueueLength: UInt32 = 0
     /// The hardware address, empty when the link has none.
-    public var hardwareAddress: [UInt8]
+    public var hardwareAddress: MACAddress
     /// `IFLA_INFO_KIND`, e.g. "veth" or "bridge"; nil for devices without one (lo, physical).
     public var kind: String?
     /// `IFLA_LINK`: for a veth, the peer's index (in the peer's namespace).
@@ -121,7 +122,7 @@ public struct Link: Sendable, Equatable {
         flags = header.flags
         name = ""
         mtu = 0
-        hardwareAddress = []
+        hardwareAddress = MACAddress(bytes: [])
         operationalState = .unknown
         self.attributes = attributes
         for attribute in attributes {
@@ -129,7 +130,7 @@ public struct Link: Sendable, Equatable {
             case .ifname: name = attribute.string
             case .mtu: mtu = attribute.u32 ?? 0
             case .txqlen: txQueueLength = attribute.u32 ?? 0
-            case .address: hardwareAddress = attribute.payload
+            case .address: hardwareAddress = MACAddress(bytes: attribute.payload)
             case .master: masterIndex = attribute.i32
             case .link: linkIndex = attribute.i32
             case .operstate: operationalState = OperationalState(rawValue: attribute.u8 ?? 0) ?? .unknown
@@ -139,11 +140,6 @@ public struct Link: Sendable, Equatable {
             default: break
             }
         }
-    }
-
-    /// The MAC in the usual colon form (`00:00:00:00:00:00`).
-    public var macString: String {
-        hardwareAddress.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: ":")
     }
 
     public var isUp: Bool { flags.contains(.up) }

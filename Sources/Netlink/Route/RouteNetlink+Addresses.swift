@@ -1,4 +1,6 @@
 import CNISystem
+import NetAddress
+
 /// `IFA_F_*` address flags from `<linux/if_addr.h>`.
 public struct AddressFlags: OptionSet, Sendable, Hashable {
     public let rawValue: UInt32
@@ -19,41 +21,40 @@ public enum Scope: UInt8, Sendable {
 /// An address to add to or remove from a link (`ip addr add|del`).
 public struct AddressSpec: Sendable, Equatable {
     public var index: Int32
-    /// 4 or 16 bytes in network order.
-    public var address: [UInt8]
-    public var prefixLength: UInt8
+    /// The address with its prefix length (`ip addr add 10.1.0.5/24`).
+    public var address: IPPrefix
     /// The far end of a point-to-point address (`peer`).
-    public var peer: [UInt8]?
-    public var broadcast: [UInt8]?
+    public var peer: IPAddress?
+    public var broadcast: IPAddress?
     public var flags: AddressFlags
     public var scope: Scope
 
     public init(
-        index: Int32, address: [UInt8], prefixLength: UInt8, peer: [UInt8]? = nil, broadcast: [UInt8]? = nil,
+        index: Int32, address: IPPrefix, peer: IPAddress? = nil, broadcast: IPAddress? = nil,
         flags: AddressFlags = [], scope: Scope = .universe
     ) {
         self.index = index
         self.address = address
-        self.prefixLength = prefixLength
         self.peer = peer
         self.broadcast = broadcast
         self.flags = flags
         self.scope = scope
     }
 
-    var family: AddressFamily { address.count == 4 ? .inet : .inet6 }
+    var family: AddressFamily { address.address.isV4 ? .inet : .inet6 }
 
     /// The payload iproute2 sends: local, broadcast, flags, then address (or peer).
     var requestPayload: [UInt8] {
         var w = AttributeWriter()
         w.header(
             AddressHeader(
-                family: family, prefixLength: prefixLength, scope: scope.rawValue, index: UInt32(bitPattern: index)
+                family: family, prefixLength: UInt8(clamping: address.boundedLength), scope: scope.rawValue,
+                index: UInt32(bitPattern: index)
             ).encoded)
-        w.bytes(AddressAttribute.local, address)
-        if let broadcast { w.bytes(AddressAttribute.broadcast, broadcast) }
+        w.bytes(AddressAttribute.local, address.address.bytes)
+        if let broadcast { w.bytes(AddressAttribute.broadcast, broadcast.bytes) }
         if !flags.isEmpty { w.u32(AddressAttribute.flags, flags.rawValue) }
-        w.bytes(AddressAttribute.address, peer ?? address)
+        w.bytes(AddressAttribute.address, (peer ?? address.address).bytes)
         return w.bytes
     }
 }
@@ -87,7 +88,7 @@ extension RouteNetlink {
                 throw NetlinkError(
                     kind: .kernel,
                     operation:
-                        "duplicate address detection failed for an address of link \(index) (\(failed.address.count) bytes)",
+                        "duplicate address detection failed for \(failed.prefix.map { "\($0)" } ?? "an address") of link \(index)",
                     errno: .addressNotAvailable)
             }
             if !addresses.contains(where: { AddressFlags(rawValue: $0.flags).contains(.tentative) }) { return true }

@@ -1,3 +1,4 @@
+import NetAddress
 import CNISystem
 extension RouteNetlink {
     /// Creates a link. The corresponding kernel message is `RTM_NEWLINK` with
@@ -43,7 +44,7 @@ extension RouteNetlink {
     /// One change to a link's attributes, as `ip link set dev X ...` sends it.
     public enum LinkChange: Sendable, Equatable {
         case mtu(UInt32)
-        case hardwareAddress([UInt8])
+        case hardwareAddress(MACAddress)
         case name(String)
         case txQueueLength(UInt32)
         /// Enslave to a bridge; nil releases (`nomaster`).
@@ -70,7 +71,7 @@ extension RouteNetlink {
         w.header(header.encoded)
         switch change {
         case .mtu(let mtu): w.u32(LinkAttribute.mtu, mtu)
-        case .hardwareAddress(let mac): w.bytes(LinkAttribute.address, mac)
+        case .hardwareAddress(let mac): w.bytes(LinkAttribute.address, mac.bytes)
         case .name(let name): w.string(LinkAttribute.ifname, name)
         case .txQueueLength(let length): w.u32(LinkAttribute.txqlen, length)
         case .master(let master): w.u32(LinkAttribute.master, UInt32(bitPattern: master ?? 0))

@@ -1,3 +1,5 @@
+import NetAddress
+
 /// `RTA_*` route attributes from `<linux/rtnetlink.h>`.
 public struct RouteAttribute: AttributeType {
     public let rawValue: UInt16
@@ -31,11 +33,11 @@ public let mainRoutingTable: UInt32 = 254
 
 /// A route to add, replace, delete, or one read back from the kernel.
 public struct RouteSpec: Sendable, Equatable {
-    /// 4 or 16 bytes; all zero with length 0 for a default route.
-    public var destination: [UInt8]
-    public var destinationLength: UInt8
-    public var gateway: [UInt8]?
-    public var preferredSource: [UInt8]?
+    /// The destination prefix: `0.0.0.0/0` or `::/0` for a default route. Sent as given, so
+    /// callers pass it masked (the kernel refuses host bits).
+    public var destination: IPPrefix
+    public var gateway: IPAddress?
+    public var preferredSource: IPAddress?
     public var outputIndex: Int32?
     /// The metric (`RTA_PRIORITY`).
     public var priority: UInt32?
@@ -50,12 +52,11 @@ public struct RouteSpec: Sendable, Equatable {
     public var proto: UInt8
 
     public init(
-        destination: [UInt8], destinationLength: UInt8, gateway: [UInt8]? = nil, preferredSource: [UInt8]? = nil,
+        destination: IPPrefix, gateway: IPAddress? = nil, preferredSource: IPAddress? = nil,
         outputIndex: Int32? = nil, priority: UInt32? = nil, table: UInt32 = mainRoutingTable, scope: Scope = .universe,
         type: RouteType = .unicast, onLink: Bool = false, mtu: UInt32? = nil, advmss: UInt32? = nil, proto: UInt8 = 3
     ) {
         self.destination = destination
-        self.destinationLength = destinationLength
         self.gateway = gateway
         self.preferredSource = preferredSource
         self.outputIndex = outputIndex
@@ -69,13 +70,18 @@ public struct RouteSpec: Sendable, Equatable {
         self.proto = proto
     }
 
-    public var family: AddressFamily { destination.count == 4 ? .inet : .inet6 }
+    public var family: AddressFamily { destination.address.isV4 ? .inet : .inet6 }
+
+    /// The default route of a family, `0.0.0.0/0` or `::/0`.
+    public static func defaultDestination(v4: Bool) -> IPPrefix {
+        IPPrefix(address: v4 ? .v4(0) : .v6(0), prefixLength: 0)
+    }
 
     static let headerSize = 12
     static let onLinkFlag: UInt32 = 4
 
     private func header(table: UInt8, proto: UInt8, scope: UInt8, type: UInt8) -> [UInt8] {
-        [family.rawValue, destinationLength, 0, 0, table, proto, scope, type]
+        [family.rawValue, UInt8(clamping: destination.boundedLength), 0, 0, table, proto, scope, type]
             + AttributeWriter.encode(onLink ? RouteSpec.onLinkFlag : 0)
     }
 
@@ -97,11 +103,11 @@ public struct RouteSpec: Sendable, Equatable {
     }
 
     private func appendAttributes(_ w: inout AttributeWriter) {
-        if destinationLength > 0 || destination.contains(where: { $0 != 0 }) {
-            w.bytes(RouteAttribute.dst, destination)
+        if destination.prefixLength > 0 || !destination.address.isUnspecified {
+            w.bytes(RouteAttribute.dst, destination.address.bytes)
         }
-        if let preferredSource { w.bytes(RouteAttribute.prefsrc, preferredSource) }
-        if let gateway { w.bytes(RouteAttribute.gateway, gateway) }
+        if let preferredSource { w.bytes(RouteAttribute.prefsrc, preferredSource.bytes) }
+        if let gateway { w.bytes(RouteAttribute.gateway, gateway.bytes) }
         if let priority { w.u32(RouteAttribute.priority, priority) }
         if table >= 256 { w.u32(RouteAttribute.table, table) }
         if let outputIndex { w.u32(RouteAttribute.oif, UInt32(bitPattern: outputIndex)) }
@@ -119,16 +125,17 @@ public struct RouteSpec: Sendable, Equatable {
         guard payload.count >= RouteSpec.headerSize, let flags: UInt32 = FieldReader.integer(bytes, at: 8) else {
             throw NetlinkError.malformed("short rtmsg")
         }
-        let width = payload[0] == AddressFamily.inet.rawValue ? 4 : 16
+        let v4 = payload[0] == AddressFamily.inet.rawValue
         self.init(
-            destination: [UInt8](repeating: 0, count: width), destinationLength: payload[1], table: UInt32(payload[4]),
+            destination: IPPrefix(address: v4 ? .v4(0) : .v6(0), prefixLength: Int(payload[1])),
+            table: UInt32(payload[4]),
             scope: Scope(rawValue: payload[6]) ?? .universe, type: RouteType(rawValue: payload[7]) ?? .unspecified,
             onLink: flags & RouteSpec.onLinkFlag != 0, proto: payload[5])
         for attribute in try AttributeReader.read(bytes.dropFirst(RouteSpec.headerSize)) {
             switch RouteAttribute(rawValue: attribute.type) {
-            case .dst: destination = attribute.payload
-            case .gateway: gateway = attribute.payload
-            case .prefsrc: preferredSource = attribute.payload
+            case .dst: destination.address = try RouteSpec.address(attribute, v4: v4)
+            case .gateway: gateway = try RouteSpec.address(attribute, v4: v4)
+            case .prefsrc: preferredSource = try RouteSpec.address(attribute, v4: v4)
             case .oif: outputIndex = attribute.i32
             case .priority: priority = attribute.u32
             case .table: table = attribute.u32 ?? table
@@ -140,6 +147,14 @@ public struct RouteSpec: Sendable, Equatable {
             default: break
             }
         }
+    }
+
+    /// An address attribute of the route's own family; anything else is a malformed reply.
+    private static func address(_ attribute: Attribute, v4: Bool) throws(NetlinkError) -> IPAddress {
+        guard attribute.payload.count == (v4 ? 4 : 16), let address = IPAddress(bytes: attribute.payload) else {
+            throw NetlinkError.malformed("route address of \(attribute.payload.count) bytes")
+        }
+        return address
     }
 }
 
@@ -168,11 +183,12 @@ extension RouteNetlink {
 
     /// The route the kernel would use to reach `destination` (`ip route get`).
     /// The corresponding kernel message is `RTM_GETROUTE` without `NLM_F_DUMP`.
-    public func routeGet(_ destination: [UInt8]) throws(NetlinkError) -> RouteSpec {
+    public func routeGet(_ destination: IPAddress) throws(NetlinkError) -> RouteSpec {
         var w = AttributeWriter()
-        let family: AddressFamily = destination.count == 4 ? .inet : .inet6
-        w.header([family.rawValue, UInt8(destination.count * 8), 0, 0, 0, 0, 0, 0] + AttributeWriter.encode(UInt32(0)))
-        w.bytes(RouteAttribute.dst, destination)
+        let family: AddressFamily = destination.isV4 ? .inet : .inet6
+        w.header(
+            [family.rawValue, UInt8(destination.bitWidth), 0, 0, 0, 0, 0, 0] + AttributeWriter.encode(UInt32(0)))
+        w.bytes(RouteAttribute.dst, destination.bytes)
         return try RouteSpec(payload: connection.single(.getRoute, payload: w.bytes).payload)
     }
 

@@ -1,3 +1,5 @@
+import NetAddress
+
 /// `FRA_*` attributes of routing rules, from `<linux/fib_rules.h>`.
 struct RuleAttribute: AttributeType {
     let rawValue: UInt16
@@ -12,22 +14,20 @@ struct RuleAttribute: AttributeType {
 /// looks up `table`.
 public struct RuleSpec: Sendable, Equatable {
     public var family: AddressFamily
-    public var source: [UInt8]?
-    public var sourceLength: UInt8
-    public var destination: [UInt8]?
-    public var destinationLength: UInt8
+    /// `from PREFIX`; nil matches every source.
+    public var source: IPPrefix?
+    /// `to PREFIX`; nil matches every destination.
+    public var destination: IPPrefix?
     public var table: UInt32
     public var priority: UInt32?
 
     public init(
-        family: AddressFamily, source: [UInt8]? = nil, sourceLength: UInt8 = 0, destination: [UInt8]? = nil,
-        destinationLength: UInt8 = 0, table: UInt32, priority: UInt32? = nil
+        family: AddressFamily, source: IPPrefix? = nil, destination: IPPrefix? = nil, table: UInt32,
+        priority: UInt32? = nil
     ) {
         self.family = family
         self.source = source
-        self.sourceLength = sourceLength
         self.destination = destination
-        self.destinationLength = destinationLength
         self.table = table
         self.priority = priority
     }
@@ -35,13 +35,15 @@ public struct RuleSpec: Sendable, Equatable {
     /// Parses an `RTM_NEWRULE` payload (`struct fib_rule_hdr` and `FRA_*` attributes).
     public init(payload: [UInt8]) throws(NetlinkError) {
         guard payload.count >= 12 else { throw NetlinkError.malformed("short fib_rule_hdr") }
-        self.init(
-            family: AddressFamily(rawValue: payload[0]), sourceLength: payload[2], destinationLength: payload[1],
-            table: UInt32(payload[4]))
+        self.init(family: AddressFamily(rawValue: payload[0]), table: UInt32(payload[4]))
         for attribute in try AttributeReader.read(payload.dropFirst(12)) {
             switch RuleAttribute(rawValue: attribute.type) {
-            case .dst: destination = attribute.payload
-            case .src: source = attribute.payload
+            case .dst:
+                destination = IPAddress(bytes: attribute.payload).map {
+                    .init(address: $0, prefixLength: Int(payload[1]))
+                }
+            case .src:
+                source = IPAddress(bytes: attribute.payload).map { .init(address: $0, prefixLength: Int(payload[2])) }
             case .priority: priority = attribute.u32
             case .table: table = attribute.u32 ?? table
             default: break
@@ -53,10 +55,12 @@ public struct RuleSpec: Sendable, Equatable {
     func payload(adding: Bool) -> [UInt8] {
         var w = AttributeWriter()
         w.header(
-            [family.rawValue, destinationLength, sourceLength, 0, table < 256 ? UInt8(table) : 0, 0, 0, adding ? 1 : 0]
-                + AttributeWriter.encode(UInt32(0)))
-        if let destination { w.bytes(RuleAttribute.dst, destination) }
-        if let source { w.bytes(RuleAttribute.src, source) }
+            [
+                family.rawValue, UInt8(clamping: destination?.boundedLength ?? 0),
+                UInt8(clamping: source?.boundedLength ?? 0), 0, table < 256 ? UInt8(table) : 0, 0, 0, adding ? 1 : 0,
+            ] + AttributeWriter.encode(UInt32(0)))
+        if let destination { w.bytes(RuleAttribute.dst, destination.address.bytes) }
+        if let source { w.bytes(RuleAttribute.src, source.address.bytes) }
         if let priority { w.u32(RuleAttribute.priority, priority) }
         if table >= 256 { w.u32(RuleAttribute.table, table) }
         return w.bytes
@@ -78,11 +82,13 @@ public struct NeighbourState: OptionSet, Sendable, Hashable {
 /// A neighbour (ARP / NDP) entry.
 public struct NeighbourSpec: Sendable, Equatable {
     public var index: Int32
-    public var address: [UInt8]
-    public var hardwareAddress: [UInt8]?
+    public var address: IPAddress
+    public var hardwareAddress: MACAddress?
     public var state: NeighbourState
 
-    public init(index: Int32, address: [UInt8], hardwareAddress: [UInt8]? = nil, state: NeighbourState = .permanent) {
+    public init(
+        index: Int32, address: IPAddress, hardwareAddress: MACAddress? = nil, state: NeighbourState = .permanent
+    ) {
         self.index = index
         self.address = address
         self.hardwareAddress = hardwareAddress
@@ -93,13 +99,13 @@ public struct NeighbourSpec: Sendable, Equatable {
 
     var payload: [UInt8] {
         var w = AttributeWriter()
-        let family: AddressFamily = address.count == 4 ? .inet : .inet6
+        let family: AddressFamily = address.isV4 ? .inet : .inet6
         w.header(
             [family.rawValue, 0, 0, 0] + AttributeWriter.encode(index) + AttributeWriter.encode(state.rawValue) + [
                 0, 0,
             ])
-        w.bytes(NeighbourAttribute.dst, address)
-        if let hardwareAddress { w.bytes(NeighbourAttribute.lladdr, hardwareAddress) }
+        w.bytes(NeighbourAttribute.dst, address.bytes)
+        if let hardwareAddress { w.bytes(NeighbourAttribute.lladdr, hardwareAddress.bytes) }
         return w.bytes
     }
 
@@ -111,10 +117,15 @@ public struct NeighbourSpec: Sendable, Equatable {
         else {
             throw NetlinkError.malformed("short ndmsg")
         }
-        self.init(index: index, address: [], state: NeighbourState(rawValue: state))
-        for attribute in try AttributeReader.read(bytes.dropFirst(NeighbourSpec.headerSize)) {
-            if attribute.is(NeighbourAttribute.dst) { address = attribute.payload }
-            if attribute.is(NeighbourAttribute.lladdr) { hardwareAddress = attribute.payload }
+        let attributes = try AttributeReader.read(bytes.dropFirst(NeighbourSpec.headerSize))
+        guard
+            let address = attributes.first(where: { $0.is(NeighbourAttribute.dst) }).flatMap({
+                IPAddress(bytes: $0.payload)
+            })
+        else { throw NetlinkError.malformed("neighbour without an IP address") }
+        self.init(index: index, address: address, state: NeighbourState(rawValue: state))
+        if let lladdr = attributes.first(where: { $0.is(NeighbourAttribute.lladdr) }) {
+            hardwareAddress = MACAddress(bytes: lladdr.payload)
         }
     }
 }

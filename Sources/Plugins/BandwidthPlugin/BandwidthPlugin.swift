@@ -54,7 +54,8 @@ public struct BandwidthPlugin: CNIPlugin {
                 "add filter",
                 host.addRedirectFilter(RedirectFilterSpec(index: hostVeth.index, targetIndex: ifb.index, priority: 1)))
             try create("create qdisc", host.addQdisc(QdiscSpec(index: ifb.index, kind: egress.tbf)))
-            result.interfaces.append(.init(name: name, mac: try host.link(index: ifb.index).macString))
+            result.interfaces.append(
+                .init(name: name, mac: try host.link(index: ifb.index).hardwareAddress.description))
         }
         rollback.commit()
         return result

@@ -34,9 +34,10 @@ struct BridgeAdd {
         var result = CNIResult(
             cniVersion: request.config.cniVersion,
             interfaces: [
-                .init(name: bridge.name, mac: bridge.macString),
-                .init(name: veth.host.name, mac: veth.host.macString),
-                .init(name: veth.container.name, mac: veth.container.macString, sandbox: request.netns),
+                .init(name: bridge.name, mac: bridge.hardwareAddress.description),
+                .init(name: veth.host.name, mac: veth.host.hardwareAddress.description),
+                .init(
+                    name: veth.container.name, mac: veth.container.hardwareAddress.description, sandbox: request.netns),
             ])
 
         if conf.ipamType.isEmpty {
@@ -75,7 +76,7 @@ struct BridgeAdd {
         if let dns = conf.dns { result.dns = dns }
         if !conf.disableContainerInterface { try waitForPort(host, index: veth.host.index) }
         // The bridge MAC may have changed as the port joined.
-        result.interfaces[0].mac = try host.link(index: bridge.index).macString
+        result.interfaces[0].mac = try host.link(index: bridge.index).hardwareAddress.description
         rollback.commit()
         return result
     }
@@ -86,7 +87,7 @@ struct BridgeAdd {
         var gateways: [IPPrefix] = []
         for i in result.ips.indices {
             let prefix = result.ips[i].address
-            if result.ips[i].gateway == nil && conf.isGateway { result.ips[i].gateway = prefix.network.advancedByOne }
+            if result.ips[i].gateway == nil && conf.isGateway { result.ips[i].gateway = prefix.network.advanced(by: 1) }
             guard let gateway = result.ips[i].gateway else { continue }
             if conf.isGateway { gateways.append(IPPrefix(address: gateway, prefixLength: prefix.prefixLength)) }
             if conf.isDefaultGateway {
@@ -95,7 +96,7 @@ struct BridgeAdd {
                     $0.dst.prefixLength == 0 && $0.dst.address.isV4 == isV4 && $0.gw != nil
                 }
                 if !hasDefault {
-                    result.routes.append(.init(dst: IPPrefix(isV4 ? "0.0.0.0/0" : "::/0")!, gw: gateway))
+                    result.routes.append(.init(dst: IPPrefix(address: isV4 ? .v4(0) : .v6(0), prefixLength: 0), gw: gateway))
                 }
             }
         }
@@ -137,14 +138,5 @@ struct BridgeAdd {
             if state == .up { return }
         }
         throw CNIError(.internalError, "bridge port in error state: \(state)")
-    }
-}
-
-extension IPAddress {
-    var advancedByOne: IPAddress {
-        switch self {
-        case .v4(let v): return .v4(v &+ 1)
-        case .v6(let v): return .v6(v &+ 1)
-        }
     }
 }

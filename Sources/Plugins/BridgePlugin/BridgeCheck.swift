@@ -18,9 +18,10 @@ struct BridgeCheck {
         else {
             throw CNIError(.internalError, "CNI created bridge \(conf.bridge) in host namespace was not found")
         }
-        if !bridgeEntry.mac.isEmpty, bridgeEntry.mac != bridge.macString {
+        if !bridgeEntry.mac.isEmpty, bridgeEntry.mac != bridge.hardwareAddress.description {
             throw CNIError(
-                .internalError, "bridge \(conf.bridge) has MAC \(bridge.macString), expected \(bridgeEntry.mac)")
+                .internalError,
+                "bridge \(conf.bridge) has MAC \(bridge.hardwareAddress.description), expected \(bridgeEntry.mac)")
         }
         if conf.promiscMode != bridge.flags.contains(.promiscuous) {
             throw CNIError(
@@ -41,9 +42,11 @@ struct BridgeCheck {
         guard let link = try? container.link(named: request.ifname), link.kind == "veth" else {
             throw CNIError(.internalError, "container interface \(request.ifname) is missing or not a veth")
         }
-        if !containerEntry.mac.isEmpty, containerEntry.mac != link.macString {
+        if !containerEntry.mac.isEmpty, containerEntry.mac != link.hardwareAddress.description {
             throw CNIError(
-                .internalError, "interface \(request.ifname) has MAC \(link.macString), expected \(containerEntry.mac)")
+                .internalError,
+                "interface \(request.ifname) has MAC \(link.hardwareAddress.description), expected \(containerEntry.mac)"
+            )
         }
         let hostVeth = previous.interfaces.first { $0.sandbox.isEmpty && $0.name != conf.bridge }
         guard let hostVeth, let hostLink = try? host.link(named: hostVeth.name), hostLink.masterIndex == bridge.index

@@ -23,7 +23,7 @@ struct BridgeConfig {
     var portIsolation = false
     var ipamType = ""
     var dns: CNIResult.DNS?
-    var mac: [UInt8]?
+    var mac: MACAddress?
 
     init(_ request: CNIRequest) throws(CNIError) {
         let f = request.config.fields
@@ -123,7 +123,7 @@ struct BridgeConfig {
     }
 
     /// The container MAC: runtimeConfig `mac`, then `args.cni.mac`, then CNI_ARGS `MAC`.
-    private static func mac(_ request: CNIRequest) throws(CNIError) -> [UInt8]? {
+    private static func mac(_ request: CNIRequest) throws(CNIError) -> MACAddress? {
         var text: String? = nil
         let runtime = try request.config.runtimeConfig()
         let args = try request.config.args()
@@ -133,7 +133,7 @@ struct BridgeConfig {
         } catch { throw .invalidConfig(error.message) }
         if text == nil { text = try request.args.value("MAC", known: ["MAC"]) }
         guard let text, !text.isEmpty else { return nil }
-        guard let mac = ContainerNetwork.parseMAC(text) else {
+        guard let mac = MACAddress(text) else {
             throw .invalidConfig("invalid MAC address \"\(text)\"", details: "key: mac")
         }
         return mac

@@ -52,25 +52,19 @@ enum BridgeDevice {
     static func ensureAddress(_ route: RouteNetlink, bridge: Link, gateway: IPPrefix, force: Bool) throws -> Bool {
         let family: AddressFamily = gateway.address.isV4 ? .inet : .inet6
         for existing in try route.addresses(family: family, index: UInt32(bridge.index)) {
-            guard let ip = IPAddress(bytes: existing.address) else { continue }
-            let current = IPPrefix(address: ip, prefixLength: Int(existing.prefixLength))
+            guard let current = existing.prefix else { continue }
             if current == gateway { return false }
-            if !gateway.address.isV4, !current.contains(gateway.address), !gateway.contains(ip) { continue }
-            if !gateway.address.isV4, (ip.bytes.first ?? 0) == 0xfe, ((ip.bytes.dropFirst().first ?? 0) & 0xc0) == 0x80
-            {
+            if !gateway.address.isV4, !current.contains(gateway.address), !gateway.contains(current.address) {
                 continue
             }
+            if current.address.isLinkLocalUnicast { continue }
             guard force else {
                 throw CNIError(.internalError, "\"\(bridge.name)\" already has an IP address different from \(gateway)")
             }
-            try route.deleteAddress(
-                AddressSpec(index: bridge.index, address: existing.address, prefixLength: existing.prefixLength))
+            try route.deleteAddress(AddressSpec(index: bridge.index, address: current))
         }
         switch Result(catching: { () throws(NetlinkError) in
-            try route.addAddress(
-                AddressSpec(
-                    index: bridge.index, address: gateway.address.bytes, prefixLength: UInt8(gateway.prefixLength),
-                    broadcast: gateway.broadcastAddress?.bytes))
+            try route.addAddress(AddressSpec(index: bridge.index, address: gateway, broadcast: gateway.broadcast))
         }) {
         case .success: break
         case .failure(let error) where error.errno == .fileExists: return false  // a concurrent ADD added it
@@ -82,13 +76,5 @@ enum BridgeDevice {
             try? route.setLink(index: bridge.index, .hardwareAddress(bridge.hardwareAddress))
         }
         return true
-    }
-}
-
-extension IPPrefix {
-    /// The IPv4 broadcast address for prefixes shorter than /31.
-    var broadcastAddress: IPAddress? {
-        guard prefixLength < 31, case .v4(let v) = address else { return nil }
-        return .v4(v | ~(~UInt32(0) << UInt32(32 - prefixLength)))
     }
 }

@@ -35,7 +35,7 @@ final class DHCPClient {
                 let link = try route.link(named: ifname)
                 if !link.flags.contains(.up) { try route.setLink(index: link.index, up: true) }
                 let udp = try DHCPClient.udpSocket(ifname)
-                do { return (udp, try DHCPClient.packetSocket(link.index), link.hardwareAddress) } catch {
+                do { return (udp, try DHCPClient.packetSocket(link.index), link.hardwareAddress.bytes) } catch {
                     close(udp); throw error
                 }
             }

@@ -42,7 +42,7 @@ public struct DummyPlugin: CNIPlugin {
         rollback.add("dummy \(request.ifname)") { try? container.deleteLink(index: link.index) }
         var result = CNIResult(
             cniVersion: request.config.cniVersion,
-            interfaces: [.init(name: request.ifname, mac: link.macString, sandbox: request.netns)])
+            interfaces: [.init(name: request.ifname, mac: link.hardwareAddress.description, sandbox: request.netns)])
         try IPAMDelegation.add(request, type: ipamType, rollback: rollback, into: &result)
         try ContainerNetwork.configureChild(result, ifname: request.ifname, route: container, namespace: namespace)
         rollback.commit()

@@ -35,17 +35,17 @@ enum FirewallRules {
 
     /// The two rules that let one container address through the forward hook.
     static func addressRules(_ address: IPAddress, tag: AttachmentTag) -> [NFTRule] {
-        let host = address.bitWidth
+        let host = address.hostPrefix
         return [
             NFTRule(
                 chain: filterChain,
                 statements: [
-                    .address(.destination, equal: true, address: address.bytes, prefixLength: host),
+                    .address(.destination, equal: true, host),
                     .establishedOrRelated, .accept,
                 ], comment: tag.comment),
             NFTRule(
                 chain: filterChain,
-                statements: [.address(.source, equal: true, address: address.bytes, prefixLength: host), .accept],
+                statements: [.address(.source, equal: true, host), .accept],
                 comment: tag.comment),
         ]
     }

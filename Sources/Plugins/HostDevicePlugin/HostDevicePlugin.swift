@@ -34,7 +34,7 @@ public struct HostDevicePlugin: CNIPlugin {
         let link = try moveIn(
             device, ifname: request.ifname, host: host, container: container, namespace: namespace,
             rollback: rollback)
-        result.interfaces = [.init(name: link.name, mac: link.macString, sandbox: request.netns)]
+        result.interfaces = [.init(name: link.name, mac: link.hardwareAddress.description, sandbox: request.netns)]
         if !conf.ipamType.isEmpty {
             try IPAMDelegation.add(request, type: conf.ipamType, rollback: rollback, into: &result)
             try ContainerNetwork.configureChild(result, ifname: request.ifname, route: container, namespace: namespace)
@@ -61,7 +61,7 @@ public struct HostDevicePlugin: CNIPlugin {
             }
             return link
         case .mac(let mac):
-            guard let link = try host.links().first(where: { $0.macString == mac }) else {
+            guard let link = try host.links().first(where: { $0.hardwareAddress.description == mac }) else {
                 throw CNIError(
                     .internalError, "failed to find host device: no device with MAC \(mac)", details: "key: hwaddr")
             }
@@ -157,10 +157,11 @@ public struct HostDevicePlugin: CNIPlugin {
             throw CNIError(.internalError, "failed to find \"\(request.ifname)\" in the container")
         }
         if let entry = previous.interfaces.first(where: { $0.name == request.ifname }), !entry.mac.isEmpty,
-            entry.mac != link.macString
+            entry.mac != link.hardwareAddress.description
         {
             throw CNIError(
-                .internalError, "Interface \(request.ifname) MAC \(link.macString) doesn't match \(entry.mac)")
+                .internalError,
+                "Interface \(request.ifname) MAC \(link.hardwareAddress.description) doesn't match \(entry.mac)")
         }
         try ContainerCheck.addressesAndRoutes(previous, ifname: request.ifname, link: link, route: container)
     }

@@ -39,11 +39,12 @@ public struct LoopbackPlugin: CNIPlugin {
     private func loopbackAddresses(_ route: RouteNetlink, _ lo: Link, family: AddressFamily) throws -> [IPPrefix] {
         var prefixes: [IPPrefix] = []
         for entry in try route.addresses(family: family, index: UInt32(lo.index)) {
-            guard let ip = IPAddress(bytes: entry.address) else { continue }
-            guard ip.isLoopback else {
-                throw CNIError(.internalError, "loopback interface found with non-loopback address \"\(ip)\"")
+            guard let prefix = entry.prefix else { continue }
+            guard prefix.address.isLoopback else {
+                throw CNIError(
+                    .internalError, "loopback interface found with non-loopback address \"\(prefix.address)\"")
             }
-            prefixes.append(IPPrefix(address: ip, prefixLength: Int(entry.prefixLength)))
+            prefixes.append(prefix)
         }
         return prefixes
     }

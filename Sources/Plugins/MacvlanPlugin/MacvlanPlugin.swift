@@ -41,9 +41,9 @@ public struct MacvlanPlugin: ChildLinkPlugin {
         if let mtu, mtu < 0 || mtu > Int(UInt32.max) {
             throw CNIError.invalidConfig("invalid MTU \(mtu), must be [0, master MTU]", details: "key: mtu")
         }
-        var mac: [UInt8]? = nil
+        var mac: MACAddress? = nil
         if let macText {
-            guard let parsed = ContainerNetwork.parseMAC(macText) else {
+            guard let parsed = MACAddress(macText) else {
                 throw CNIError.invalidConfig("invalid MAC address \"\(macText)\"", details: "key: mac")
             }
             mac = parsed

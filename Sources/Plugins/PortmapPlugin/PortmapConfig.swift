@@ -94,12 +94,3 @@ struct PortmapConfig {
         return [v4, v6].compactMap { $0 }
     }
 }
-
-extension IPAddress {
-    var isUnspecified: Bool {
-        switch self {
-        case .v4(let v): return v == 0
-        case .v6(let v): return v == 0
-        }
-    }
-}

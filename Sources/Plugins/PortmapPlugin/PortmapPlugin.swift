@@ -52,10 +52,10 @@ public struct PortmapPlugin: CNIPlugin {
     /// families the container has are flushed.
     private func flushConntrack(_ conf: PortmapConfig, family: UInt8) {
         for mapping in conf.mappings where mapping.protocolNumber == 17 || mapping.protocolNumber == 132 {
-            var destination: [UInt8]? = nil
+            var destination: IPAddress? = nil
             if let hostIP = mapping.hostIP, !hostIP.isUnspecified {
                 guard hostIP.isV4 == (family == 2) else { continue }
-                destination = hostIP.bytes
+                destination = hostIP
             }
             do { _ = try kernel.deleteConntrack(family, mapping.protocolNumber, mapping.hostPort, destination) } catch {
                 ProcessEnvironment().writeStderr(
@@ -67,7 +67,7 @@ public struct PortmapPlugin: CNIPlugin {
     /// Localhost-originated traffic to a mapped port needs `route_localnet` on the interface
     /// that routes to the container, as in the reference. Best effort.
     private func enableLocalhostRouting(to container: IPAddress) {
-        guard let route = try? kernel.hostRoute(), let output = try? route.routeGet(container.bytes).outputIndex,
+        guard let route = try? kernel.hostRoute(), let output = try? route.routeGet(container).outputIndex,
             let link = try? route.link(index: output)
         else { return }
         try? Sysctl.ensure("net/ipv4/conf/\(link.name)/route_localnet", "1")

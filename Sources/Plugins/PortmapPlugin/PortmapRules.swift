@@ -70,33 +70,32 @@ enum PortmapRules {
     static func addMappings(
         _ tx: inout NFTTransaction, _ container: IPAddress, _ conf: PortmapConfig, containerID: String
     ) {
-        let bits = container.bitWidth
+        let containerHost = container.hostPrefix
         for mapping in conf.mappings {
             var statements: [NFTStatement] = []
             if let hostIP = mapping.hostIP {
                 guard hostIP.isV4 == container.isV4 else { continue }  // other family's mapping
                 if !hostIP.isUnspecified {
-                    statements.append(.address(.destination, equal: true, address: hostIP.bytes, prefixLength: bits))
+                    statements.append(.address(.destination, equal: true, hostIP.hostPrefix))
                 }
             }
             statements += [
                 .destinationPort(protocolNumber: mapping.protocolNumber, port: mapping.hostPort),
-                .dnat(address: container.bytes, port: mapping.containerPort),
+                .dnat(address: container, port: mapping.containerPort),
             ]
             tx.add(.addRule(NFTRule(chain: "hostports", statements: statements, comment: containerID)))
         }
         if conf.snat {
-            let to = NFTStatement.address(.destination, equal: true, address: container.bytes, prefixLength: bits)
+            let to = NFTStatement.address(.destination, equal: true, containerHost)
             if conf.masqAll {
                 tx.add(.addRule(NFTRule(chain: "masquerading", statements: [to, .masquerade], comment: containerID)))
             } else {
-                let hairpin = NFTStatement.address(.source, equal: true, address: container.bytes, prefixLength: bits)
+                let hairpin = NFTStatement.address(.source, equal: true, containerHost)
                 tx.add(
                     .addRule(
                         NFTRule(chain: "masquerading", statements: [hairpin, to, .masquerade], comment: containerID)))
                 if container.isV4 {
-                    let localhost = NFTStatement.address(
-                        .source, equal: true, address: [127, 0, 0, 1], prefixLength: 32)
+                    let localhost = NFTStatement.address(.source, equal: true, IPAddress.v4(0x7f00_0001).hostPrefix)
                     tx.add(
                         .addRule(
                             NFTRule(

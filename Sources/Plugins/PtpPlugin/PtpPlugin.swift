@@ -65,8 +65,8 @@ public struct PtpPlugin: CNIPlugin {
             mtu: conf.mtu, containerMAC: nil)
         rollback.add("veth \(veth.host.name)") { try? host.deleteLink(index: veth.host.index) }
         result.interfaces = [
-            .init(name: veth.host.name, mac: veth.host.macString),
-            .init(name: veth.container.name, mac: veth.container.macString, sandbox: request.netns),
+            .init(name: veth.host.name, mac: veth.host.hardwareAddress.description),
+            .init(name: veth.container.name, mac: veth.container.hardwareAddress.description, sandbox: request.netns),
         ]
         for i in result.ips.indices { result.ips[i].interface = 1 }
         try ContainerNetwork.configureInterface(result, ifname: request.ifname, route: container, namespace: namespace)
@@ -90,18 +90,15 @@ public struct PtpPlugin: CNIPlugin {
     private func routeThroughGateway(_ result: CNIResult, container: RouteNetlink, index: Int32) throws {
         for ip in result.ips {
             guard let gateway = ip.gateway else { continue }
-            let subnet = ip.address.network.bytes
-            let length = UInt8(ip.address.prefixLength)
-            try? container.deleteRoute(
-                RouteSpec(destination: subnet, destinationLength: length, outputIndex: index, scope: .nowhere))
+            let subnet = ip.address.masked
+            try? container.deleteRoute(RouteSpec(destination: subnet, outputIndex: index, scope: .nowhere))
             try container.addRoute(
                 RouteSpec(
-                    destination: gateway.bytes, destinationLength: UInt8(gateway.bitWidth),
-                    preferredSource: ip.address.address.bytes, outputIndex: index, scope: .link))
+                    destination: gateway.hostPrefix, preferredSource: ip.address.address, outputIndex: index,
+                    scope: .link))
             try container.addRoute(
                 RouteSpec(
-                    destination: subnet, destinationLength: length, gateway: gateway.bytes,
-                    preferredSource: ip.address.address.bytes, outputIndex: index))
+                    destination: subnet, gateway: gateway, preferredSource: ip.address.address, outputIndex: index))
         }
     }
 
@@ -109,19 +106,15 @@ public struct PtpPlugin: CNIPlugin {
     private func configureHost(_ result: CNIResult, host: RouteNetlink, index: Int32) throws {
         for ip in result.ips {
             guard let gateway = ip.gateway else { continue }
-            let bits = UInt8(gateway.bitWidth)
             do {
                 try host.addAddress(
-                    AddressSpec(
-                        index: index, address: gateway.bytes, prefixLength: bits, flags: gateway.isV4 ? [] : [.noDAD]))
+                    AddressSpec(index: index, address: gateway.hostPrefix, flags: gateway.isV4 ? [] : [.noDAD]))
             } catch {
-                throw CNIError(.internalError, "failed to add IP addr \(gateway)/\(bits) to veth: \(error)")
+                throw CNIError(.internalError, "failed to add IP addr \(gateway.hostPrefix) to veth: \(error)")
             }
             do {
                 try host.addRoute(
-                    RouteSpec(
-                        destination: ip.address.address.bytes, destinationLength: bits, outputIndex: index, scope: .host
-                    ))
+                    RouteSpec(destination: ip.address.address.hostPrefix, outputIndex: index, scope: .host))
             } catch  where error.errno == .fileExists {
                 continue
             } catch {
@@ -159,8 +152,7 @@ public struct PtpPlugin: CNIPlugin {
             addresses.contains { address in
                 let routes = (try? host.routes(family: address.isV4 ? .inet : .inet6)) ?? []
                 return routes.contains {
-                    $0.outputIndex == link.index && $0.destination == address.bytes
-                        && Int($0.destinationLength) == address.bitWidth
+                    $0.outputIndex == link.index && $0.destination == address.hostPrefix
                 }
             }
         }
@@ -182,10 +174,11 @@ public struct PtpPlugin: CNIPlugin {
         guard link.kind == "veth" else {
             throw CNIError(.internalError, "Error: Container interface \(request.ifname) not of type veth/p2p")
         }
-        if !entry.mac.isEmpty, entry.mac != link.macString {
+        if !entry.mac.isEmpty, entry.mac != link.hardwareAddress.description {
             throw CNIError(
                 .internalError,
-                "ptp: Interface \(request.ifname) Mac \(entry.mac) doesn't match container Mac: \(link.macString)")
+                "ptp: Interface \(request.ifname) Mac \(entry.mac) doesn't match container Mac: \(link.hardwareAddress.description)"
+            )
         }
         try ContainerCheck.addressesAndRoutes(previous, ifname: request.ifname, link: link, route: container)
         if conf.ipMasq,

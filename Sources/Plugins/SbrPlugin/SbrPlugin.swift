@@ -47,10 +47,8 @@ public struct SbrPlugin: CNIPlugin {
                 table = next
                 used.insert(next)
             }
-            let bits = UInt8(ip.address.address.bitWidth)
             let rule = RuleSpec(
-                family: ip.address.address.isV4 ? .inet : .inet6, source: ip.address.address.bytes,
-                sourceLength: bits, table: table)
+                family: ip.address.address.isV4 ? .inet : .inet6, source: ip.address.address.hostPrefix, table: table)
             try container.addRule(rule)
             rollback.add("rule from \(ip.address.address)") { try? container.deleteRule(rule) }
             if conf.table == nil { moved += try routeTable(table, for: ip, conf, link: link, container, rollback) }
@@ -71,17 +69,17 @@ public struct SbrPlugin: CNIPlugin {
         let subnet = IPPrefix(address: ip.address.network, prefixLength: ip.address.prefixLength)
         let gateway = conf.gateways.first { $0.isV4 == address.isV4 } ?? ip.gateway
         if let gateway {
-            let zero = [UInt8](repeating: 0, count: address.isV4 ? 4 : 16)
             let route = RouteSpec(
-                destination: zero, destinationLength: 0, gateway: gateway.bytes, outputIndex: link.index, table: table)
+                destination: RouteSpec.defaultDestination(v4: address.isV4), gateway: gateway, outputIndex: link.index,
+                table: table)
             try container.replaceRoute(route)
             rollback.add("default route in table \(table)") { try? container.deleteRoute(route) }
         }
         var copied: [RouteSpec] = []
         for route in try container.routes(family: family)
         where route.table == mainRoutingTable && route.outputIndex == link.index && route.type == .unicast {
-            let source = route.preferredSource.flatMap(IPAddress.init(bytes:))
-            let via = route.gateway.flatMap(IPAddress.init(bytes:))
+            let source = route.preferredSource
+            let via = route.gateway
             let viaSubnet = via.map { subnet.contains($0) } ?? false
             guard source == address || viaSubnet || (source == nil && via == nil) else { continue }
             var copy = route
@@ -143,9 +141,11 @@ public struct SbrPlugin: CNIPlugin {
         }
         guard let link = try? container.link(named: request.ifname) else { return }
         for family in [AddressFamily.inet, .inet6] {
-            let own = Set(try container.addresses(family: family, index: UInt32(bitPattern: link.index)).map(\.address))
+            let own = Set(
+                try container.addresses(family: family, index: UInt32(bitPattern: link.index)).compactMap(\.address))
             for rule in try container.rules(family: family) {
-                guard let source = rule.source, own.contains(source), table == nil || rule.table == table else {
+                guard let source = rule.source?.address, own.contains(source), table == nil || rule.table == table
+                else {
                     continue
                 }
                 do { try container.deleteRule(rule) } catch { if error.errno != .noSuchFileOrDirectory { throw error } }

@@ -19,7 +19,7 @@ public struct TapPlugin: CNIPlugin {
     struct Config {
         var multiQueue = false
         var mtu: UInt32?
-        var mac: [UInt8]?
+        var mac: MACAddress?
         var owner: UInt32?
         var group: UInt32?
         var bridge: String?
@@ -52,7 +52,7 @@ public struct TapPlugin: CNIPlugin {
                 throw CNIError.decodingConfig(error)
             }
             if let macText {
-                guard let parsed = ContainerNetwork.parseMAC(macText) else {
+                guard let parsed = MACAddress(macText) else {
                     throw .invalidConfig("invalid MAC address \"\(macText)\"", details: "key: mac")
                 }
                 mac = parsed
@@ -101,7 +101,7 @@ public struct TapPlugin: CNIPlugin {
             try IPAMDelegation.add(request, type: conf.ipamType, rollback: rollback, into: &result)
             try ContainerNetwork.configureChild(result, ifname: request.ifname, route: container, namespace: namespace)
         }
-        result.interfaces[0].mac = try container.link(index: link.index).macString
+        result.interfaces[0].mac = try container.link(index: link.index).hardwareAddress.description
         rollback.commit()
         return result
     }

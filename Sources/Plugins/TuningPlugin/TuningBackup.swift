@@ -13,7 +13,7 @@ struct TuningBackup {
 
     /// The current values of what `conf` is about to change.
     init(of link: Link, for conf: TuningConfig) {
-        if conf.mac != nil { mac = link.macString }
+        if conf.mac != nil { mac = link.hardwareAddress.description }
         if conf.promisc { promisc = link.flags.contains(.promiscuous) }
         if conf.mtu != nil { mtu = link.mtu }
         if conf.allMulticast != nil { allMulticast = link.flags.contains(.allMulticast) }
@@ -50,7 +50,7 @@ struct TuningBackup {
             }
         }
         if let mtu { attempt("MTU", .mtu(mtu)) }
-        if let mac, let bytes = ContainerNetwork.parseMAC(mac) { attempt("MAC address", .hardwareAddress(bytes)) }
+        if let mac, let parsed = MACAddress(mac) { attempt("MAC address", .hardwareAddress(parsed)) }
         if let promisc { attempt("promiscuous mode", .promiscuous(promisc)) }
         if let allMulticast { attempt("all-multicast mode", .allMulticast(allMulticast)) }
         if let txQueueLength { attempt("tx queue length", .txQueueLength(txQueueLength)) }
@@ -59,10 +59,11 @@ struct TuningBackup {
 
     /// CHECK: the link carries what the config asks for (promisc must be off unless asked).
     static func verify(_ conf: TuningConfig, link: Link, ifname: String) throws(CNIError) {
-        if let mac = conf.macText, mac.lowercased() != link.macString {
+        if let mac = conf.macText, mac.lowercased() != link.hardwareAddress.description {
             throw CNIError(
                 .internalError,
-                "Error: Tuning configured Ethernet of \(ifname) is \(mac), current value is \(link.macString)")
+                "Error: Tuning configured Ethernet of \(ifname) is \(mac), current value is \(link.hardwareAddress.description)"
+            )
         }
         if conf.promisc != link.flags.contains(.promiscuous) {
             throw CNIError(

@@ -5,7 +5,7 @@ import PluginSupport
 /// `MAC` over the top-level keys, as the reference orders them.
 struct TuningConfig {
     var sysctl: [(key: String, value: String)] = []
-    var mac: [UInt8]?
+    var mac: MACAddress?
     var macText: String?
     var promisc = false
     var mtu: UInt32?
@@ -45,7 +45,7 @@ struct TuningConfig {
             throw CNIError.decodingConfig(error)
         }
         if let macText {
-            guard let parsed = ContainerNetwork.parseMAC(macText) else {
+            guard let parsed = MACAddress(macText) else {
                 throw .invalidConfig("invalid args \(macText) for MAC addr", details: "key: mac")
             }
             mac = parsed

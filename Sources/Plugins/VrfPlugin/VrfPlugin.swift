@@ -102,10 +102,9 @@ public struct VrfPlugin: CNIPlugin {
         throws
     {
         for address in addresses {
+            guard let prefix = address.prefix else { continue }
             do {
-                try container.addAddress(
-                    AddressSpec(
-                        index: index, address: address.address, prefixLength: address.prefixLength, flags: [.noDAD]))
+                try container.addAddress(AddressSpec(index: index, address: prefix, flags: [.noDAD]))
             } catch {
                 if error.errno != .fileExists { throw error }
             }
@@ -113,7 +112,7 @@ public struct VrfPlugin: CNIPlugin {
             while delay < 2_600_000 {
                 let routes = try container.routes(family: .inet6)
                 if routes.contains(where: {
-                    $0.table == table && $0.type == .local && $0.destination == address.address
+                    $0.table == table && $0.type == .local && $0.destination.address == prefix.address
                 }) {
                     break
                 }

@@ -192,15 +192,20 @@ public struct IPPrefix: Sendable, Hashable, CustomStringConvertible {
 
     /// The network address (host bits cleared).
     public var network: IPAddress {
+        let length = boundedLength
         switch address {
         case .v4(let v):
-            let mask: UInt32 = prefixLength == 0 ? 0 : ~UInt32(0) << UInt32(32 - prefixLength)
+            let mask: UInt32 = length == 0 ? 0 : ~UInt32(0) << UInt32(32 - length)
             return .v4(v & mask)
         case .v6(let v):
-            let mask: UInt128 = prefixLength == 0 ? 0 : ~UInt128(0) << UInt128(128 - prefixLength)
+            let mask: UInt128 = length == 0 ? 0 : ~UInt128(0) << UInt128(128 - length)
             return .v6(v & mask)
         }
     }
+
+    /// The prefix length within `0...bitWidth`: the memberwise initialiser takes any `Int`,
+    /// and no arithmetic here may trap on one.
+    public var boundedLength: Int { min(max(prefixLength, 0), address.bitWidth) }
 
     /// True when `ip` lies inside this prefix.
     public func contains(_ ip: IPAddress) -> Bool {
