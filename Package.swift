@@ -63,6 +63,7 @@ var targets: [Target] = [
         name: "PluginTests",
         dependencies: [
             "BandwidthPlugin", "BridgePlugin", "DhcpPlugin", "FirewallPlugin", "PortmapPlugin", "PluginSupport",
+            "PtpPlugin", "MacvlanPlugin", "IpvlanPlugin", "VlanPlugin", "DummyPlugin", "TuningPlugin", "VrfPlugin",
             "Netfilter", "Netlink",
             "CNISkeleton", "CLibmnl", "CMnl",
         ]),

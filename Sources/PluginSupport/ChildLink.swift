@@ -52,9 +52,9 @@ extension ContainerNetwork {
 
     /// Creates the child link as `ifname` in the container. Fails when `ifname` exists there.
     public static func createChild(
-        _ request: ChildLinkRequest, master: Link, ifname: String, host: RouteNetlink,
-        container: RouteNetlink, namespace: NetworkNamespace
+        _ request: ChildLinkRequest, master: Link, ifname: String, host: RouteNetlink, in namespace: ContainerNamespace
     ) throws -> Link {
+        let container = namespace.route
         if (try? container.link(named: ifname)) != nil {
             throw CNIError(.internalError, "container interface name \"\(ifname)\" already exists in \(namespace.path)")
         }
@@ -81,12 +81,12 @@ extension ContainerNetwork {
     /// Addresses and routes from an IPAM result on the container interface, with the
     /// notify sysctls macvlan and ipvlan set (gratuitous ARP / unsolicited NA on changes).
     public static func configureChild(
-        _ result: CNIResult, ifname: String, route: RouteNetlink, namespace: NetworkNamespace
+        _ result: CNIResult, ifname: String, container: ContainerNamespace
     ) throws {
-        try namespace.withEntered {
-            try? Sysctl.write("net/ipv4/conf/\(ifname)/arp_notify", "1")
-            try? Sysctl.write("net/ipv6/conf/\(ifname)/ndisc_notify", "1")
+        try container.sysctl.access { values in
+            try? values.write("net/ipv4/conf/\(ifname)/arp_notify", "1")
+            try? values.write("net/ipv6/conf/\(ifname)/ndisc_notify", "1")
         }
-        try configureInterface(result, ifname: ifname, route: route, namespace: namespace)
+        try configureInterface(result, ifname: ifname, container: container)
     }
 }

@@ -10,11 +10,13 @@ public struct ChildLinkFlow {
     /// ipvlan's chained mode: without IPAM, take the addresses from prevResult.
     public let usePrevResultAddresses: Bool
     public let dns: CNIResult.DNS?
+    public let kernel: KernelContext
 
     public init(
         request: CNIRequest, child: ChildLinkRequest, ipamType: String, usePrevResultAddresses: Bool = false,
-        dns: CNIResult.DNS?
+        dns: CNIResult.DNS?, kernel: KernelContext = .live
     ) {
+        self.kernel = kernel
         self.request = request
         self.child = child
         self.ipamType = ipamType
@@ -25,9 +27,9 @@ public struct ChildLinkFlow {
     public func add() throws -> CNIResult {
         let rollback = Rollback()
         defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("\(request.config.type): \($0)\n") }) }
-        let host = try RouteNetlink()
-        let namespace = try NetworkNamespace(path: request.netns)
-        let container = try namespace.withEntered { try RouteNetlink() }
+        let host = try kernel.hostRoute()
+        let namespace = try kernel.container(request.netns)
+        let container = namespace.route
         let master = try ContainerNetwork.master(child.master, in: child.linkInContainer ? container : host)
         if let mtu = child.mtu, mtu > master.mtu {
             throw CNIError(
@@ -35,14 +37,13 @@ public struct ChildLinkFlow {
             )
         }
         let link = try ContainerNetwork.createChild(
-            child, master: master, ifname: request.ifname, host: host,
-            container: container, namespace: namespace)
+            child, master: master, ifname: request.ifname, host: host, in: namespace)
         rollback.add("link \(request.ifname)") { try? container.deleteLink(index: link.index) }
         var result = CNIResult(
             cniVersion: request.config.cniVersion,
             interfaces: [.init(name: link.name, mac: link.hardwareAddress.description, sandbox: request.netns)])
         if !ipamType.isEmpty {
-            let ipam = try IPAMDelegation.add(request, type: ipamType, rollback: rollback)
+            let ipam = try IPAMDelegation.add(request, type: ipamType, rollback: rollback, ipam: kernel.ipam)
             result.ips = ipam.ips
             result.routes = ipam.routes
             result.dns = ipam.dns
@@ -55,7 +56,7 @@ public struct ChildLinkFlow {
             try container.setLink(index: link.index, up: true)
         } else {
             for i in result.ips.indices { result.ips[i].interface = 0 }
-            try ContainerNetwork.configureChild(result, ifname: request.ifname, route: container, namespace: namespace)
+            try ContainerNetwork.configureChild(result, ifname: request.ifname, container: namespace)
         }
         if let dns { result.dns = dns }
         result.interfaces[0].mac = try container.link(index: link.index).hardwareAddress.description
@@ -65,14 +66,14 @@ public struct ChildLinkFlow {
 
     /// The link must be a `kind` child with prevResult's MAC, carrying prevResult's addresses and routes.
     public func check(kind: String) throws {
-        if !ipamType.isEmpty { try Delegate.run(ipamType, command: .check, request: request) }
+        if !ipamType.isEmpty { try kernel.ipam.run(ipamType, .check, request) }
         let previous = try request.config.requiredPrevResult()
         guard let entry = previous.interfaces.first(where: { $0.name == request.ifname }),
             entry.sandbox == request.netns
         else {
             throw CNIError(.internalError, "Sandbox in prevResult doesn't match configured netns: \(request.netns)")
         }
-        let container = try ContainerNetwork.routeSocket(netns: request.netns)
+        let container = try kernel.containerRoute(request.netns)
         guard let link = try? container.link(named: request.ifname), link.kind == kind else {
             throw CNIError(.internalError, "Container interface \(request.ifname) is missing or not of type \(kind)")
         }
@@ -88,24 +89,27 @@ public struct ChildLinkFlow {
 /// A plugin whose container interface is a child link: it decodes its config into a
 /// `ChildLinkFlow`; ADD, DEL and CHECK run the flow, GC and STATUS go to its IPAM plugin.
 public protocol ChildLinkPlugin: CNIPlugin {
+    /// Where the flows reach the kernel and IPAM (`.live` outside tests).
+    var kernel: KernelContext { get }
     func flow(_ request: CNIRequest) throws -> ChildLinkFlow
 }
 
 extension ChildLinkPlugin {
     public func add(_ request: CNIRequest) throws -> CNIResult { try flow(request).add() }
-    /// IPAM DEL when set, then the link; a missing netns or link is fine. Lenient: only the IPAM type and the container interface matter, so a config that an
-    /// ADD accepted (a bad `mtu` or `mode` here is harmless) is always deletable.
+    /// IPAM DEL when set, then the link; a missing netns or link is fine. Lenient: only the
+    /// IPAM type and the container interface matter, so a config that an ADD accepted (a bad
+    /// `mtu` or `mode` here is harmless) is always deletable.
     public func del(_ request: CNIRequest) throws {
-        try IPAMDelegation.del(request)
-        try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname)
+        try IPAMDelegation.del(request, ipam: kernel.ipam)
+        try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname, kernel: kernel)
     }
     public func check(_ request: CNIRequest) throws { try flow(request).check(kind: type) }
 
     public func status(_ request: CNIRequest) throws {
-        try IPAMDelegation.pass(.status, request)
+        try IPAMDelegation.pass(.status, request, ipam: kernel.ipam)
     }
 
     public func gc(_ request: CNIRequest) throws {
-        try IPAMDelegation.pass(.gc, request)
+        try IPAMDelegation.pass(.gc, request, ipam: kernel.ipam)
     }
 }

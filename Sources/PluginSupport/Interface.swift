@@ -7,8 +7,9 @@ extension ContainerNetwork {
     /// gateway is present, then routes (appended, a route without gateway using the first
     /// gateway of its family).
     public static func configureInterface(
-        _ result: CNIResult, ifname: String, route: RouteNetlink, namespace: NetworkNamespace
+        _ result: CNIResult, ifname: String, container: ContainerNamespace
     ) throws {
+        let route = container.route
         guard !result.interfaces.isEmpty else { throw CNIError(.internalError, "no interfaces to configure") }
         let link = try route.link(named: ifname)
         for ip in result.ips {
@@ -19,11 +20,11 @@ extension ContainerNetwork {
         }
         let hasV6 = result.ips.contains { !$0.address.address.isV4 }
         if hasV6 {
-            try namespace.withEntered {
+            try container.sysctl.access { values in
                 for key in ["net/ipv6/conf/lo/disable_ipv6", "net/ipv6/conf/\(ifname)/disable_ipv6"] {
-                    try Sysctl.ensure(key, "0")
+                    try values.ensure(key, "0")
                 }
-                try Sysctl.write("net/ipv6/conf/\(ifname)/keep_addr_on_down", "1")
+                try values.write("net/ipv6/conf/\(ifname)/keep_addr_on_down", "1")
             }
         }
         for ip in result.ips {
@@ -62,10 +63,12 @@ extension RouteSpec {
 
 /// IP forwarding on the host, written only when not already on.
 public enum Forwarding {
-    public static func enable(v4: Bool, v6: Bool) throws {
+    public static func enable(v4: Bool, v6: Bool, sysctl: any SysctlScope = HostSysctls()) throws {
         do {
-            if v4 { try Sysctl.ensure("net/ipv4/ip_forward", "1") }
-            if v6 { try Sysctl.ensure("net/ipv6/conf/all/forwarding", "1") }
+            try sysctl.access { values in
+                if v4 { try values.ensure("net/ipv4/ip_forward", "1") }
+                if v6 { try values.ensure("net/ipv6/conf/all/forwarding", "1") }
+            }
         } catch {
             throw CNIError(.internalError, "Could not enable IP forwarding: \(error)")
         }

@@ -2,38 +2,72 @@ import CNISkeleton
 import Netfilter
 import Netlink
 
-/// How a plugin reaches the kernel: `.live` opens real sockets in the calling thread's netns;
-/// a test passes fakes (an `NFTClient` or `RouteNetlink` over a recording transport), so the
-/// plugin's ADD, DEL, CHECK and GC run without root and their exact requests can be checked.
+/// How a plugin reaches the kernel and its IPAM plugin: `.live` opens real sockets and
+/// execs IPAM; a test passes fakes (an `NFTClient` or `RouteNetlink` over a recording
+/// transport, a fake sysctl table, a fake IPAM), so the plugin's ADD, DEL, CHECK and GC run
+/// without root and their exact requests can be checked.
 public struct KernelContext: Sendable {
     /// A netfilter (nftables) connection.
     public var netfilter: @Sendable () throws -> NFTClient
     /// A route netlink connection in the host (node) namespace.
     public var hostRoute: @Sendable () throws -> RouteNetlink
-    /// A route netlink connection inside the container's network namespace (`CNI_NETNS`).
-    public var containerRoute: @Sendable (_ netns: String) throws -> RouteNetlink
+    /// The host's `/proc/sys`.
+    public var hostSysctl: any SysctlScope
+    /// The container's network namespace (`CNI_NETNS`); throws `NamespaceError.notExist`
+    /// when it is gone.
+    public var container: @Sendable (_ netns: String) throws -> ContainerNamespace
     /// Deletes the conntrack entries of one destination port (`Conntrack.deleteEntries`).
     public var deleteConntrack:
         @Sendable (_ family: UInt8, _ protocolNumber: UInt8, _ port: UInt16, _ destination: IPAddress?) throws -> Int
+    /// The IPAM plugin named by the config.
+    public var ipam: IPAMRunner
 
     public init(
         netfilter: @escaping @Sendable () throws -> NFTClient, hostRoute: @escaping @Sendable () throws -> RouteNetlink,
-        containerRoute: @escaping @Sendable (_ netns: String) throws -> RouteNetlink = {
-            try ContainerNetwork.routeSocket(netns: $0)
+        hostSysctl: any SysctlScope = HostSysctls(),
+        container: @escaping @Sendable (_ netns: String) throws -> ContainerNamespace = {
+            try ContainerNamespace.live(path: $0)
         },
         deleteConntrack:
             @escaping @Sendable (
                 _ family: UInt8, _ protocolNumber: UInt8, _ port: UInt16, _ destination: IPAddress?
             ) throws -> Int = {
                 try Conntrack.deleteEntries(family: $0, protocolNumber: $1, destinationPort: $2, destination: $3)
-            }
+            },
+        ipam: IPAMRunner = .exec
     ) {
         self.netfilter = netfilter
         self.hostRoute = hostRoute
-        self.containerRoute = containerRoute
+        self.hostSysctl = hostSysctl
+        self.container = container
         self.deleteConntrack = deleteConntrack
+        self.ipam = ipam
     }
 
     /// The running kernel.
     public static let live = KernelContext(netfilter: { try NFTClient() }, hostRoute: { try RouteNetlink() })
+
+    /// A route socket inside the container's netns.
+    public func containerRoute(_ netns: String) throws -> RouteNetlink { try container(netns).route }
+}
+
+/// How a flow reaches its IPAM plugin: by exec through `CNI_PATH` (in-process when the file
+/// found there is this multi-call binary), or a fake in tests.
+public struct IPAMRunner: Sendable {
+    /// IPAM ADD; its result in the 1.1.0 model.
+    public var add: @Sendable (_ type: String, _ request: CNIRequest) throws -> CNIResult
+    /// IPAM DEL, CHECK, GC or STATUS.
+    public var run: @Sendable (_ type: String, _ command: CNICommand, _ request: CNIRequest) throws -> Void
+
+    public init(
+        add: @escaping @Sendable (_ type: String, _ request: CNIRequest) throws -> CNIResult,
+        run: @escaping @Sendable (_ type: String, _ command: CNICommand, _ request: CNIRequest) throws -> Void
+    ) {
+        self.add = add
+        self.run = run
+    }
+
+    /// The plugin binary, as the runtime would run it.
+    public static let exec = IPAMRunner(
+        add: { try Delegate.add($0, request: $1) }, run: { try Delegate.run($0, command: $1, request: $2) })
 }

@@ -44,16 +44,18 @@ public enum MacSpoofCheck {
         return tx
     }
 
-    public static func setup(hostInterface: String, mac: MACAddress, containerID: String, ifname: String) throws {
-        try NFTClient().run(
+    public static func setup(
+        hostInterface: String, mac: MACAddress, containerID: String, ifname: String, kernel: KernelContext = .live
+    ) throws {
+        try kernel.netfilter().run(
             setupTransaction(hostInterface: hostInterface, mac: mac, containerID: containerID, ifname: ifname))
     }
 
     /// Removes the checks whose host interface no longer exists (the pod and its veth are
     /// gone without a DEL); the reference never removes them. Returns how many it removed.
     @discardableResult
-    public static func collect(existingInterfaces: Set<String>) throws -> Int {
-        let client = try NFTClient()
+    public static func collect(existingInterfaces: Set<String>, kernel: KernelContext = .live) throws -> Int {
+        let client = try kernel.netfilter()
         guard try client.hasTable(family: .bridge, table: table) else { return 0 }
         var tx = NFTTransaction(family: .bridge, table: table)
         var removed = 0
@@ -73,9 +75,9 @@ public enum MacSpoofCheck {
     /// Removes the attachment's rule and chains; missing pieces are fine.
     /// A concurrent DEL of the same attachment may remove some of it between our listing and
     /// our batch (which then fails whole with `ENOENT`): list again and retry.
-    public static func teardown(containerID: String, ifname: String) throws {
+    public static func teardown(containerID: String, ifname: String, kernel: KernelContext = .live) throws {
         let id = id(containerID: containerID, ifname: ifname)
-        let client = try NFTClient()
+        let client = try kernel.netfilter()
         for attempt in 0..<6 {
             guard try client.hasTable(family: .bridge, table: table) else { return }
             var tx = NFTTransaction(family: .bridge, table: table)

@@ -74,9 +74,9 @@ public enum Masquerade {
     /// Installs the rules for one attachment.
     public static func setup(
         _ addresses: [IPPrefix], network: String, ifname: String, containerID: String,
-        exempt: [IPPrefix] = []
+        exempt: [IPPrefix] = [], kernel: KernelContext = .live
     ) throws {
-        let client = try NFTClient()
+        let client = try kernel.netfilter()
         let prefix = AttachmentTag(network: network, ifname: ifname, containerID: containerID).prefix
         let checks = try client.existingRules(family: .inet, table: table, chain: chain)
         let stale = (checks ?? []).filter { $0.comment?.hasPrefix(prefix) == true }
@@ -92,26 +92,34 @@ public enum Masquerade {
     }
 
     /// Removes the rules of one attachment; nothing to remove is fine.
-    public static func teardown(network: String, ifname: String, containerID: String) throws {
+    public static func teardown(network: String, ifname: String, containerID: String, kernel: KernelContext = .live)
+        throws
+    {
         let prefix = AttachmentTag(network: network, ifname: ifname, containerID: containerID).prefix
-        try delete(matching: { $0.hasPrefix(prefix) })
+        try delete(kernel, matching: { $0.hasPrefix(prefix) })
     }
 
     /// True when the attachment's rules are present (for CHECK).
-    public static func present(network: String, ifname: String, containerID: String) throws -> Bool {
+    public static func present(
+        network: String, ifname: String, containerID: String, kernel: KernelContext = .live
+    ) throws -> Bool {
         let prefix = AttachmentTag(network: network, ifname: ifname, containerID: containerID).prefix
-        return try NFTClient().rules(family: .inet, table: table, chain: chain).contains {
+        return try kernel.netfilter().rules(family: .inet, table: table, chain: chain).contains {
             $0.comment?.hasPrefix(prefix) == true
         }
     }
 
     /// Removes the rules of `network` whose attachment is not in `keep`.
-    public static func collect(network: String, keep: [NetworkConfig.Attachment]) throws {
-        try delete(matching: { AttachmentTag.isStale($0, network: network, keep: keep) })
+    public static func collect(network: String, keep: [NetworkConfig.Attachment], kernel: KernelContext = .live)
+        throws
+    {
+        try delete(kernel, matching: { AttachmentTag.isStale($0, network: network, keep: keep) })
     }
 
-    private static func delete(matching: (String) -> Bool) throws {
-        try NFTClient().deleteRules(family: .inet, table: table, chains: [chain]) { $0.comment.map(matching) ?? false }
+    private static func delete(_ kernel: KernelContext, matching: (String) -> Bool) throws {
+        try kernel.netfilter().deleteRules(family: .inet, table: table, chains: [chain]) {
+            $0.comment.map(matching) ?? false
+        }
     }
 }
 

@@ -30,9 +30,10 @@ extension ContainerNetwork {
     ///
     /// Fails when the container already has `ifname` (the spec requires that ADD fails then).
     public static func createVeth(
-        host: RouteNetlink, container: RouteNetlink, namespace: NetworkNamespace,
-        tag: AttachmentTag, mtu: UInt32?, containerMAC: MACAddress?
+        host: RouteNetlink, in namespace: ContainerNamespace, tag: AttachmentTag, mtu: UInt32?,
+        containerMAC: MACAddress?, hostSysctl: any SysctlScope = HostSysctls()
     ) throws -> VethPair {
+        let container = namespace.route
         let ifname = tag.ifname
         if (try? container.link(named: ifname)) != nil {
             throw CNIError(.internalError, "container veth name (\"\(ifname)\") already exists in \(namespace.path)")
@@ -57,7 +58,7 @@ extension ContainerNetwork {
             do {
                 try host.setLink(index: hostLink.index, up: true)
                 // We own the routes of this interface.
-                try? Sysctl.write("net/ipv6/conf/\(name)/accept_ra", "0")
+                try? hostSysctl.access { try $0.write("net/ipv6/conf/\(name)/accept_ra", "0") }
                 return VethPair(
                     host: try host.link(index: hostLink.index), container: try container.link(named: ifname))
             } catch {
@@ -74,10 +75,12 @@ extension ContainerNetwork {
     /// the host end of a veth with it). A netns or link that is already gone is success.
     /// Returns whether a link was deleted here.
     @discardableResult
-    public static func deleteContainerInterface(netns: String, ifname: String) throws -> Bool {
+    public static func deleteContainerInterface(netns: String, ifname: String, kernel: KernelContext = .live)
+        throws -> Bool
+    {
         guard !netns.isEmpty else { return false }
         do {
-            let container = try routeSocket(netns: netns)
+            let container = try kernel.containerRoute(netns)
             guard let link = try? container.link(named: ifname) else { return false }
             do { try container.deleteLink(index: link.index) } catch  where error.kind == .notFound {
                 // A concurrent DEL of the same attachment got there first.
@@ -95,13 +98,14 @@ extension ContainerNetwork {
     /// ``vethName(_:)`` derives for `tag`, and that `owned` confirms (a port of the network's
     /// bridge, or carrying the attachment's route). Anything else is not ours to delete.
     /// No socket is opened unless prevResult names such a veth.
-    public static func deleteHostVeth(of previous: CNIResult?, tag: AttachmentTag, owned: (RouteNetlink, Link) -> Bool)
-    {
+    public static func deleteHostVeth(
+        of previous: CNIResult?, tag: AttachmentTag, kernel: KernelContext = .live, owned: (RouteNetlink, Link) -> Bool
+    ) {
         let name = vethName(tag)
         guard let previous, previous.interfaces.contains(where: { $0.name == name && $0.sandbox.isEmpty }) else {
             return
         }
-        guard let host = try? RouteNetlink(), let link = try? host.link(named: name), link.kind == "veth",
+        guard let host = try? kernel.hostRoute(), let link = try? host.link(named: name), link.kind == "veth",
             owned(host, link)
         else {
             return

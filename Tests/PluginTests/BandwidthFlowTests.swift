@@ -22,7 +22,11 @@ struct BandwidthFlowTests {
         let context = KernelContext(
             netfilter: { throw NetlinkError(kind: .unsupported, operation: "no netfilter here") },
             hostRoute: { RouteNetlink(connection: NetlinkConnection(transport: h)) },
-            containerRoute: { _ in RouteNetlink(connection: NetlinkConnection(transport: c)) })
+            container: { path in
+                ContainerNamespace(
+                    path: path, route: RouteNetlink(connection: NetlinkConnection(transport: c)), descriptor: -1,
+                    sysctl: FakeSysctls())
+            })
         return (host, container, context)
     }
 

@@ -7,39 +7,43 @@ import CNISystem
 /// a container run these inside `NetworkNamespace.withEntered`.
 public enum Sysctl {
     /// The file for a key; dotted names (`net.ipv4.ip_forward`) become paths unless the key
-    /// already uses `/`, so interface names with dots (VLANs) work with the slash form.
+    /// already uses `/`, so interface names with dots (VLANs) work with the slash form. A
+    /// full `/proc/sys/...` path is taken as it is.
     public static func path(_ key: String) -> String {
+        if key.hasPrefix("/proc/sys/") { return key }
         let slashForm = key.contains("/") ? key : key.replacingDots()
         return "/proc/sys/" + slashForm
     }
 
     /// The current value, without the trailing newline.
-    public static func read(_ key: String) throws(Errno) -> String {
-        let fd = open(path(key), O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw Errno.current }
+    public static func read(_ key: String) throws(SystemError) -> String {
+        let file = path(key)
+        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError("open", file) }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 4096)
         let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-        guard n >= 0 else { throw Errno.current }
+        guard n >= 0 else { throw SystemError("read", file) }
         var text = String(decoding: buffer[0..<n], as: UTF8.self)
         while text.hasSuffix("\n") { text.removeLast() }
         return text
     }
 
     /// Writes a value.
-    public static func write(_ key: String, _ value: String) throws(Errno) {
-        let fd = open(path(key), O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw Errno.current }
+    public static func write(_ key: String, _ value: String) throws(SystemError) {
+        let file = path(key)
+        let fd = open(file, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError("open", file) }
         defer { close(fd) }
         let bytes = Array(value.utf8)
         let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard n == bytes.count else { throw n < 0 ? Errno.current : Errno.invalidArgument }
+        guard n == bytes.count else { throw SystemError("write", file, errno: n < 0 ? .current : .invalidArgument) }
     }
 
     /// Writes a value only when it differs, as the reference does for forwarding switches.
     /// Returns true when it wrote.
     @discardableResult
-    public static func ensure(_ key: String, _ value: String) throws(Errno) -> Bool {
+    public static func ensure(_ key: String, _ value: String) throws(SystemError) -> Bool {
         if (try? read(key)) == value { return false }
         try write(key, value)
         return true

@@ -6,23 +6,24 @@ import PluginSupport
 /// point leaves no link, address, rule or reservation behind.
 struct BridgeAdd {
     let request: CNIRequest
+    let kernel: KernelContext
     let rollback = Rollback()
 
     func run() throws -> CNIResult {
         defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("bridge: \($0)\n") }) }
         let conf = try BridgeConfig(request)
-        let host = try RouteNetlink()
-        let namespace = try NetworkNamespace(path: request.netns)
-        let container = try namespace.withEntered { try RouteNetlink() }
+        let host = try kernel.hostRoute()
+        let namespace = try kernel.container(request.netns)
+        let container = namespace.route
 
-        let (bridge, created) = try BridgeDevice.ensure(host, conf)
+        let (bridge, created) = try BridgeDevice.ensure(host, conf, sysctl: kernel.hostSysctl)
         if created {
             rollback.add("bridge \(conf.bridge)") { try BridgeDevice.removeIfUnused(host, index: bridge.index) }
         }
 
         let veth = try ContainerNetwork.createVeth(
-            host: host, container: container, namespace: namespace, tag: AttachmentTag(request),
-            mtu: conf.mtu, containerMAC: conf.mac)
+            host: host, in: namespace, tag: AttachmentTag(request), mtu: conf.mtu, containerMAC: conf.mac,
+            hostSysctl: kernel.hostSysctl)
         rollback.add("veth \(veth.host.name)") { try? host.deleteLink(index: veth.host.index) }
         try host.setLink(index: veth.host.index, .master(bridge.index))
         var portSettings: [(BridgePortAttribute, Bool)] = []
@@ -43,22 +44,23 @@ struct BridgeAdd {
         if conf.ipamType.isEmpty {
             if !conf.disableContainerInterface { try container.setLink(index: veth.container.index, up: true) }
         } else {
-            let ipam = try IPAMDelegation.add(request, type: conf.ipamType, rollback: rollback)
+            let ipam = try IPAMDelegation.add(request, type: conf.ipamType, rollback: rollback, ipam: kernel.ipam)
             result.ips = ipam.ips.map {
                 var ip = $0; ip.interface = 2; return ip
             }
             result.routes = ipam.routes
             result.dns = ipam.dns
             let gateways = computeGateways(&result, conf)
-            try configureContainer(result, conf, container: container, namespace: namespace)
+            try configureContainer(result, conf, namespace)
             if conf.isGateway { try configureGateways(host, bridge: bridge, gateways: gateways, conf) }
             if conf.ipMasq {
                 try Masquerade.setup(
                     result.ips.map(\.address), network: request.config.name, ifname: request.ifname,
-                    containerID: request.containerID, exempt: conf.nonMasqueradeCIDRs)
+                    containerID: request.containerID, exempt: conf.nonMasqueradeCIDRs, kernel: kernel)
                 rollback.add("masquerade rules") {
                     try Masquerade.teardown(
-                        network: request.config.name, ifname: request.ifname, containerID: request.containerID)
+                        network: request.config.name, ifname: request.ifname, containerID: request.containerID,
+                        kernel: kernel)
                 }
             }
         }
@@ -68,9 +70,9 @@ struct BridgeAdd {
         if conf.macSpoofCheck {
             try MacSpoofCheck.setup(
                 hostInterface: veth.host.name, mac: veth.container.hardwareAddress,
-                containerID: request.containerID, ifname: request.ifname)
+                containerID: request.containerID, ifname: request.ifname, kernel: kernel)
             rollback.add("mac spoof check") {
-                try MacSpoofCheck.teardown(containerID: request.containerID, ifname: request.ifname)
+                try MacSpoofCheck.teardown(containerID: request.containerID, ifname: request.ifname, kernel: kernel)
             }
         }
         if let dns = conf.dns { result.dns = dns }
@@ -96,27 +98,26 @@ struct BridgeAdd {
                     $0.dst.prefixLength == 0 && $0.dst.address.isV4 == isV4 && $0.gw != nil
                 }
                 if !hasDefault {
-                    result.routes.append(.init(dst: IPPrefix(address: isV4 ? .v4(0) : .v6(0), prefixLength: 0), gw: gateway))
+                    result.routes.append(
+                        .init(dst: IPPrefix(address: isV4 ? .v4(0) : .v6(0), prefixLength: 0), gw: gateway))
                 }
             }
         }
         return gateways
     }
 
-    private func configureContainer(
-        _ result: CNIResult, _ conf: BridgeConfig, container: RouteNetlink, namespace: NetworkNamespace
-    ) throws {
+    private func configureContainer(_ result: CNIResult, _ conf: BridgeConfig, _ namespace: ContainerNamespace) throws {
         let ifname = request.ifname
-        try namespace.withEntered {
+        try namespace.sysctl.access { values in
             if conf.enableDAD {
-                try? Sysctl.write("net/ipv6/conf/\(ifname)/enhanced_dad", "1")
-                try? Sysctl.write("net/ipv6/conf/\(ifname)/accept_dad", "1")
+                try? values.write("net/ipv6/conf/\(ifname)/enhanced_dad", "1")
+                try? values.write("net/ipv6/conf/\(ifname)/accept_dad", "1")
             } else {
-                try? Sysctl.write("net/ipv6/conf/\(ifname)/accept_dad", "0")
+                try? values.write("net/ipv6/conf/\(ifname)/accept_dad", "0")
             }
-            try? Sysctl.write("net/ipv4/conf/\(ifname)/arp_notify", "1")
+            try? values.write("net/ipv4/conf/\(ifname)/arp_notify", "1")
         }
-        try ContainerNetwork.configureInterface(result, ifname: ifname, route: container, namespace: namespace)
+        try ContainerNetwork.configureInterface(result, ifname: ifname, container: namespace)
     }
 
     private func configureGateways(_ host: RouteNetlink, bridge: Link, gateways: [IPPrefix], _ conf: BridgeConfig)
@@ -126,7 +127,9 @@ struct BridgeAdd {
             _ = try BridgeDevice.ensureAddress(
                 host, bridge: try host.link(index: bridge.index), gateway: gateway, force: conf.forceAddress)
         }
-        try Forwarding.enable(v4: gateways.contains { $0.address.isV4 }, v6: gateways.contains { !$0.address.isV4 })
+        try Forwarding.enable(
+            v4: gateways.contains { $0.address.isV4 }, v6: gateways.contains { !$0.address.isV4 },
+            sysctl: kernel.hostSysctl)
     }
 
     /// The host port must reach operational UP; retries as the reference: 0, 50, 500, 1000, 1000 ms.

@@ -7,12 +7,13 @@ import PluginSupport
 /// missing IPAM type.
 struct BridgeCheck {
     let request: CNIRequest
+    let kernel: KernelContext
 
     func run() throws {
         let conf = try BridgeConfig(request)
-        if !conf.ipamType.isEmpty { try Delegate.run(conf.ipamType, command: .check, request: request) }
+        if !conf.ipamType.isEmpty { try kernel.ipam.run(conf.ipamType, .check, request) }
         let previous = try request.config.requiredPrevResult()
-        let host = try RouteNetlink()
+        let host = try kernel.hostRoute()
         guard let bridgeEntry = previous.interfaces.first(where: { $0.name == conf.bridge }),
             let bridge = try? host.link(named: conf.bridge), bridge.kind == "bridge"
         else {
@@ -37,8 +38,7 @@ struct BridgeCheck {
                 .internalError,
                 "Sandbox in prevResult \(containerEntry.sandbox) doesn't match configured netns: \(request.netns)")
         }
-        let namespace = try NetworkNamespace(path: request.netns)
-        let container = try namespace.withEntered { try RouteNetlink() }
+        let container = try kernel.containerRoute(request.netns)
         guard let link = try? container.link(named: request.ifname), link.kind == "veth" else {
             throw CNIError(.internalError, "container interface \(request.ifname) is missing or not a veth")
         }
@@ -56,7 +56,7 @@ struct BridgeCheck {
         try ContainerCheck.addressesAndRoutes(previous, ifname: request.ifname, link: link, route: container)
         if conf.ipMasq, !previous.ips.isEmpty,
             try !Masquerade.present(
-                network: request.config.name, ifname: request.ifname, containerID: request.containerID)
+                network: request.config.name, ifname: request.ifname, containerID: request.containerID, kernel: kernel)
         {
             throw CNIError(.internalError, "masquerade rules for \(request.containerID)/\(request.ifname) are missing")
         }

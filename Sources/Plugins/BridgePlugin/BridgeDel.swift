@@ -6,6 +6,7 @@ import PluginSupport
 /// netns is gone or was not given (the reference leaks masquerade rules then).
 struct BridgeDel {
     let request: CNIRequest
+    let kernel: KernelContext
 
     func run() throws {
         let conf = BridgeConfig.Teardown(request)
@@ -13,15 +14,16 @@ struct BridgeDel {
         var deleted = false
         // IPAM first, while the interface exists: dhcp's DHCPRELEASE goes out through it.
         if !conf.ipamType.isEmpty {
-            cleanup.run("IPAM") { try Delegate.run(conf.ipamType, command: .del, request: request) }
+            cleanup.run("IPAM") { try kernel.ipam.run(conf.ipamType, .del, request) }
         }
         cleanup.run("container interface") {
-            deleted = try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname)
+            deleted = try ContainerNetwork.deleteContainerInterface(
+                netns: request.netns, ifname: request.ifname, kernel: kernel)
         }
         // Without a netns to go through, the host end is removed directly, if it is ours.
         if !deleted {
-            ContainerNetwork.deleteHostVeth(of: try? request.config.prevResult(), tag: AttachmentTag(request)) {
-                host, link in
+            let previous = try? request.config.prevResult()
+            ContainerNetwork.deleteHostVeth(of: previous, tag: AttachmentTag(request), kernel: kernel) { host, link in
                 guard let bridge = try? host.link(named: conf.bridge), bridge.kind == "bridge" else { return false }
                 return link.masterIndex == bridge.index
             }
@@ -29,12 +31,13 @@ struct BridgeDel {
         if conf.ipMasq {
             cleanup.run("masquerade rules") {
                 try Masquerade.teardown(
-                    network: request.config.name, ifname: request.ifname, containerID: request.containerID)
+                    network: request.config.name, ifname: request.ifname, containerID: request.containerID,
+                    kernel: kernel)
             }
         }
         if conf.macSpoofCheck {
             cleanup.run("mac spoof check") {
-                try MacSpoofCheck.teardown(containerID: request.containerID, ifname: request.ifname)
+                try MacSpoofCheck.teardown(containerID: request.containerID, ifname: request.ifname, kernel: kernel)
             }
         }
         try cleanup.finish()

@@ -6,7 +6,9 @@ import PluginSupport
 enum BridgeDevice {
     /// The bridge, created when missing (with the configured MTU, and VLAN filtering when
     /// VLANs are used). Returns whether this call created it.
-    static func ensure(_ route: RouteNetlink, _ conf: BridgeConfig) throws -> (Link, created: Bool) {
+    static func ensure(_ route: RouteNetlink, _ conf: BridgeConfig, sysctl: any SysctlScope) throws
+        -> (Link, created: Bool)
+    {
         var created = false
         if let existing = try? route.link(named: conf.bridge) {
             guard existing.kind == "bridge" else {
@@ -34,7 +36,7 @@ enum BridgeDevice {
         if conf.promiscMode, !bridge.flags.contains(.promiscuous) {
             try route.setLink(index: bridge.index, .promiscuous(true))
         }
-        try? Sysctl.write("net/ipv6/conf/\(conf.bridge)/accept_ra", "0")
+        try? sysctl.access { try $0.write("net/ipv6/conf/\(conf.bridge)/accept_ra", "0") }
         if !bridge.isUp { try route.setLink(index: bridge.index, up: true) }
         bridge = try route.link(index: bridge.index)
         return (bridge, created)

@@ -10,18 +10,21 @@ public struct BridgePlugin: CNIPlugin {
 
     public let type = "bridge"
 
-    public init() {}
+    public let kernel: KernelContext
+
+    /// `kernel` is `.live` outside tests.
+    public init(kernel: KernelContext = .live) { self.kernel = kernel }
 
     public func add(_ request: CNIRequest) throws -> CNIResult {
-        try BridgeAdd(request: request).run()
+        try BridgeAdd(request: request, kernel: kernel).run()
     }
 
     public func del(_ request: CNIRequest) throws {
-        try BridgeDel(request: request).run()
+        try BridgeDel(request: request, kernel: kernel).run()
     }
 
     public func check(_ request: CNIRequest) throws {
-        try BridgeCheck(request: request).run()
+        try BridgeCheck(request: request, kernel: kernel).run()
     }
 
     /// Removes masquerade rules of attachments that are gone and MAC spoof checks whose host
@@ -31,13 +34,15 @@ public struct BridgePlugin: CNIPlugin {
         // Refused before anything is collected when the runtime did not say what is valid.
         let keep = try request.config.validAttachments()
         var cleanup = Cleanup()
-        cleanup.run("masquerade rules") { try Masquerade.collect(network: request.config.name, keep: keep) }
+        cleanup.run("masquerade rules") {
+            try Masquerade.collect(network: request.config.name, keep: keep, kernel: kernel)
+        }
         cleanup.run("mac spoof checks") {
-            let names = Set(try RouteNetlink().links().map(\.name))
-            try MacSpoofCheck.collect(existingInterfaces: names)
+            let names = Set(try kernel.hostRoute().links().map(\.name))
+            try MacSpoofCheck.collect(existingInterfaces: names, kernel: kernel)
         }
         if !conf.ipamType.isEmpty {
-            cleanup.run("IPAM") { try Delegate.run(conf.ipamType, command: .gc, request: request) }
+            cleanup.run("IPAM") { try kernel.ipam.run(conf.ipamType, .gc, request) }
         }
         try cleanup.finish()
     }
@@ -46,7 +51,7 @@ public struct BridgePlugin: CNIPlugin {
     /// `macspoofchk` needs it.
     public func status(_ request: CNIRequest) throws {
         let conf = try BridgeConfig(request)
-        if conf.ipMasq || conf.macSpoofCheck { try NetfilterStatus.require() }
-        if !conf.ipamType.isEmpty { try Delegate.run(conf.ipamType, command: .status, request: request) }
+        if conf.ipMasq || conf.macSpoofCheck { try NetfilterStatus.require(kernel) }
+        if !conf.ipamType.isEmpty { try kernel.ipam.run(conf.ipamType, .status, request) }
     }
 }

@@ -11,7 +11,10 @@ public struct DummyPlugin: CNIPlugin {
 
     public let type = "dummy"
 
-    public init() {}
+    public let kernel: KernelContext
+
+    /// `kernel` is `.live` outside tests.
+    public init(kernel: KernelContext = .live) { self.kernel = kernel }
 
     static func ipamType(_ request: CNIRequest) throws(CNIError) -> String {
         let type = try request.config.ipamType()
@@ -25,8 +28,8 @@ public struct DummyPlugin: CNIPlugin {
         let ipamType = try Self.ipamType(request)
         let rollback = Rollback()
         defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("dummy: \($0)\n") }) }
-        let namespace = try NetworkNamespace(path: request.netns)
-        let container = try namespace.withEntered { try RouteNetlink() }
+        let namespace = try kernel.container(request.netns)
+        let container = namespace.route
         if (try? container.link(named: request.ifname)) != nil {
             throw CNIError(
                 .internalError, "container interface name \"\(request.ifname)\" already exists in \(request.netns)")
@@ -43,23 +46,23 @@ public struct DummyPlugin: CNIPlugin {
         var result = CNIResult(
             cniVersion: request.config.cniVersion,
             interfaces: [.init(name: request.ifname, mac: link.hardwareAddress.description, sandbox: request.netns)])
-        try IPAMDelegation.add(request, type: ipamType, rollback: rollback, into: &result)
-        try ContainerNetwork.configureChild(result, ifname: request.ifname, route: container, namespace: namespace)
+        try IPAMDelegation.add(request, type: ipamType, rollback: rollback, into: &result, ipam: kernel.ipam)
+        try ContainerNetwork.configureChild(result, ifname: request.ifname, container: namespace)
         rollback.commit()
         return result
     }
 
     /// IPAM DEL, then the link; a missing netns or link is fine.
     public func del(_ request: CNIRequest) throws {
-        try IPAMDelegation.del(request)
-        try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname)
+        try IPAMDelegation.del(request, ipam: kernel.ipam)
+        try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname, kernel: kernel)
     }
 
     public func check(_ request: CNIRequest) throws {
         let ipamType = try Self.ipamType(request)
-        try Delegate.run(ipamType, command: .check, request: request)
+        try kernel.ipam.run(ipamType, .check, request)
         let previous = try request.config.requiredPrevResult()
-        let container = try ContainerNetwork.routeSocket(netns: request.netns)
+        let container = try kernel.containerRoute(request.netns)
         guard let link = try? container.link(named: request.ifname), link.kind == "dummy" else {
             throw CNIError(.internalError, "Container interface \(request.ifname) is missing or not a dummy")
         }
@@ -67,10 +70,10 @@ public struct DummyPlugin: CNIPlugin {
     }
 
     public func gc(_ request: CNIRequest) throws {
-        try Delegate.run(Self.ipamType(request), command: .gc, request: request)
+        try kernel.ipam.run(Self.ipamType(request), .gc, request)
     }
 
     public func status(_ request: CNIRequest) throws {
-        try Delegate.run(Self.ipamType(request), command: .status, request: request)
+        try kernel.ipam.run(Self.ipamType(request), .status, request)
     }
 }

@@ -29,7 +29,8 @@ public struct HostDevicePlugin: CNIPlugin {
         }
         let host = try RouteNetlink()
         let namespace = try NetworkNamespace(path: request.netns)
-        let container = try namespace.withEntered { try RouteNetlink() }
+        let netns = try ContainerNamespace(entering: namespace)
+        let container = netns.route
         let device = try find(conf.selector, host)
         let link = try moveIn(
             device, ifname: request.ifname, host: host, container: container, namespace: namespace,
@@ -37,7 +38,7 @@ public struct HostDevicePlugin: CNIPlugin {
         result.interfaces = [.init(name: link.name, mac: link.hardwareAddress.description, sandbox: request.netns)]
         if !conf.ipamType.isEmpty {
             try IPAMDelegation.add(request, type: conf.ipamType, rollback: rollback, into: &result)
-            try ContainerNetwork.configureChild(result, ifname: request.ifname, route: container, namespace: namespace)
+            try ContainerNetwork.configureChild(result, ifname: request.ifname, container: netns)
         }
         rollback.commit()
         return result

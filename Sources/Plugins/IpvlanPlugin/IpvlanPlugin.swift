@@ -10,7 +10,10 @@ public struct IpvlanPlugin: ChildLinkPlugin {
 
     public let type = "ipvlan"
 
-    public init() {}
+    public let kernel: KernelContext
+
+    /// `kernel` is `.live` outside tests.
+    public init(kernel: KernelContext = .live) { self.kernel = kernel }
 
     public func flow(_ request: CNIRequest) throws -> ChildLinkFlow {
         let f = request.config.fields
@@ -41,6 +44,7 @@ public struct IpvlanPlugin: ChildLinkPlugin {
         let child = ChildLinkRequest(
             kind: { .ipvlan(parent: $0, mode: mode, flag: .bridge) }, master: master, linkInContainer: inContainer,
             mtu: mtu.flatMap { $0 <= 0 ? nil : UInt32(exactly: $0) }, mac: nil)
-        return ChildLinkFlow(request: request, child: child, ipamType: ipamType, usePrevResultAddresses: true, dns: nil)
+        return ChildLinkFlow(
+            request: request, child: child, ipamType: ipamType, usePrevResultAddresses: true, dns: nil, kernel: kernel)
     }
 }

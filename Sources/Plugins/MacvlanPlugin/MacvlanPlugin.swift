@@ -9,7 +9,10 @@ public struct MacvlanPlugin: ChildLinkPlugin {
 
     public let type = "macvlan"
 
-    public init() {}
+    public let kernel: KernelContext
+
+    /// `kernel` is `.live` outside tests.
+    public init(kernel: KernelContext = .live) { self.kernel = kernel }
 
     public func flow(_ request: CNIRequest) throws -> ChildLinkFlow {
         let f = request.config.fields
@@ -52,6 +55,7 @@ public struct MacvlanPlugin: ChildLinkPlugin {
             kind: { .macvlan(parent: $0, mode: mode) }, master: master, linkInContainer: inContainer,
             mtu: mtu.flatMap { $0 == 0 ? nil : UInt32(exactly: $0) }, mac: mac,
             broadcastQueueLength: queue.flatMap { $0 == 0 ? nil : UInt32(clamping: $0) })
-        return ChildLinkFlow(request: request, child: child, ipamType: try request.config.ipamType(), dns: dns)
+        return ChildLinkFlow(
+            request: request, child: child, ipamType: try request.config.ipamType(), dns: dns, kernel: kernel)
     }
 }

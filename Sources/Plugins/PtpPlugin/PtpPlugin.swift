@@ -11,7 +11,10 @@ public struct PtpPlugin: CNIPlugin {
 
     public let type = "ptp"
 
-    public init() {}
+    public let kernel: KernelContext
+
+    /// `kernel` is `.live` outside tests.
+    public init(kernel: KernelContext = .live) { self.kernel = kernel }
 
     struct Config {
         var ipMasq = false
@@ -49,36 +52,38 @@ public struct PtpPlugin: CNIPlugin {
         let rollback = Rollback()
         defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("ptp: \($0)\n") }) }
         let conf = try Config(request)
-        let host = try RouteNetlink()
-        let namespace = try NetworkNamespace(path: request.netns)
-        let container = try namespace.withEntered { try RouteNetlink() }
-        var result = try IPAMDelegation.add(request, type: conf.ipamType, rollback: rollback)
+        let host = try kernel.hostRoute()
+        let namespace = try kernel.container(request.netns)
+        let container = namespace.route
+        var result = try IPAMDelegation.add(request, type: conf.ipamType, rollback: rollback, ipam: kernel.ipam)
         result.cniVersion = request.config.cniVersion
         for ip in result.ips where ip.gateway == nil {
             throw CNIError(.internalError, "ptp needs IPAM to return a gateway for \(ip.address)")
         }
         try Forwarding.enable(
-            v4: result.ips.contains { $0.address.address.isV4 }, v6: result.ips.contains { !$0.address.address.isV4 })
+            v4: result.ips.contains { $0.address.address.isV4 }, v6: result.ips.contains { !$0.address.address.isV4 },
+            sysctl: kernel.hostSysctl)
 
         let veth = try ContainerNetwork.createVeth(
-            host: host, container: container, namespace: namespace, tag: AttachmentTag(request),
-            mtu: conf.mtu, containerMAC: nil)
+            host: host, in: namespace, tag: AttachmentTag(request), mtu: conf.mtu, containerMAC: nil,
+            hostSysctl: kernel.hostSysctl)
         rollback.add("veth \(veth.host.name)") { try? host.deleteLink(index: veth.host.index) }
         result.interfaces = [
             .init(name: veth.host.name, mac: veth.host.hardwareAddress.description),
             .init(name: veth.container.name, mac: veth.container.hardwareAddress.description, sandbox: request.netns),
         ]
         for i in result.ips.indices { result.ips[i].interface = 1 }
-        try ContainerNetwork.configureInterface(result, ifname: request.ifname, route: container, namespace: namespace)
+        try ContainerNetwork.configureInterface(result, ifname: request.ifname, container: namespace)
         try routeThroughGateway(result, container: container, index: veth.container.index)
         try configureHost(result, host: host, index: veth.host.index)
         if conf.ipMasq {
             try Masquerade.setup(
                 result.ips.map(\.address), network: request.config.name, ifname: request.ifname,
-                containerID: request.containerID, exempt: conf.nonMasqueradeCIDRs)
+                containerID: request.containerID, exempt: conf.nonMasqueradeCIDRs, kernel: kernel)
             rollback.add("masquerade rules") {
                 try Masquerade.teardown(
-                    network: request.config.name, ifname: request.ifname, containerID: request.containerID)
+                    network: request.config.name, ifname: request.ifname, containerID: request.containerID,
+                    kernel: kernel)
             }
         }
         if let dns = conf.dns { result.dns = dns }
@@ -127,17 +132,19 @@ public struct PtpPlugin: CNIPlugin {
     /// Reads only `ipMasq` and the IPAM type, leniently: what an ADD accepted stays deletable.
     public func del(_ request: CNIRequest) throws {
         let ipMasq = request.config.fields.lenientBool("ipMasq") ?? false
-        try IPAMDelegation.del(request)
+        try IPAMDelegation.del(request, ipam: kernel.ipam)
         var cleanup = Cleanup()
         var deleted = false
         cleanup.run("container interface") {
-            deleted = try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname)
+            deleted = try ContainerNetwork.deleteContainerInterface(
+                netns: request.netns, ifname: request.ifname, kernel: kernel)
         }
         if !deleted { deleteHostVeth(request) }
         if ipMasq {
             cleanup.run("masquerade rules") {
                 try Masquerade.teardown(
-                    network: request.config.name, ifname: request.ifname, containerID: request.containerID)
+                    network: request.config.name, ifname: request.ifname, containerID: request.containerID,
+                    kernel: kernel)
             }
         }
         try cleanup.finish()
@@ -148,7 +155,7 @@ public struct PtpPlugin: CNIPlugin {
     private func deleteHostVeth(_ request: CNIRequest) {
         guard let previous = try? request.config.prevResult() else { return }
         let addresses = previous.ips.map(\.address.address)
-        ContainerNetwork.deleteHostVeth(of: previous, tag: AttachmentTag(request)) { host, link in
+        ContainerNetwork.deleteHostVeth(of: previous, tag: AttachmentTag(request), kernel: kernel) { host, link in
             addresses.contains { address in
                 let routes = (try? host.routes(family: address.isV4 ? .inet : .inet6)) ?? []
                 return routes.contains {
@@ -160,14 +167,14 @@ public struct PtpPlugin: CNIPlugin {
 
     public func check(_ request: CNIRequest) throws {
         let conf = try Config(request)
-        let namespace = try NetworkNamespace(path: request.netns)
-        try Delegate.run(conf.ipamType, command: .check, request: request)
+        let namespace = try kernel.container(request.netns)
+        try kernel.ipam.run(conf.ipamType, .check, request)
         let previous = try request.config.requiredPrevResult(prefix: "ptp: ")
         guard let entry = previous.interfaces.first(where: { $0.name == request.ifname && $0.sandbox == request.netns })
         else {
             throw CNIError(.internalError, "Sandbox in prevResult doesn't match configured netns: \(request.netns)")
         }
-        let container = try namespace.withEntered { try RouteNetlink() }
+        let container = namespace.route
         guard let link = try? container.link(named: request.ifname) else {
             throw CNIError(.internalError, "ptp: Container Interface name in prevResult: \(request.ifname) not found")
         }
@@ -183,7 +190,7 @@ public struct PtpPlugin: CNIPlugin {
         try ContainerCheck.addressesAndRoutes(previous, ifname: request.ifname, link: link, route: container)
         if conf.ipMasq,
             try !Masquerade.present(
-                network: request.config.name, ifname: request.ifname, containerID: request.containerID)
+                network: request.config.name, ifname: request.ifname, containerID: request.containerID, kernel: kernel)
         {
             throw CNIError(.internalError, "masquerade rules for \(request.containerID)/\(request.ifname) are missing")
         }
@@ -193,15 +200,17 @@ public struct PtpPlugin: CNIPlugin {
         let conf = try Config(request)
         let keep = try request.config.validAttachments()
         var cleanup = Cleanup()
-        cleanup.run("masquerade rules") { try Masquerade.collect(network: request.config.name, keep: keep) }
-        cleanup.run("IPAM") { try Delegate.run(conf.ipamType, command: .gc, request: request) }
+        cleanup.run("masquerade rules") {
+            try Masquerade.collect(network: request.config.name, keep: keep, kernel: kernel)
+        }
+        cleanup.run("IPAM") { try kernel.ipam.run(conf.ipamType, .gc, request) }
         try cleanup.finish()
     }
 
     /// Ready when IPAM is (ptp always has one), and nftables answers when `ipMasq` needs it.
     public func status(_ request: CNIRequest) throws {
         let conf = try Config(request)
-        if conf.ipMasq { try NetfilterStatus.require() }
-        try Delegate.run(conf.ipamType, command: .status, request: request)
+        if conf.ipMasq { try NetfilterStatus.require(kernel) }
+        try kernel.ipam.run(conf.ipamType, .status, request)
     }
 }

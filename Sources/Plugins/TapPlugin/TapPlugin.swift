@@ -74,7 +74,8 @@ public struct TapPlugin: CNIPlugin {
         let rollback = Rollback()
         defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("tap: \($0)\n") }) }
         let namespace = try NetworkNamespace(path: request.netns)
-        let container = try namespace.withEntered { try RouteNetlink() }
+        let netns = try ContainerNamespace(entering: namespace)
+        let container = netns.route
         if (try? container.link(named: request.ifname)) != nil {
             throw CNIError(
                 .internalError, "container interface name \"\(request.ifname)\" already exists in \(request.netns)")
@@ -99,7 +100,7 @@ public struct TapPlugin: CNIPlugin {
         result.interfaces = [.init(name: request.ifname, mac: "", sandbox: request.netns)]
         if !conf.ipamType.isEmpty {
             try IPAMDelegation.add(request, type: conf.ipamType, rollback: rollback, into: &result)
-            try ContainerNetwork.configureChild(result, ifname: request.ifname, route: container, namespace: namespace)
+            try ContainerNetwork.configureChild(result, ifname: request.ifname, container: netns)
         }
         result.interfaces[0].mac = try container.link(index: link.index).hardwareAddress.description
         rollback.commit()

@@ -13,7 +13,10 @@ public struct TuningPlugin: CNIPlugin {
 
     public let type = "tuning"
 
-    public init() {}
+    public let kernel: KernelContext
+
+    /// `kernel` is `.live` outside tests.
+    public init(kernel: KernelContext = .live) { self.kernel = kernel }
 
     /// The reference's backup file name inside the data dir. Both parts are validated by the
     /// skeleton (no `/`, no `..`), so it always names a file directly in the data dir.
@@ -27,14 +30,14 @@ public struct TuningPlugin: CNIPlugin {
         result.cniVersion = request.config.cniVersion
         let rollback = Rollback()
         defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("tuning: \($0)\n") }) }
-        let namespace = try NetworkNamespace(path: request.netns)
-        let container = try namespace.withEntered { try RouteNetlink() }
+        let namespace = try kernel.container(request.netns)
+        let container = namespace.route
         guard let link = try? container.link(named: request.ifname) else {
             throw CNIError(.internalError, "failed to get \"\(request.ifname)\"")
         }
-        let previous = try namespace.withEntered { try Self.writeSysctls(conf.sysctl, ifname: request.ifname) }
+        let previous = try namespace.sysctl.access { try Self.writeSysctls(conf.sysctl, ifname: request.ifname, $0) }
         rollback.add("sysctls") {
-            try namespace.withEntered { for (path, value) in previous { try? TuningFiles.write(path, value) } }
+            try namespace.sysctl.access { values in for (key, value) in previous { try? values.write(key, value) } }
         }
         if conf.changesLink {
             let backup = TuningBackup(of: link, for: conf)
@@ -66,18 +69,20 @@ public struct TuningPlugin: CNIPlugin {
     }
 
     /// Writes each sysctl; returns the previous values, for rollback.
-    static func writeSysctls(_ sysctls: [(key: String, value: String)], ifname: String) throws -> [(String, [UInt8])] {
-        var previous: [(String, [UInt8])] = []
+    static func writeSysctls(
+        _ sysctls: [(key: String, value: String)], ifname: String, _ values: any SysctlValues
+    ) throws -> [(String, String)] {
+        var previous: [(String, String)] = []
         do {
             for (key, value) in sysctls {
                 let path = try TuningConfig.path(of: key, ifname: ifname)
-                let old = try TuningFiles.read(path) ?? []
-                try TuningFiles.write(path, Array(value.utf8))
+                let old = try values.read(path)
+                try values.write(path, value)
                 previous.append((path, old))
             }
         } catch {
-            for (path, value) in previous.reversed() { try? TuningFiles.write(path, value) }
-            throw error
+            for (path, value) in previous.reversed() { try? values.write(path, value) }
+            throw CNIError.wrapping(error)
         }
         return previous
     }
@@ -98,7 +103,7 @@ public struct TuningPlugin: CNIPlugin {
         guard let dir = try? StateDirectory(path.isEmpty ? TuningConfig.defaultDataDir : path, create: false),
             let bytes = try? dir.read(name), let backup = TuningBackup(json: bytes)
         else { return }
-        guard !request.netns.isEmpty, let container = try? ContainerNetwork.routeSocket(netns: request.netns),
+        guard !request.netns.isEmpty, let container = try? kernel.containerRoute(request.netns),
             let link = try? container.link(named: request.ifname)
         else { return }
         if (try? backup.restore(container, index: link.index)) != nil { try? dir.remove(name) }
@@ -107,12 +112,11 @@ public struct TuningPlugin: CNIPlugin {
     public func check(_ request: CNIRequest) throws {
         let conf = try TuningConfig(request)
         _ = try request.config.requiredPrevResult()
-        let namespace = try NetworkNamespace(path: request.netns)
-        let mismatch = try namespace.withEntered { () throws -> String? in
+        let namespace = try kernel.container(request.netns)
+        let mismatch = try namespace.sysctl.access { values throws -> String? in
             for (key, value) in conf.sysctl {
                 let path = try TuningConfig.path(of: key, ifname: request.ifname)
-                var current = String(decoding: try TuningFiles.read(path) ?? [], as: UTF8.self)
-                if current.hasSuffix("\n") { current.removeLast() }
+                let current = try values.read(path)
                 if current != value {
                     return "Error: Tuning configured value of \(path) is \(value), current value is \(current)"
                 }
@@ -120,8 +124,7 @@ public struct TuningPlugin: CNIPlugin {
             return nil
         }
         if let mismatch { throw CNIError(.internalError, mismatch) }
-        let container = try namespace.withEntered { try RouteNetlink() }
-        guard let link = try? container.link(named: request.ifname) else {
+        guard let link = try? namespace.route.link(named: request.ifname) else {
             throw CNIError(.internalError, "Cannot find container link \(request.ifname)")
         }
         try TuningBackup.verify(conf, link: link, ifname: request.ifname)

@@ -11,7 +11,10 @@ public struct VlanPlugin: ChildLinkPlugin {
 
     public let type = "vlan"
 
-    public init() {}
+    public let kernel: KernelContext
+
+    /// `kernel` is `.live` outside tests.
+    public init(kernel: KernelContext = .live) { self.kernel = kernel }
 
     public func flow(_ request: CNIRequest) throws -> ChildLinkFlow {
         let f = request.config.fields
@@ -44,6 +47,6 @@ public struct VlanPlugin: ChildLinkPlugin {
             mtu: mtu.flatMap { $0 == 0 ? nil : UInt32(exactly: $0) }, mac: nil)
         return ChildLinkFlow(
             request: request, child: child, ipamType: try request.config.ipamType(), usePrevResultAddresses: false,
-            dns: dns)
+            dns: dns, kernel: kernel)
     }
 }

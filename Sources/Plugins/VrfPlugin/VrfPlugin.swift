@@ -16,7 +16,10 @@ public struct VrfPlugin: CNIPlugin {
     /// The reference starts at 0.3.1.
     public let supportedVersions = ["0.3.1", "0.4.0", "1.0.0", "1.1.0"]
 
-    public init() {}
+    public let kernel: KernelContext
+
+    /// `kernel` is `.live` outside tests.
+    public init(kernel: KernelContext = .live) { self.kernel = kernel }
 
     struct Config {
         var name: String
@@ -55,32 +58,47 @@ public struct VrfPlugin: CNIPlugin {
             throw CNIError(.invalidNetworkConfig, "missing prevResult from earlier plugin")
         }
         result.cniVersion = request.config.cniVersion
-        let container = try ContainerNetwork.routeSocket(netns: request.netns)
+        let rollback = Rollback()
+        defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("vrf: \($0)\n") }) }
+        let container = try kernel.containerRoute(request.netns)
         guard let link = try? container.link(named: request.ifname) else {
             throw CNIError(.internalError, "failed to find interface \"\(request.ifname)\"")
         }
         if link.masterIndex != nil {
             throw CNIError(.internalError, "interface \(request.ifname) has already a master set")
         }
-        let (vrf, table) = try findOrCreate(conf, container)
+        let (vrf, table, created) = try findOrCreate(conf, container)
+        if created {
+            rollback.add("VRF \(conf.name)") { try Self.deleteIfEmpty(vrf, container) }
+        }
         let ipv6 = try container.addresses(family: .inet6, index: UInt32(bitPattern: link.index)).filter {
             $0.scope == 0
         }
         try container.setLink(index: link.index, .master(vrf.index))
+        // Releasing the interface takes the VRF's copies of its routes with it.
+        rollback.add("enslaving \(request.ifname)") { try container.setLink(index: link.index, .master(nil)) }
         try readdIPv6(ipv6, index: link.index, table: table, container)
         try copyRoutes(of: link.index, into: table, container)
+        rollback.commit()
         return result
     }
 
+    /// Deletes a VRF that no interface uses any more.
+    static func deleteIfEmpty(_ vrf: Link, _ container: RouteNetlink) throws {
+        if try !container.links().contains(where: { $0.masterIndex == vrf.index }) {
+            try container.deleteLink(index: vrf.index)
+        }
+    }
+
     /// The VRF named in the config, or a new one with the configured table or the first free.
-    private func findOrCreate(_ conf: Config, _ container: RouteNetlink) throws -> (Link, UInt32) {
+    private func findOrCreate(_ conf: Config, _ container: RouteNetlink) throws -> (Link, UInt32, created: Bool) {
         let vrfs = try container.links().filter { $0.kind == "vrf" }
         if let existing = vrfs.first(where: { $0.name == conf.name }) {
             let table = Self.table(of: existing) ?? 0
             if let wanted = conf.table, wanted != table {
                 throw CNIError(.internalError, "VRF \(conf.name) already exist with different routing table \(table)")
             }
-            return (existing, table)
+            return (existing, table, false)
         }
         let used = Set(vrfs.compactMap(Self.table(of:)))
         var table = conf.table ?? 1
@@ -93,7 +111,7 @@ public struct VrfPlugin: CNIPlugin {
         }
         let vrf = try container.link(named: conf.name)
         try container.setLink(index: vrf.index, .up(true))
-        return (vrf, table)
+        return (vrf, table, true)
     }
 
     /// Enslaving drops the interface's global IPv6 addresses: they are added again, and each
@@ -139,7 +157,7 @@ public struct VrfPlugin: CNIPlugin {
     public func del(_ request: CNIRequest) throws {
         guard let conf = try? Config(request), !request.netns.isEmpty else { return }
         let container: RouteNetlink
-        do { container = try ContainerNetwork.routeSocket(netns: request.netns) } catch
+        do { container = try kernel.containerRoute(request.netns) } catch
             where
             ContainerNetwork.isMissingNamespace(error)
         {
@@ -149,9 +167,7 @@ public struct VrfPlugin: CNIPlugin {
         if let link = try? container.link(named: request.ifname), link.masterIndex == vrf.index {
             try container.setLink(index: link.index, .master(nil))
         }
-        if try !container.links().contains(where: { $0.masterIndex == vrf.index }) {
-            try container.deleteLink(index: vrf.index)
-        }
+        try Self.deleteIfEmpty(vrf, container)
     }
 
     public func check(_ request: CNIRequest) throws {
@@ -159,7 +175,7 @@ public struct VrfPlugin: CNIPlugin {
         guard try request.config.prevResult() != nil else {
             throw CNIError(.invalidNetworkConfig, "missing prevResult from earlier plugin")
         }
-        let container = try ContainerNetwork.routeSocket(netns: request.netns)
+        let container = try kernel.containerRoute(request.netns)
         guard let vrf = try? container.link(named: conf.name), vrf.kind == "vrf",
             let link = try? container.link(named: request.ifname), link.masterIndex == vrf.index
         else {

@@ -1,0 +1,88 @@
+import CNISkeleton
+import CNISystem
+import Netlink
+
+/// The `/proc/sys` values of one network namespace, read and written by key
+/// (`net/ipv4/conf/eth0/arp_notify` or the dotted form).
+public protocol SysctlValues {
+    /// The current value, without its trailing newline.
+    func read(_ key: String) throws -> String
+    /// Writes `value` in one write, as the kernel expects.
+    func write(_ key: String, _ value: String) throws
+}
+
+extension SysctlValues {
+    /// Writes only when the value differs; returns whether it wrote.
+    @discardableResult
+    public func ensure(_ key: String, _ value: String) throws -> Bool {
+        if (try? read(key)) == value { return false }
+        try write(key, value)
+        return true
+    }
+}
+
+/// Where a flow's sysctls live: the host's namespace or a container's. `access` runs its body
+/// once for any number of values, because entering a container's netns costs a thread.
+public protocol SysctlScope: Sendable {
+    func access<T>(_ body: (any SysctlValues) throws -> T) throws -> T
+}
+
+/// The values of the namespace the calling thread is in, through `/proc/sys`.
+struct ProcSysctls: SysctlValues {
+    func read(_ key: String) throws -> String { try Sysctl.read(key) }
+    func write(_ key: String, _ value: String) throws { try Sysctl.write(key, value) }
+}
+
+/// The host's (node's) sysctls: the plugin runs in the host netns.
+public struct HostSysctls: SysctlScope {
+    public init() {}
+    public func access<T>(_ body: (any SysctlValues) throws -> T) throws -> T { try body(ProcSysctls()) }
+}
+
+/// A container's sysctls: `/proc/sys/net` answers for the netns of the thread that opens
+/// the file, so the body runs on a thread that entered it.
+struct EnteredSysctls: SysctlScope {
+    let namespace: NetworkNamespace
+    func access<T>(_ body: (any SysctlValues) throws -> T) throws -> T {
+        try namespace.withEntered { try body(ProcSysctls()) }
+    }
+}
+
+/// A container's network namespace as the flows use it: a route socket inside it, the nsfs
+/// descriptor that creates or moves links into it, and its sysctls. Tests build one over a
+/// fake kernel, so a flow's requests into the container are recorded like the host's.
+public struct ContainerNamespace {
+    /// The netns path the runtime gave (`CNI_NETNS`).
+    public let path: String
+    public let route: RouteNetlink
+    /// For `IFLA_NET_NS_FD`: open for as long as this value lives.
+    public let descriptor: Int32
+    public let sysctl: any SysctlScope
+    /// What keeps `descriptor` open (the live `NetworkNamespace`).
+    private let owner: AnyObject?
+
+    public init(path: String, route: RouteNetlink, descriptor: Int32, sysctl: any SysctlScope, owner: AnyObject? = nil)
+    {
+        self.path = path
+        self.route = route
+        self.descriptor = descriptor
+        self.sysctl = sysctl
+        self.owner = owner
+    }
+
+    /// Opens the netns at `path`: the socket is created on a thread that entered it, as
+    /// ARCHITECTURE.md describes, and everything else is done from here.
+    ///
+    /// Throws `NamespaceError.notExist` when the path is gone (DEL treats that as done).
+    public static func live(path: String) throws -> ContainerNamespace {
+        try ContainerNamespace(entering: NetworkNamespace(path: path))
+    }
+
+    /// The namespace a plugin already opened (tap and host-device also work inside it).
+    public init(entering namespace: NetworkNamespace) throws {
+        let route = try namespace.withEntered { try RouteNetlink() }
+        self.init(
+            path: namespace.path, route: route, descriptor: namespace.descriptor,
+            sysctl: EnteredSysctls(namespace: namespace), owner: namespace)
+    }
+}

@@ -1,0 +1,111 @@
+import Netlink
+
+/// `IFLA_*` numbers the fake reads (from `<linux/if_link.h>`).
+private enum Field {
+    static let address: UInt16 = 1
+    static let ifname: UInt16 = 3
+    static let mtu: UInt16 = 4
+    static let link: UInt16 = 5
+    static let master: UInt16 = 10
+    static let linkinfo: UInt16 = 18
+    static let netnsFD: UInt16 = 28
+}
+
+extension FakeRouteKernel {
+    func linkRequest(_ message: NetlinkMessage, index: Int32, _ attributes: [Attribute]) throws(NetlinkError)
+        -> [UInt8]
+    {
+        let name = attributes.first { $0.type == Field.ifname }?.string
+        switch message.type {
+        case .getLink:
+            guard let position = position(index: index, name: name) else { return ack(message, 19) }
+            return reply(links[position], message.sequence)
+        case .delLink:
+            guard let position = position(index: index, name: nil) else { return ack(message, 19) }
+            if let errno = record("del link \(links[position].name)") { return ack(message, errno) }
+            remove(at: position)
+            return ack(message, 0)
+        case .newLink where index == 0:
+            return try create(message, name: name, attributes)
+        default:
+            guard let position = position(index: index, name: nil) else { return ack(message, 19) }
+            if let errno = record("set link \(links[position].name)") { return ack(message, errno) }
+            return ack(message, change(position, message.payload, attributes))
+        }
+    }
+
+    /// `ip link set`: the flags under the change mask, then each attribute.
+    private func change(_ position: Int, _ p: [UInt8], _ attributes: [Attribute]) -> Int32 {
+        let flags = UInt32(bitPattern: Self.int32(p, 8)), mask = UInt32(bitPattern: Self.int32(p, 12))
+        if mask & 1 != 0 { links[position].up = flags & 1 == 1 }
+        links[position].flags = (links[position].flags & ~(mask & ~1)) | (flags & mask & ~1)
+        for attribute in attributes {
+            switch attribute.type {
+            case Field.mtu: links[position].mtu = attribute.u32 ?? links[position].mtu
+            case Field.address: links[position].mac = attribute.payload
+            case Field.master:
+                let master = attribute.i32 ?? 0
+                links[position].master = master == 0 ? nil : master
+            case Field.ifname:
+                let name = attribute.string
+                if links.contains(where: { $0.name == name && $0.index != links[position].index }) { return 17 }
+                links[position].name = name
+            case Field.netnsFD:
+                guard let target = namespaces[attribute.i32 ?? -1] else { return 9 }
+                var moved = links.remove(at: position)
+                moved.master = nil
+                _ = target.adopt(moved)
+                return 0
+            default: break
+            }
+        }
+        return 0
+    }
+
+    /// `ip link add`: the link (in the namespace `IFLA_NET_NS_FD` names, if any) and, for a
+    /// veth, its peer (wherever the peer's own `IFLA_NET_NS_FD` puts it).
+    private func create(_ message: NetlinkMessage, name: String?, _ attributes: [Attribute]) throws(NetlinkError)
+        -> [UInt8]
+    {
+        guard let name else { return ack(message, 22) }
+        let linkinfo = attributes.first { $0.type == Field.linkinfo }
+        let info = try linkinfo.map { a throws(NetlinkError) in try a.nested() } ?? []
+        let kind = info.first { $0.type == 1 }.map(\.string) ?? ""
+        if let errno = record("new link \(name) \(kind)") { return ack(message, errno) }
+        guard let target = destination(attributes) else { return ack(message, 9) }
+        if target.links.contains(where: { $0.name == name }) { return ack(message, 17) }
+        var link = FakeLink(index: 0, name: name, kind: kind)
+        link.mtu = attributes.first { $0.type == Field.mtu }?.u32 ?? 1500
+        link.mac = attributes.first { $0.type == Field.address }?.payload
+        link.linkIndex = attributes.first { $0.type == Field.link }?.i32
+        link.info = linkinfo?.payload
+        guard kind == "veth" else {
+            _ = target.adopt(link)
+            return ack(message, 0)
+        }
+        let infoData = info.first { $0.type == 2 }
+        let data = try infoData.map { a throws(NetlinkError) in try a.nested() } ?? []
+        let peerAttributes = try AttributeReader.read((data.first { $0.type == 1 }?.payload ?? []).dropFirst(16))
+        guard let peerName = peerAttributes.first(where: { $0.type == Field.ifname }).map(\.string),
+            let peerTarget = destination(peerAttributes)
+        else { return ack(message, 22) }
+        if peerTarget.links.contains(where: { $0.name == peerName }) { return ack(message, 17) }
+        let hostIndex = target.adopt(link)
+        var peer = FakeLink(index: 0, name: peerName, kind: "veth", linkIndex: hostIndex)
+        peer.mtu = peerAttributes.first { $0.type == Field.mtu }?.u32 ?? link.mtu
+        peer.mac = peerAttributes.first { $0.type == Field.address }?.payload
+        peer.peer = (target, hostIndex)
+        let peerIndex = peerTarget.adopt(peer)
+        if let position = target.links.firstIndex(where: { $0.index == hostIndex }) {
+            target.links[position].linkIndex = peerIndex
+            target.links[position].peer = (peerTarget, peerIndex)
+        }
+        return ack(message, 0)
+    }
+
+    /// This namespace, or the one a fake nsfs descriptor names; nil for an unknown descriptor.
+    private func destination(_ attributes: [Attribute]) -> FakeRouteKernel? {
+        guard let fd = attributes.first(where: { $0.type == Field.netnsFD })?.i32 else { return self }
+        return namespaces[fd]
+    }
+}
