@@ -101,4 +101,54 @@ struct BridgeFlowTests {
         #expect(node.netfilter.comments(1, "cni_plugins_masquerade", "masq_checks").isEmpty)
         #expect(node.ipam.log.last == "gc ctr1/eth0")
     }
+
+    static let vlanConf =
+        #"{"cniVersion":"1.0.0","name":"net","type":"bridge","bridge":"cni0","isGateway":true,"vlan":100,"ipam":{"type":"host-local"}}"#
+
+    @Test("vlan + isGateway: the gateway address goes on cni0.100, whose peer is a VLAN 100 access port; kept on DEL")
+    func vlanGateway() throws {
+        let node = FakeNode()
+        let plugin = BridgePlugin(kernel: node.kernel())
+        var result = try plugin.add(flowRequest(.add, Self.vlanConf))
+        let port = BridgeVlanGateway.portName(try BridgeConfig(flowRequest(.add, Self.vlanConf)))
+        #expect(
+            node.log.drop { !$0.contains("cni0.100") } == [
+                "host: new link cni0.100 veth", "host: set link \(port)", "host: vlan del \(port) 1",
+                "host: vlan add \(port) 100 pvid untagged", "host: set link \(port)", "host: set link cni0.100",
+                "host: new addr cni0.100 10.1.2.1/24", "host: set link cni0.100",
+            ])
+        #expect(node.log.contains("host: vlan add \(Self.veth) 100 pvid untagged"), "the pod's port is on VLAN 100")
+        let bridge = try #require(node.host.links.first { $0.name == "cni0" })
+        #expect(node.host.links.first { $0.name == port }?.master == bridge.index)
+        #expect(!node.log.contains { $0.hasPrefix("host: new addr cni0 ") }, "the bridge itself gets no address")
+        #expect(result.interfaces.map(\.name) == ["cni0", Self.veth, "eth0", "cni0.100"])
+
+        let second = try plugin.add(flowRequest(.add, Self.vlanConf, containerID: "ctr2", ifname: "eth1"))
+        #expect(node.log.filter { $0 == "host: new link cni0.100 veth" }.count == 1, "made once per VLAN")
+        #expect(second.interfaces.last?.name == "cni0.100")
+        result.cniVersion = "1.0.0"
+        try plugin.del(flowRequest(.del, withPrevResult(Self.vlanConf, result)))
+        #expect(node.host.links.contains { $0.name == "cni0.100" } && node.host.links.contains { $0.name == port })
+    }
+
+    @Test("vlan + isGateway: a failure after the gateway was made removes it; a name over 15 bytes is code 7")
+    func vlanGatewayRollback() throws {
+        let node = FakeNode()
+        node.host.fail = { $0 == "new addr cni0.100 10.1.2.1/24" ? 1 : nil }
+        #expect(throws: (any Error).self) {
+            try BridgePlugin(kernel: node.kernel()).add(flowRequest(.add, Self.vlanConf))
+        }
+        #expect(node.host.links.map(\.name) == ["lo"], "gateway pair, veth and bridge all undone: \(node.log)")
+        let long = Self.vlanConf.replacingOccurrences(of: #""bridge":"cni0""#, with: #""bridge":"bridge-of-pods""#)
+        let error = #expect(throws: CNIError.self) {
+            try BridgePlugin(kernel: FakeNode().kernel()).add(flowRequest(.add, long))
+        }
+        #expect(error?.code == .invalidNetworkConfig && error?.details == "key: bridge", "\(error?.msg ?? "")")
+    }
+}
+
+extension String {
+    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
+        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    }
 }

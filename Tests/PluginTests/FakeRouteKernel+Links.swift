@@ -16,6 +16,9 @@ extension FakeRouteKernel {
         -> [UInt8]
     {
         let name = attributes.first { $0.type == Field.ifname }?.string
+        if message.payload.first == 7, message.type == .setLink || message.type == .delLink {
+            return try bridgeVlan(message, index: index, attributes)
+        }
         switch message.type {
         case .getLink:
             guard let position = position(index: index, name: name) else { return ack(message, 19) }
@@ -99,6 +102,35 @@ extension FakeRouteKernel {
         if let position = target.links.firstIndex(where: { $0.index == hostIndex }) {
             target.links[position].linkIndex = peerIndex
             target.links[position].peer = (peerTarget, peerIndex)
+        }
+        return ack(message, 0)
+    }
+
+    /// `bridge vlan add|del`: `IFLA_AF_SPEC` with one `IFLA_BRIDGE_VLAN_INFO` (flags, vid).
+    private func bridgeVlan(_ message: NetlinkMessage, index: Int32, _ attributes: [Attribute]) throws(NetlinkError)
+        -> [UInt8]
+    {
+        guard let position = position(index: index, name: nil) else { return ack(message, 19) }
+        let spec = attributes.first { $0.type == 26 }
+        let nested: [Attribute] = try spec.map { a throws(NetlinkError) in try a.nested() } ?? []
+        let vlanInfo: Attribute? = nested.first { $0.type == 2 }
+        let info: [UInt8] = vlanInfo?.payload ?? []
+        guard info.count == 4 else { return ack(message, 22) }
+        let flags = UInt16(info[0]) | UInt16(info[1]) << 8, id = UInt16(info[2]) | UInt16(info[3]) << 8
+        let adding = message.type == .setLink
+        var entry = "\(id)"
+        if flags & 2 != 0 { entry += " pvid" }
+        if flags & 4 != 0 { entry += " untagged" }
+        if let errno = record("vlan \(adding ? "add" : "del") \(links[position].name) \(entry)") {
+            return ack(message, errno)
+        }
+        if adding {
+            links[position].vlans.removeAll { $0.split(separator: " ").first.map(String.init) == "\(id)" }
+            links[position].vlans.append(entry)
+        } else {
+            let before = links[position].vlans.count
+            links[position].vlans.removeAll { $0.split(separator: " ").first.map(String.init) == "\(id)" }
+            if links[position].vlans.count == before { return ack(message, 2) }
         }
         return ack(message, 0)
     }

@@ -21,6 +21,8 @@ final class FakeRouteKernel: NetlinkTransport {
         var master: Int32?
         var mac: [UInt8]? = nil
         var flags: UInt32 = 0
+        /// Bridge VLANs of a port, as `bridge vlan show` lists them (`100 pvid untagged`).
+        var vlans: [String] = []
         /// `IFLA_LINKINFO` as created (kind and data), answered back as it came.
         var info: [UInt8]? = nil
         /// The other end of a veth, in whichever fake namespace holds it.

@@ -52,7 +52,7 @@ struct BridgeAdd {
             result.dns = ipam.dns
             let gateways = computeGateways(&result, conf)
             try configureContainer(result, conf, namespace)
-            if conf.isGateway { try configureGateways(host, bridge: bridge, gateways: gateways, conf) }
+            if conf.isGateway { try configureGateways(host, bridge: bridge, gateways: gateways, conf, &result) }
             if conf.ipMasq {
                 try Masquerade.setup(
                     result.ips.map(\.address), network: request.config.name, ifname: request.ifname,
@@ -120,12 +120,21 @@ struct BridgeAdd {
         try ContainerNetwork.configureInterface(result, ifname: ifname, container: namespace)
     }
 
-    private func configureGateways(_ host: RouteNetlink, bridge: Link, gateways: [IPPrefix], _ conf: BridgeConfig)
-        throws
-    {
+    /// The gateway addresses on the bridge, or with an access VLAN on `<bridge>.<vlan>` (which
+    /// then joins the result's interfaces); forwarding on for their families.
+    private func configureGateways(
+        _ host: RouteNetlink, bridge: Link, gateways: [IPPrefix], _ conf: BridgeConfig, _ result: inout CNIResult
+    ) throws {
+        var target = bridge
+        if conf.vlan != 0, !gateways.isEmpty {
+            let (gateway, created) = try BridgeVlanGateway.ensure(host, bridge: bridge, conf)
+            if created { rollback.add("vlan gateway \(gateway.name)") { try? host.deleteLink(index: gateway.index) } }
+            result.interfaces.append(.init(name: gateway.name, mac: gateway.hardwareAddress.description))
+            target = gateway
+        }
         for gateway in gateways {
             _ = try BridgeDevice.ensureAddress(
-                host, bridge: try host.link(index: bridge.index), gateway: gateway, force: conf.forceAddress)
+                host, bridge: try host.link(index: target.index), gateway: gateway, force: conf.forceAddress)
         }
         try Forwarding.enable(
             v4: gateways.contains { $0.address.isV4 }, v6: gateways.contains { !$0.address.isV4 },
