@@ -16,7 +16,8 @@ public struct MACAddress: Sendable, Hashable, CustomStringConvertible {
         guard parts.count == 6 else { return nil }
         var out: [UInt8] = []
         for part in parts {
-            guard part.count == 2, let byte = UInt8(part, radix: 16) else { return nil }
+            // Only hex digits: UInt8(_:radix:) alone would take a sign ("+f").
+            guard part.count == 2, part.allSatisfy(\.isHexDigit), let byte = UInt8(part, radix: 16) else { return nil }
             out.append(byte)
         }
         bytes = out

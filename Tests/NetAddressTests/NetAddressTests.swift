@@ -10,6 +10,7 @@ struct NetAddressTests {
         #expect(mac.description == "0a:1b:2c:3d:4e:5f")
         for bad in [
             "", "0a:1b:2c:3d:4e", "0a:1b:2c:3d:4e:5f:60", "0a:1b:2c:3d:4e:5", "0a:1b:2c:3d:4e:zz", "0a-1b-2c-3d-4e-5f",
+            "+a:1b:2c:3d:4e:5f", "0a:1b:2c:3d:4e:-f",
         ] {
             #expect(MACAddress(bad) == nil, "\(bad)")
         }

@@ -60,6 +60,15 @@ struct BridgeFlowTests {
         #expect(node.netfilter.log.isEmpty, "masquerading comes after the failed step")
     }
 
+    @Test("A failed IPAM ADD owns nothing: no IPAM DEL follows; the veth and the bridge this ADD made go")
+    func ipamFails() throws {
+        let node = FakeNode()
+        node.ipam.failAdd = true
+        #expect(throws: (any Error).self) { try BridgePlugin(kernel: node.kernel()).add(flowRequest(.add, Self.conf)) }
+        #expect(node.ipam.log == ["add ctr1/eth0"])
+        #expect(node.host.links.map(\.name) == ["lo"] && node.container.links.map(\.name) == ["lo"])
+    }
+
     @Test("A repeated ADD of a live attachment fails before it touches anything, and keeps the live one")
     func repeatedAdd() throws {
         let node = FakeNode()

@@ -54,6 +54,8 @@ extension FakeRouteKernel {
         let via = route.gateway.map { " via \($0)" } ?? ""
         let table = route.table == mainRoutingTable ? "" : " table \(route.table)"
         let adding = message.type == .newRoute
+        // The kernel refuses a destination with host bits set.
+        if adding && route.destination != route.destination.masked { return 22 }
         if let errno = record("\(adding ? "new" : "del") route \(route.destination)\(via) dev \(device)\(table)") {
             return errno
         }

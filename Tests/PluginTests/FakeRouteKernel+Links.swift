@@ -48,6 +48,12 @@ extension FakeRouteKernel {
             case Field.address: links[position].mac = attribute.payload
             case Field.master:
                 let master = attribute.i32 ?? 0
+                let vrfs = Set(links.filter { $0.kind == "vrf" }.map(\.index))
+                if vrfs.contains(master) || links[position].master.map(vrfs.contains) == true {
+                    // Joining or leaving a VRF cycles the link: the kernel drops its routes and
+                    // its global IPv6 addresses.
+                    cycle(links[position].index)
+                }
                 links[position].master = master == 0 ? nil : master
             case Field.ifname:
                 let name = attribute.string
@@ -104,6 +110,12 @@ extension FakeRouteKernel {
             target.links[position].peer = (peerTarget, peerIndex)
         }
         return ack(message, 0)
+    }
+
+    /// What a link going down and up again loses: routes through it, global IPv6 addresses.
+    private func cycle(_ index: Int32) {
+        routes.removeAll { (try? RouteSpec(payload: $0))?.outputIndex == index }
+        addresses.removeAll { $0.first == 10 && Self.int32($0, 4) == index && $0.count > 3 && $0[3] == 0 }
     }
 
     /// `bridge vlan add|del`: `IFLA_AF_SPEC` with one `IFLA_BRIDGE_VLAN_INFO` (flags, vid).

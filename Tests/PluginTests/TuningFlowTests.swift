@@ -70,7 +70,8 @@ struct TuningFlowTests {
         #expect(throws: (any Error).self) {
             try TuningPlugin(kernel: node.kernel()).add(flowRequest(.add, Self.conf(dir)))
         }
-        #expect(node.containerSysctls.values["net/ipv4/conf/eth0/arp_filter"] == "0")
+        #expect(changes == 4, "MAC set, MTU refused, then both restored")
+        #expect(node.containerSysctls.writes == ["net/ipv4/conf/eth0/arp_filter=1", "net/ipv4/conf/eth0/arp_filter=0"])
         #expect(node.container.links.first { $0.name == "eth0" }?.mac == [2, 0, 0, 0, 0, 2])
         #expect(access(dir + "/ctr1_eth0.json", F_OK) != 0)
     }
@@ -83,7 +84,7 @@ struct TuningFlowTests {
             of: #""sysctl":{"net.ipv4.conf.eth0.arp_filter":"1"}"#,
             with: #""sysctl":{"net.ipv4.conf.eth0.arp_filter":"1","net.ipv4.conf.eth0.nope":"1"}"#)
         #expect(throws: (any Error).self) { try TuningPlugin(kernel: node.kernel()).add(flowRequest(.add, conf)) }
-        #expect(node.containerSysctls.values["net/ipv4/conf/eth0/arp_filter"] == "0")
+        #expect(node.containerSysctls.writes == ["net/ipv4/conf/eth0/arp_filter=1", "net/ipv4/conf/eth0/arp_filter=0"])
         #expect(node.log.isEmpty, "no link attribute was touched")
     }
 }

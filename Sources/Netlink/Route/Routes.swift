@@ -103,7 +103,7 @@ public struct RouteSpec: Sendable, Equatable {
     }
 
     private func appendAttributes(_ w: inout AttributeWriter) {
-        if destination.prefixLength > 0 || !destination.address.isUnspecified {
+        if destination.boundedLength > 0 || !destination.address.isUnspecified {
             w.bytes(RouteAttribute.dst, destination.address.bytes)
         }
         if let preferredSource { w.bytes(RouteAttribute.prefsrc, preferredSource.bytes) }

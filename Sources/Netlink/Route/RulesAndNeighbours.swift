@@ -175,7 +175,9 @@ extension RouteNetlink {
         let request = [family.rawValue] + [UInt8](repeating: 0, count: NeighbourSpec.headerSize - 1)
         var out: [NeighbourSpec] = []
         for message in try connection.dump(.getNeighbour, payload: request) where message.type == .newNeighbour {
-            out.append(try NeighbourSpec(payload: message.payload))
+            // Entries without an IP address (a bridge's fdb in an unspecified-family dump) are not neighbours.
+            guard let entry = try? NeighbourSpec(payload: message.payload) else { continue }
+            out.append(entry)
         }
         return out
     }

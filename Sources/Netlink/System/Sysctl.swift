@@ -17,21 +17,32 @@ public enum Sysctl {
 
     /// The current value, without the trailing newline.
     public static func read(_ key: String) throws(SystemError) -> String {
-        let file = path(key)
+        let file = try checkedPath(key)
         let fd = open(file, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("open", file) }
         defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-        guard n >= 0 else { throw SystemError("read", file) }
-        var text = String(decoding: buffer[0..<n], as: UTF8.self)
-        while text.hasSuffix("\n") { text.removeLast() }
+        let bytes: [UInt8]
+        do { bytes = try FileIO.readAll(fd, limit: 1 << 20).bytes } catch {
+            throw SystemError("read", file, errno: error)
+        }
+        var text = String(decoding: bytes, as: UTF8.self)
+        if text.hasSuffix("\n") { text.removeLast() }
         return text
+    }
+
+    /// The file for `key`, refused when a component is `..`: a key names a value under
+    /// `/proc/sys`, never a file outside it.
+    static func checkedPath(_ key: String) throws(SystemError) -> String {
+        let file = path(key)
+        guard !file.split(separator: "/").contains("..") else {
+            throw SystemError("open", file, errno: .invalidArgument)
+        }
+        return file
     }
 
     /// Writes a value.
     public static func write(_ key: String, _ value: String) throws(SystemError) {
-        let file = path(key)
+        let file = try checkedPath(key)
         let fd = open(file, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("open", file) }
         defer { close(fd) }

@@ -67,20 +67,46 @@ public struct VrfPlugin: CNIPlugin {
         if link.masterIndex != nil {
             throw CNIError(.internalError, "interface \(request.ifname) has already a master set")
         }
-        let (vrf, table, created) = try findOrCreate(conf, container)
-        if created {
-            rollback.add("VRF \(conf.name)") { try Self.deleteIfEmpty(vrf, container) }
-        }
+        let (vrf, table) = try findOrCreate(conf, container, rollback)
         let ipv6 = try container.addresses(family: .inet6, index: UInt32(bitPattern: link.index)).filter {
             $0.scope == 0
         }
+        let routes = try Self.mainRoutes(of: link.index, container)
         try container.setLink(index: link.index, .master(vrf.index))
-        // Releasing the interface takes the VRF's copies of its routes with it.
-        rollback.add("enslaving \(request.ifname)") { try container.setLink(index: link.index, .master(nil)) }
+        rollback.add("enslaving \(request.ifname)") {
+            try Self.release(link.index, restoring: ipv6, routes, container)
+        }
         try readdIPv6(ipv6, index: link.index, table: table, container)
-        try copyRoutes(of: link.index, into: table, container)
+        try copy(routes, into: table, container)
         rollback.commit()
         return result
+    }
+
+    /// Takes the interface out of its VRF. Moving it cycles the link, which drops its routes
+    /// (and IPv6 addresses): what it had before the ADD is put back.
+    static func release(
+        _ index: Int32, restoring ipv6: [InterfaceAddress], _ routes: [RouteSpec], _ container: RouteNetlink
+    ) throws {
+        try container.setLink(index: index, .master(nil))
+        for address in ipv6 {
+            guard let prefix = address.prefix else { continue }
+            try? container.addAddress(AddressSpec(index: index, address: prefix, flags: [.noDAD]))
+        }
+        for route in routes { try? container.replaceRoute(route) }
+    }
+
+    /// The interface's routes in the main table that the kernel does not make itself (scope
+    /// universe: not its connected or local routes), read before enslaving, because enslaving
+    /// cycles the link and the kernel drops them.
+    static func mainRoutes(of index: Int32, _ container: RouteNetlink) throws -> [RouteSpec] {
+        var out: [RouteSpec] = []
+        for family in [AddressFamily.inet, .inet6] {
+            out += try container.routes(family: family).filter {
+                $0.table == mainRoutingTable && $0.outputIndex == index && $0.type == .unicast
+                    && $0.scope == .universe
+            }
+        }
+        return out
     }
 
     /// Deletes a VRF that no interface uses any more.
@@ -91,14 +117,16 @@ public struct VrfPlugin: CNIPlugin {
     }
 
     /// The VRF named in the config, or a new one with the configured table or the first free.
-    private func findOrCreate(_ conf: Config, _ container: RouteNetlink) throws -> (Link, UInt32, created: Bool) {
+    /// Registers the new VRF's removal on `rollback` as soon as it exists.
+    private func findOrCreate(_ conf: Config, _ container: RouteNetlink, _ rollback: Rollback) throws -> (Link, UInt32)
+    {
         let vrfs = try container.links().filter { $0.kind == "vrf" }
         if let existing = vrfs.first(where: { $0.name == conf.name }) {
             let table = Self.table(of: existing) ?? 0
             if let wanted = conf.table, wanted != table {
                 throw CNIError(.internalError, "VRF \(conf.name) already exist with different routing table \(table)")
             }
-            return (existing, table, false)
+            return (existing, table)
         }
         let used = Set(vrfs.compactMap(Self.table(of:)))
         var table = conf.table ?? 1
@@ -109,9 +137,13 @@ public struct VrfPlugin: CNIPlugin {
         case .success: break
         case .failure(let error): throw error.kind == .unsupported ? CNIError(.internalError, error.description) : error
         }
+        rollback.add("VRF \(conf.name)") {
+            guard let made = try? container.link(named: conf.name), made.kind == "vrf" else { return }
+            try Self.deleteIfEmpty(made, container)
+        }
         let vrf = try container.link(named: conf.name)
         try container.setLink(index: vrf.index, .up(true))
-        return (vrf, table, true)
+        return (vrf, table)
     }
 
     /// Enslaving drops the interface's global IPv6 addresses: they are added again, and each
@@ -140,15 +172,12 @@ public struct VrfPlugin: CNIPlugin {
         }
     }
 
-    /// The interface's non-local routes of the main table, copied into the VRF's table.
-    private func copyRoutes(of index: Int32, into table: UInt32, _ container: RouteNetlink) throws {
-        for family in [AddressFamily.inet, .inet6] {
-            for route in try container.routes(family: family)
-            where route.table == mainRoutingTable && route.outputIndex == index && route.type == .unicast {
-                var copy = route
-                copy.table = table
-                try container.replaceRoute(copy)
-            }
+    /// The routes the interface had, now in the VRF's table (`ip route replace ... table T`).
+    private func copy(_ routes: [RouteSpec], into table: UInt32, _ container: RouteNetlink) throws {
+        for route in routes {
+            var copy = route
+            copy.table = table
+            try container.replaceRoute(copy)
         }
     }
 
