@@ -10,6 +10,8 @@ final class DhcpLab {
     let socket: String
     let pidfile: String
     let log: String
+    /// Where the daemon saves its leases.
+    let stateDir: String
     private var daemon: pid_t?
     private var udhcpd: pid_t?
 
@@ -19,6 +21,7 @@ final class DhcpLab {
         socket = node.dataDir + "/run/dhcp.sock"
         pidfile = node.dataDir + "/dhcp.pid"
         log = node.dataDir + "/daemon.log"
+        stateDir = node.dataDir + "/dhcp-state"
         for argv in [
             ["ip", "-n", node.ns.name, "link", "add", "cnitdh0", "type", "bridge"],
             ["ip", "-n", node.ns.name, "link", "set", "cnitdh0", "up"],
@@ -94,7 +97,7 @@ final class DhcpLab {
         daemon = try Self.spawn(
             ["ip", "netns", "exec", node.ns.name] + launcher + [
                 TestEnvironment.plugin("dhcp"), "daemon",
-                "-socketpath", socket, "-pidfile", pidfile, "-resendtimeout", "20s",
+                "-socketpath", socket, "-pidfile", pidfile, "-resendtimeout", "20s", "-statedir", stateDir,
             ], output: log)
         guard eventually(5, { FileManager.default.fileExists(atPath: socket) }) else {
             throw TestFailure("daemon did not start: \(daemonLog)")

@@ -129,6 +129,13 @@ final class DHCPClient {
 
 /// Monotonic seconds.
 enum Clock {
+    /// Seconds since the epoch: what a saved lease's age is measured in across restarts.
+    static var wall: Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
     static var now: Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)

@@ -99,6 +99,8 @@ struct DHCPLease: Sendable, Equatable {
     var rebindSeconds: UInt32
     /// (destination, prefix length, gateway); gateway 0.0.0.0 means on-link.
     var routes: [(destination: [UInt8], prefixLength: Int, gateway: [UInt8])]
+    /// The DHCPACK as it came, which is what the daemon saves to take the lease up again.
+    var packet: [UInt8] = []
 
     static func == (a: DHCPLease, b: DHCPLease) -> Bool {
         a.address == b.address && a.prefixLength == b.prefixLength && a.router == b.router && a.server == b.server
@@ -113,6 +115,7 @@ struct DHCPLease: Sendable, Equatable {
     /// sets them (T1 at least 1 s); a lease of one hour when the server gives none.
     init(ack: DHCPMessage) throws(Failure) {
         address = ack.yourAddress
+        packet = ack.encoded()
         guard let mask = ack.option(1), mask.count == 4 else { throw .noSubnetMask }
         let bits = mask.reduce(0) { $0 << 8 | UInt32($1) }
         guard bits == 0 || (~bits &+ 1) & ~bits == 0 else { throw .badMask }

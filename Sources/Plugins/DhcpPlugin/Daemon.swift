@@ -4,11 +4,15 @@ import CNISystem
 
 /// `dhcp daemon`: holds the leases and renews them. Flags as the reference's:
 /// `-pidfile`, `-hostprefix`, `-socketpath`, `-broadcast`, `-timeout`, `-resendmax`,
-/// `-resendtimeout`; systemd socket activation (one inherited socket) is honoured.
+/// `-resendtimeout`; systemd socket activation (one inherited socket) is honoured. Ours adds
+/// `-statedir`, where the leases are saved so that a restarted daemon keeps them.
 struct DhcpDaemon: Sendable {
+    static let defaultStateDir = "/var/lib/cni/dhcp"
+
     var pidfile = ""
     var hostPrefix = ""
     var socketPath = DhcpConfig.defaultSocketPath
+    var stateDir = DhcpDaemon.defaultStateDir
     var broadcast = false
     var timing = DHCPTiming()
 
@@ -32,6 +36,7 @@ struct DhcpDaemon: Sendable {
             case "pidfile": pidfile = try value(name, inline)
             case "hostprefix": hostPrefix = try value(name, inline)
             case "socketpath": socketPath = try value(name, inline)
+            case "statedir": stateDir = try value(name, inline)
             case "broadcast": broadcast = inline.map { ["1", "t", "true", "TRUE", "True"].contains($0) } ?? true
             case "timeout": timing.timeout = try Self.duration(try value(name, inline))
             case "resendmax": timing.resendMax = try Self.duration(try value(name, inline))
@@ -42,6 +47,9 @@ struct DhcpDaemon: Sendable {
         }
         if !pidfile.isEmpty && !pidfile.hasPrefix("/") {
             throw CNIError(.invalidEnvironmentVariables, "pidfile must be an absolute path")
+        }
+        if !stateDir.hasPrefix("/") {
+            throw CNIError(.invalidEnvironmentVariables, "statedir must be an absolute path")
         }
     }
 
@@ -87,7 +95,10 @@ struct DhcpDaemon: Sendable {
             exit(1)
         }
         if !pidfile.isEmpty { _ = try? writeFile(pidfile, "\(getpid())\n") }
-        let registry = LeaseRegistry(log: { ProcessEnvironment().writeStderr("dhcp daemon: \($0)\n") })
+        let log: @Sendable (String) -> Void = { ProcessEnvironment().writeStderr("dhcp daemon: \($0)\n") }
+        let store = LeaseStore(path: hostPrefix + stateDir)
+        let registry = LeaseRegistry(store: store, log: log)
+        registry.restore(store.load(timing: timing, broadcast: broadcast, log: log))
         let server = DaemonServer(registry: registry, hostPrefix: hostPrefix, broadcast: broadcast, timing: timing)
         let (pidfile, waitSet) = (self.pidfile, signals)
         Threads.detach {

@@ -10,6 +10,8 @@ final class LeaseRecord: @unchecked Sendable {
     let ifname: String
     var lease: DHCPLease
     var obtained: Double
+    /// `obtained` on the wall clock, which is what survives a restart.
+    var obtainedWall: Double
     /// When maintenance next talks to the server (T1 after a grant, sooner after a failure).
     var nextAttempt: Double
     var stopped = false
@@ -21,6 +23,7 @@ final class LeaseRecord: @unchecked Sendable {
         self.ifname = ifname
         self.lease = lease
         obtained = Clock.now
+        obtainedWall = Clock.wall
         nextAttempt = obtained + Double(lease.renewSeconds)
     }
 }
@@ -33,8 +36,13 @@ final class LeaseRegistry: @unchecked Sendable {
     private let monitor = Monitor()
     private var records: [String: LeaseRecord] = [:]
     let log: @Sendable (String) -> Void
+    /// Where the leases are saved; nil keeps them in memory only.
+    let store: LeaseStore?
 
-    init(log: @escaping @Sendable (String) -> Void) { self.log = log }
+    init(store: LeaseStore? = nil, log: @escaping @Sendable (String) -> Void) {
+        self.store = store
+        self.log = log
+    }
 
     func record(_ clientID: String) -> LeaseRecord? { monitor.locked { records[clientID] } }
 
@@ -52,6 +60,7 @@ final class LeaseRegistry: @unchecked Sendable {
         let previous = monitor.locked { () -> LeaseRecord? in
             let old = records[exchange.clientID]
             records[exchange.clientID] = record
+            save(record)
             return old
         }
         if let previous { stop(previous) }
@@ -64,7 +73,12 @@ final class LeaseRegistry: @unchecked Sendable {
 
     /// Stops maintenance and releases the lease; an unknown client ID is fine.
     func release(_ clientID: String) {
-        guard let record = monitor.locked({ records.removeValue(forKey: clientID) }) else { return }
+        let removed = monitor.locked { () -> LeaseRecord? in
+            let record = records.removeValue(forKey: clientID)
+            if record != nil { store?.remove(clientID) }
+            return record
+        }
+        guard let record = removed else { return }
         stop(record)
         record.exchange.release(record.lease)
         log("released \(clientID)")
@@ -79,6 +93,13 @@ final class LeaseRegistry: @unchecked Sendable {
             }.map(\.key)
         }
         for clientID in doomed { release(clientID) }
+    }
+
+    /// Saves a record that is still the registry's (called with the monitor held, so a release
+    /// that removed the file is never followed by a save of the lease it released).
+    private func save(_ record: LeaseRecord) {
+        guard let store, !record.stopped, records[record.exchange.clientID] === record else { return }
+        do { try store.save(record) } catch { log("could not save the lease of \(record.exchange.clientID): \(error)") }
     }
 
     private func stop(_ record: LeaseRecord) {
@@ -103,7 +124,9 @@ final class LeaseRegistry: @unchecked Sendable {
                 monitor.locked {
                     record.lease = renewed
                     record.obtained = Clock.now
+                    record.obtainedWall = Clock.wall
                     record.nextAttempt = record.obtained + Double(renewed.renewSeconds)
+                    save(record)
                 }
                 log("renewed \(record.exchange.clientID) for \(renewed.leaseSeconds) s")
             } catch {
@@ -111,7 +134,10 @@ final class LeaseRegistry: @unchecked Sendable {
                     if !error.linkGone { linkDown(record) }
                     log("maintenance of \(record.exchange.clientID) stops: \(error)")
                     monitor.locked {
-                        if records[record.exchange.clientID] === record { records[record.exchange.clientID] = nil }
+                        if records[record.exchange.clientID] === record {
+                            records[record.exchange.clientID] = nil
+                            store?.remove(record.exchange.clientID)
+                        }
                     }
                     return
                 }
@@ -128,5 +154,42 @@ final class LeaseRegistry: @unchecked Sendable {
             let route = try RouteNetlink()
             try route.setLink(index: try route.link(named: record.ifname).index, up: false)
         }
+    }
+}
+
+extension LeaseRegistry {
+    /// Takes up the leases a previous daemon saved: each whose interface still exists in its
+    /// netns is renewed at once (or acquired again, past its rebinding time) and then kept as
+    /// any other; the others are dropped, since their pod is gone.
+    func restore(_ saved: [LeaseStore.Saved]) {
+        for entry in saved {
+            let clientID = entry.exchange.clientID
+            guard Self.attached(entry.exchange) else {
+                store?.remove(clientID)
+                log("dropped the saved lease of \(clientID): its netns or interface is gone")
+                continue
+            }
+            let record = LeaseRecord(
+                exchange: entry.exchange, network: entry.network, containerID: entry.containerID,
+                ifname: entry.exchange.ifname, lease: entry.lease)
+            let age = min(max(0, Clock.wall - entry.obtainedWall), Double(entry.lease.leaseSeconds) + 1)
+            record.obtained = Clock.now - age
+            record.obtainedWall = entry.obtainedWall
+            record.nextAttempt = Clock.now
+            let taken = monitor.locked { () -> Bool in
+                guard records[clientID] == nil else { return false }
+                records[clientID] = record
+                return true
+            }
+            guard taken else { continue }
+            log("restored \(clientID), \(Int(Double(entry.lease.leaseSeconds) - age)) s left")
+            Threads.detach { [self] in maintain(record) }
+        }
+    }
+
+    /// The lease's interface is still there, in a netns that still exists.
+    static func attached(_ exchange: DHCPExchange) -> Bool {
+        guard !exchange.netns.isEmpty, let namespace = try? NetworkNamespace(path: exchange.netns) else { return false }
+        return (try? namespace.withEntered { try RouteNetlink().link(named: exchange.ifname) }) != nil
     }
 }
