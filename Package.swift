@@ -41,7 +41,7 @@ var targets: [Target] = [
     .target(name: "CMnl"),
     .target(
         name: "Netfilter",
-        dependencies: ["Netlink", "NetAddress", "CLibnftnl", "CMnl"],
+        dependencies: ["CNISystem", "Netlink", "NetAddress", "CLibnftnl", "CMnl"],
         // libnftnl from its static archive, so the binaries are fully static.
         linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libnftnl.a"])]
     ),

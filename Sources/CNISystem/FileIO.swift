@@ -59,6 +59,7 @@ public enum FileIO {
     public static func replaceFile(_ path: String, _ bytes: [UInt8], mode: mode_t, sync: Bool = false)
         throws(SystemError)
     {
+        FaultPoint.step()
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { String(path[..<$0]) } ?? "."
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path

@@ -69,6 +69,7 @@ public final class StateDirectory {
 
     /// Writes `bytes` to a new file `name` (`O_EXCL`: an existing file or link fails).
     public func create(_ name: String, _ bytes: [UInt8]) throws(Failure) {
+        FaultPoint.step()
         let file = try open(name, flags: O_WRONLY | O_CREAT | O_EXCL)
         var failure: Failure? = nil
         do { try FileIO.writeAll(file, bytes) } catch { failure = Failure("write", path + "/" + name, errno: error) }
@@ -86,6 +87,7 @@ public final class StateDirectory {
     public func replace(_ name: String, _ bytes: [UInt8], temporary: String, in scratch: StateDirectory? = nil)
         throws(Failure)
     {
+        FaultPoint.step()
         let from = scratch ?? self
         unlinkat(from.fd, temporary, 0)
         try from.create(temporary, bytes)
@@ -101,6 +103,7 @@ public final class StateDirectory {
     /// regular file was already there, which is left as it is. Anything else in its place (a
     /// planted symlink, FIFO or hard link) is replaced.
     public func createIfMissing(_ name: String, _ bytes: [UInt8], temporary: String) throws(Failure) -> Bool {
+        FaultPoint.step()
         unlinkat(fd, temporary, 0)
         try create(temporary, bytes)
         defer { unlinkat(fd, temporary, 0) }
@@ -112,6 +115,7 @@ public final class StateDirectory {
 
     /// Appends to `name`, creating it when missing; a symlink is refused.
     public func append(_ name: String, _ bytes: [UInt8]) throws(Failure) {
+        FaultPoint.step()
         let file = try open(name, flags: O_WRONLY | O_CREAT | O_APPEND)
         defer { close(file) }
         do { try FileIO.writeAll(file, bytes) } catch { throw Failure("write", path + "/" + name, errno: error) }
@@ -119,12 +123,14 @@ public final class StateDirectory {
 
     /// Removes `name`; a missing file is fine.
     public func remove(_ name: String) throws(Failure) {
+        FaultPoint.step()
         if unlinkat(fd, name, 0) != 0 && errno != ENOENT { throw fail("remove", name) }
     }
 
     /// Hard-links `name` (in this directory) to `target` in `directory`; false when `target`
     /// exists. `link` creates the name atomically, with its content already complete.
     public func link(_ name: String, to target: String, in directory: StateDirectory) throws(Failure) -> Bool {
+        FaultPoint.step()
         guard linkat(fd, name, directory.fd, target, 0) == 0 else {
             if errno == EEXIST { return false }
             throw directory.fail("link", target)

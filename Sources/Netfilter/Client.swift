@@ -1,4 +1,5 @@
 import CLibnftnl
+import CNISystem
 import Netlink
 
 /// Talks nftables to the kernel: one atomic batch per transaction, and rule listing.
@@ -38,6 +39,7 @@ public final class NFTClient {
     /// Applies every operation of `transaction` atomically: all or nothing.
     public func run(_ transaction: NFTTransaction) throws(NetlinkError) {
         guard !transaction.operations.isEmpty else { return }
+        FaultPoint.step()
         let encoder = NFTEncoder(family: transaction.family, table: transaction.table)
         var bytes = NFTEncoder.batch(begin: true, seq: nextSequence())
         var pending: [UInt32: Int] = [:]

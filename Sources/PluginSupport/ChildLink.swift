@@ -50,15 +50,26 @@ extension ContainerNetwork {
         return link
     }
 
-    /// Creates the child link as `ifname` in the container. Fails when `ifname` exists there.
+    /// The name a child link is made under before it is renamed to `ifname` in the pod:
+    /// derived from the attachment (the reference picks a random one), so that the DEL after
+    /// an ADD killed between the two steps finds it.
+    public static func temporaryName(_ tag: AttachmentTag) -> String {
+        "veth" + SHA512.hexPrefix("child/" + tag.network + "/" + tag.containerID + "/" + tag.ifname, length: 8)
+    }
+
+    /// Creates the child link as `tag.ifname` in the container. Fails when that name exists there.
     public static func createChild(
-        _ request: ChildLinkRequest, master: Link, ifname: String, host: RouteNetlink, in namespace: ContainerNamespace
+        _ request: ChildLinkRequest, master: Link, tag: AttachmentTag, host: RouteNetlink,
+        in namespace: ContainerNamespace
     ) throws -> Link {
         let container = namespace.route
+        let ifname = tag.ifname
         if (try? container.link(named: ifname)) != nil {
             throw CNIError(.internalError, "container interface name \"\(ifname)\" already exists in \(namespace.path)")
         }
-        let temporary = randomVethName()
+        let temporary = temporaryName(tag)
+        // Only this attachment's ADD uses the name: one that exists was left by a killed ADD.
+        if let leftover = try? container.link(named: temporary) { try? container.deleteLink(index: leftover.index) }
         var spec = LinkSpec(
             name: temporary, kind: request.kind(master.index), mtu: request.mtu, hardwareAddress: request.mac,
             namespaceFD: request.linkInContainer ? nil : namespace.descriptor)

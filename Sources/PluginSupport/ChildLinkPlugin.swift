@@ -37,7 +37,7 @@ public struct ChildLinkFlow {
             )
         }
         let link = try ContainerNetwork.createChild(
-            child, master: master, ifname: request.ifname, host: host, in: namespace)
+            child, master: master, tag: AttachmentTag(request), host: host, in: namespace)
         rollback.add("link \(request.ifname)") { try? container.deleteLink(index: link.index) }
         var result = CNIResult(
             cniVersion: request.config.cniVersion,
@@ -101,7 +101,9 @@ extension ChildLinkPlugin {
     /// `mtu` or `mode` here is harmless) is always deletable.
     public func del(_ request: CNIRequest) throws {
         try IPAMDelegation.del(request, ipam: kernel.ipam)
-        try ContainerNetwork.deleteContainerInterface(netns: request.netns, ifname: request.ifname, kernel: kernel)
+        try ContainerNetwork.deleteContainerInterface(
+            netns: request.netns, ifname: request.ifname,
+            leftovers: [ContainerNetwork.temporaryName(AttachmentTag(request))], kernel: kernel)
     }
     public func check(_ request: CNIRequest) throws { try flow(request).check(kind: type) }
 

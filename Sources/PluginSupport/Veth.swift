@@ -75,12 +75,15 @@ extension ContainerNetwork {
     /// the host end of a veth with it). A netns or link that is already gone is success.
     /// Returns whether a link was deleted here.
     @discardableResult
-    public static func deleteContainerInterface(netns: String, ifname: String, kernel: KernelContext = .live)
-        throws -> Bool
-    {
+    /// `leftovers` are names only this attachment's ADD uses (a child link's temporary name),
+    /// deleted too when an ADD killed part-way left one.
+    public static func deleteContainerInterface(
+        netns: String, ifname: String, leftovers: [String] = [], kernel: KernelContext = .live
+    ) throws -> Bool {
         guard !netns.isEmpty else { return false }
         do {
             let container = try kernel.containerRoute(netns)
+            deleteLinks(named: leftovers, container)
             guard let link = try? container.link(named: ifname) else { return false }
             do { try container.deleteLink(index: link.index) } catch  where error.kind == .notFound {
                 // A concurrent DEL of the same attachment got there first.
@@ -90,6 +93,14 @@ extension ContainerNetwork {
         } catch  where isMissingNamespace(error) {
             // Gone with its netns: the kernel destroyed the veth pair too.
             return false
+        }
+    }
+
+    /// Deletes each of `names` that exists; best effort.
+    private static func deleteLinks(named names: [String], _ route: RouteNetlink) {
+        for name in names {
+            guard let link = try? route.link(named: name) else { continue }
+            try? route.deleteLink(index: link.index)
         }
     }
 

@@ -83,6 +83,30 @@ struct ChildLinkFlowTests {
         #expect(node.ipam.log.isEmpty && node.container.links.map(\.name) == ["lo"])
     }
 
+    @Test(
+        "A death at every step of ADD (nothing reaches the kernel after it), then DEL: nothing left",
+        arguments: cases)
+    func deathAtEveryStep(kind: String, conf: String) throws {
+        var steps = 0
+        for k in 0...40 {
+            let node = Self.node()
+            node.journal.budget = k
+            let completed = (try? Self.plugin(kind, node.kernel()).add(flowRequest(.add, conf))) != nil
+            node.journal.budget = nil
+            try Self.plugin(kind, node.kernel()).del(flowRequest(.del, conf))
+            #expect(node.container.links.map(\.name) == ["lo"], "\(kind) died before change \(k): \(node.log)")
+            #expect(node.host.links.map(\.name) == ["lo", "eth0"], "\(kind) k=\(k)")
+            let adds = node.ipam.log.filter { $0.hasPrefix("add") }.count
+            let dels = node.ipam.log.filter { $0.hasPrefix("del") }.count
+            #expect(adds == 0 || dels >= 1, "\(kind) k=\(k): a reservation stays: \(node.ipam.log)")
+            if completed {
+                steps = k
+                break
+            }
+        }
+        #expect(steps == 6, "\(kind): create, rename, IPAM, address, up, route")
+    }
+
     @Test("dummy: the link is made in the netns, addressed from IPAM (required); DEL")
     func dummy() throws {
         let node = Self.node()

@@ -38,17 +38,21 @@ final class FakeIPAM: @unchecked Sendable {
     var result: CNIResult
     private(set) var log: [String] = []
     var failAdd = false
+    /// Shared with the node's kernels, so an IPAM call counts as one of the plugin's changes.
+    var journal: FakeJournal?
 
     init(_ result: CNIResult) { self.result = result }
 
     var runner: IPAMRunner {
         IPAMRunner(
             add: { [self] type, request in
+                if let journal, !journal.allow() { throw CNIError(.internalError, "the plugin died") }
                 log.append("add \(request.containerID)/\(request.ifname)")
                 if failAdd { throw CNIError(.internalError, "no addresses left") }
                 return result
             },
             run: { [self] type, command, request in
+                if command == .del, let journal, !journal.allow() { throw CNIError(.internalError, "the plugin died") }
                 log.append("\(command.rawValue.lowercased()) \(request.containerID)/\(request.ifname)")
             })
     }
@@ -86,6 +90,7 @@ struct FakeNode {
         container.namespaces[Self.netnsFD] = container
         host.journal = journal
         container.journal = journal
+        ipam.journal = journal
         self.ipam = ipam
     }
 

@@ -8,6 +8,17 @@ import Netlink
 /// The changes of several fake namespaces, in the order they happened.
 final class FakeJournal {
     var entries: [String] = []
+    /// How many more changes the plugin may make before it "dies": every change after that
+    /// fails (as nothing reaches a kernel from a dead process, its own rollback included).
+    var budget: Int? = nil
+
+    /// Whether one more change may go through.
+    func allow() -> Bool {
+        guard let left = budget else { return true }
+        if left == 0 { return false }
+        budget = left - 1
+        return true
+    }
 }
 
 final class FakeRouteKernel: NetlinkTransport {
@@ -113,6 +124,7 @@ final class FakeRouteKernel: NetlinkTransport {
 
     /// Records `entry`; returns the errno the test wants it to fail with, if any.
     func record(_ entry: String) -> Int32? {
+        if let journal, !journal.allow() { return 5 }  // EIO: the process is gone
         log.append(entry)
         journal?.entries.append("\(name): \(entry)")
         return fail(entry)

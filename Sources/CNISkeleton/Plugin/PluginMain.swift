@@ -10,6 +10,7 @@ public enum PluginMain {
     /// Runs `plugin` against the real process environment and exits.
     public static func run(_ plugin: some CNIPlugin) -> Never {
         DeferredClose.runHelperIfAsked()
+        FaultPoint.arm(plugin: plugin.type)
         exit(dispatch(plugin, environment: ProcessEnvironment()))
     }
 

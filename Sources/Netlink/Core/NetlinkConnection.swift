@@ -22,6 +22,7 @@ public final class NetlinkConnection {
     /// Sends a request that changes state and waits for the kernel's ACK.
     /// The corresponding flags are `NLM_F_REQUEST | NLM_F_ACK` plus `flags`.
     public func acknowledged(_ type: MessageType, flags: MessageFlags = [], payload: [UInt8]) throws(NetlinkError) {
+        FaultPoint.step()
         _ = try exchange(type, flags: flags.union([.request, .ack]), payload: payload, until: .ack)
     }
 

@@ -43,6 +43,7 @@ public enum Sysctl {
     /// Writes a value.
     public static func write(_ key: String, _ value: String) throws(SystemError) {
         let file = try checkedPath(key)
+        FaultPoint.step()
         let fd = open(file, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("open", file) }
         defer { close(fd) }

@@ -100,9 +100,13 @@ public struct TuningPlugin: CNIPlugin {
     public func del(_ request: CNIRequest) throws {
         let path = request.config.fields.lenientString("dataDir") ?? ""
         let name = backupName(request)
-        guard let dir = try? StateDirectory(path.isEmpty ? TuningConfig.defaultDataDir : path, create: false),
-            let bytes = try? dir.read(name), let backup = TuningBackup(json: bytes)
-        else { return }
+        guard let dir = try? StateDirectory(path.isEmpty ? TuningConfig.defaultDataDir : path, create: false) else {
+            return
+        }
+        // An ADD killed between writing its temporary and linking it into place leaves the
+        // temporary (`.<backup>.<pid>`); it is this attachment's, and goes now.
+        for entry in (try? dir.list()) ?? [] where entry.hasPrefix(".\(name).") { try? dir.remove(entry) }
+        guard let bytes = try? dir.read(name), let backup = TuningBackup(json: bytes) else { return }
         guard !request.netns.isEmpty, let container = try? kernel.containerRoute(request.netns),
             let link = try? container.link(named: request.ifname)
         else { return }
