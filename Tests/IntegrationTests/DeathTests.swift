@@ -10,7 +10,7 @@ import TestSupport
 @Suite("A death at every step of ADD: DEL and GC leave nothing", .enabled(if: TestEnvironment.isRoot, "needs root"))
 struct DeathTests {
     /// The scenarios: the chain and which of its plugins dies.
-    static func scenarios(_ dataDir: String) -> [(name: String, chain: DeathChain, victim: String)] {
+    static func scenarios(_ dataDir: String) -> [(name: String, chain: PluginChain, victim: String)] {
         func ipam(_ subnet: String) -> String {
             #""ipam":{"type":"host-local","subnet":"\#(subnet)","dataDir":"\#(dataDir)/ipam"}"#
         }
@@ -21,14 +21,17 @@ struct DeathTests {
         let ports =
             #""runtimeConfig":{"portMappings":[{"hostPort":30090,"containerPort":80,"protocol":"tcp"},{"hostPort":30091,"containerPort":53,"protocol":"udp"}]}"#
         return [
-            ("bridge", DeathChain(plugins: [bridge]), "bridge"),
-            ("ptp", DeathChain(plugins: [("ptp", #""ipMasq":true,\#(ipam("10.88.0.0/24"))"#)]), "ptp"),
-            ("macvlan", DeathChain(plugins: [("macvlan", #""master":"cnitdm0",\#(ipam("10.89.0.0/24"))"#)]), "macvlan"),
-            ("host-device", DeathChain(plugins: [("host-device", #""device":"cnitdh1""#)]), "host-device"),
-            ("portmap", DeathChain(plugins: [bridge, ("portmap", ports)]), "portmap"),
+            ("bridge", PluginChain(plugins: [bridge]), "bridge"),
+            ("ptp", PluginChain(plugins: [("ptp", #""ipMasq":true,\#(ipam("10.88.0.0/24"))"#)]), "ptp"),
+            (
+                "macvlan", PluginChain(plugins: [("macvlan", #""master":"cnitdm0",\#(ipam("10.89.0.0/24"))"#)]),
+                "macvlan"
+            ),
+            ("host-device", PluginChain(plugins: [("host-device", #""device":"cnitdh1""#)]), "host-device"),
+            ("portmap", PluginChain(plugins: [bridge, ("portmap", ports)]), "portmap"),
             (
                 "bandwidth",
-                DeathChain(plugins: [
+                PluginChain(plugins: [
                     bridge,
                     (
                         "bandwidth",
@@ -38,7 +41,7 @@ struct DeathTests {
             ),
             (
                 "tuning",
-                DeathChain(plugins: [
+                PluginChain(plugins: [
                     bridge,
                     (
                         "tuning",
@@ -46,7 +49,7 @@ struct DeathTests {
                     ),
                 ]), "tuning"
             ),
-            ("firewall", DeathChain(plugins: [bridge, ("firewall", "")]), "firewall"),
+            ("firewall", PluginChain(plugins: [bridge, ("firewall", "")]), "firewall"),
         ]
     }
 
@@ -123,7 +126,7 @@ struct DeathTests {
             let victim = round < 8 ? 0 : 1
             var previous: String? = nil
             if victim == 1 {
-                let bridge = try DeathChain(plugins: [chain.plugins[0]]).add(node, pod: pod, binaries: binaries)
+                let bridge = try PluginChain(plugins: [chain.plugins[0]]).add(node, pod: pod, binaries: binaries)
                 try #require(bridge.failed == nil, "\(String(describing: bridge.last))")
                 previous = bridge.last?.stdout
             }

@@ -1,14 +1,15 @@
 import Foundation
 import TestSupport
 
-/// One plugin chain on a node, run as a runtime runs it, for the tests that kill a plugin
-/// part-way through ADD: the ADD (each plugin given the previous one's result), then the
-/// runtime's cleanup after a failed ADD (DEL of every plugin in reverse order, without a
-/// prevResult, as libcni has no cached result), then GC with the attachment not valid.
-struct DeathChain {
+/// One plugin chain on a node, run as a runtime runs it: the ADD (each plugin given the
+/// previous one's result), DEL with the cached result, or the cleanup after a failed ADD (DEL
+/// of every plugin in reverse order without a prevResult, as libcni has no cached result),
+/// then GC with the attachment not valid.
+struct PluginChain {
     /// The network's plugins: type and the keys of its config (without name and cniVersion).
     var plugins: [(type: String, keys: String)]
     var network = "death"
+    var containerID = "ctr-death"
 
     func config(_ index: Int, prevResult: String?) -> String {
         let (type, keys) = plugins[index]
@@ -34,6 +35,16 @@ struct DeathChain {
         return (nil, last)
     }
 
+    /// DEL of every plugin, last first, with the chain's result as prevResult (libcni's cache).
+    func del(_ node: Node, pod: TestNamespace, binaries: String, result: String) throws -> [String] {
+        var failures: [String] = []
+        for index in plugins.indices.reversed() {
+            let outcome = try run(node, "DEL", config(index, prevResult: result), pod: pod, binaries, [:])
+            if outcome.status != 0 { failures.append("DEL \(plugins[index].type): \(outcome)") }
+        }
+        return failures
+    }
+
     /// DEL of every plugin, last first, without prevResult; then GC of each with no valid
     /// attachment. Returns the failures, if any.
     func cleanUp(_ node: Node, pod: TestNamespace?, binaries: String) throws -> [String] {
@@ -56,7 +67,7 @@ struct DeathChain {
         throws -> (killed: Bool, stdout: String)
     {
         var invocation = PluginInvocation(plugin: plugins[index].type, command: "ADD")
-        invocation.containerID = "ctr-death"
+        invocation.containerID = containerID
         invocation.netns = pod.path
         invocation.path = binaries
         let process = Process()
@@ -84,7 +95,7 @@ struct DeathChain {
         _ environment: [String: String]
     ) throws -> CommandResult {
         var invocation = PluginInvocation(plugin: "", command: command)
-        invocation.containerID = command == "GC" ? "" : "ctr-death"
+        invocation.containerID = command == "GC" ? "" : containerID
         invocation.ifname = command == "GC" ? "" : "eth0"
         invocation.netns = command == "GC" ? "" : (pod?.path ?? "")
         invocation.path = binaries
