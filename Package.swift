@@ -27,6 +27,10 @@ let plugins: [(type: String, target: String, imports: [String])] = [
     ("vrf", "VrfPlugin", ["CNISystem", "Netlink", "PluginSupport"]),
 ]
 
+/// What the fuzz targets read with: every plugin library and the layers below.
+let fuzzDependencies: [Target.Dependency] =
+    plugins.map { .target(name: $0.target) } + ["CNISkeleton", "IPAM", "Netlink", "Netfilter"]
+
 var targets: [Target] = [
     // Errno, whole-file I/O, atomic replace, state directories: the one system layer.
     .target(name: "CNISystem"),
@@ -69,8 +73,18 @@ var targets: [Target] = [
         ]),
     .testTarget(
         name: "IntegrationTests", dependencies: ["TestSupport", "Netlink", "NetAddress"], exclude: ["Fixtures"]),
+    .testTarget(name: "FuzzTests", dependencies: fuzzDependencies, exclude: ["Corpus"]),
     .testTarget(name: "InteropTests", dependencies: ["TestSupport"], exclude: ["driver", "cri"]),
 ]
+
+// libFuzzer's executable (Scripts/fuzz.sh), only when asked for: it has no main of its own and
+// links only with `-sanitize=fuzzer`. Its harness is FuzzTests' own file, linked in.
+if Context.environment["SWIFT_CNI_FUZZ"] != nil {
+    targets.append(
+        .executableTarget(
+            name: "cni-fuzz", dependencies: fuzzDependencies, path: "Tests/Fuzz/cni-fuzz",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+}
 
 for plugin in plugins {
     targets.append(

@@ -42,6 +42,9 @@ status=0
 log="$root/.build/test.log"
 SWIFT_CNI_BIN_DIR="$bin" SWIFT_CNI_SEPARATE_DIR="$separate" swift test "$@" 2>&1 | tee "$log" || status=$?
 
+# Every fuzz target for a short fixed count (the full million: Scripts/fuzz.sh).
+Scripts/fuzz.sh all 20000 || status=1
+
 # As root everything the tests need was installed above, so a skipped test means a missing
 # package or a broken set-up, not a reason to pass.
 if [[ $(id -u) -eq 0 ]]; then

@@ -181,43 +181,41 @@ public final class NFTClient {
         }
     }
 
+    /// A rule as the kernel lists it, with the interface of its `meta iifname` match. Read
+    /// with our own attribute reader, not libnftnl's parser: that one checks only that a
+    /// string attribute is not empty before it runs `strcmp` or `strdup` on it, so a reply with
+    /// an unterminated name would make it read past the message (found by fuzzing).
     static func decodeRule(_ message: NetlinkMessage) -> NFTRule? {
-        var bytes = message.encoded()
-        guard let rule = nftnl_rule_alloc() else { return nil }
-        defer { nftnl_rule_free(rule) }
-        let parsed = bytes.withUnsafeMutableBytes { raw in
-            nftnl_rule_nlmsg_parse(raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self), rule)
-        }
-        guard parsed >= 0 else { return nil }
-        let chain = nftnl_rule_get_str(rule, attr(NFTNL_RULE_CHAIN)).map { String(cString: $0) } ?? ""
-        let handle = nftnl_rule_get_u64(rule, attr(NFTNL_RULE_HANDLE))
-        var comment: String? = nil
-        var length: UInt32 = 0
-        if let data = nftnl_rule_get_data(rule, attr(NFTNL_RULE_USERDATA), &length) {
-            comment = NFTClient.comment(
-                in: UnsafeRawBufferPointer(start: data, count: Int(length)), type: UInt8(attr(NFTNL_UDATA_RULE_COMMENT))
-            )
-        }
-        var decoded = NFTRule(chain: chain, statements: [], comment: comment, handle: handle)
-        decoded.inputInterface = NFTClient.inputInterface(of: rule)
-        return decoded
+        guard var rule = summary(of: message), let attributes = try? AttributeReader.read(message.payload.dropFirst(4))
+        else { return nil }
+        rule.inputInterface = inputInterface(attributes)
+        return rule
     }
 
     /// The name compared by a `meta iifname` match: the `cmp` right after that `meta` load.
-    static func inputInterface(of rule: OpaquePointer) -> String? {
-        guard let iterator = nftnl_expr_iter_create(rule) else { return nil }
-        defer { nftnl_expr_iter_destroy(iterator) }
+    /// `NFTA_RULE_EXPRESSIONS` holds one `NFTA_LIST_ELEM` per expression, each with its name
+    /// and its data (`NFTA_META_KEY`, a big-endian u32; `NFTA_CMP_DATA` { `NFTA_DATA_VALUE` }).
+    static func inputInterface(_ attributes: [Attribute]) -> String? {
+        guard let list = attributes.first(where: { $0.type == 4 }), let elements = try? list.nested() else {
+            return nil
+        }
         var loadedName = false
-        while let expression = nftnl_expr_iter_next(iterator) {
-            let name = nftnl_expr_get_str(expression, attr(NFTNL_EXPR_NAME)).map { String(cString: $0) } ?? ""
-            if loadedName && name == "cmp" {
-                var length: UInt32 = 0
-                guard let data = nftnl_expr_get(expression, attr(NFTNL_EXPR_CMP_DATA), &length) else { return nil }
-                let bytes = UnsafeRawBufferPointer(start: data, count: Int(length))
-                return String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+        for element in elements {
+            guard let fields = try? element.nested() else { return nil }
+            let name = fields.first { $0.type == 1 }.map {
+                String(decoding: $0.payload.prefix { $0 != 0 }, as: UTF8.self)
             }
-            loadedName =
-                name == "meta" && nftnl_expr_get_u32(expression, attr(NFTNL_EXPR_META_KEY)) == NFT_META_IIFNAME.rawValue
+            let data = fields.first { $0.type == 2 }.flatMap { try? $0.nested() } ?? []
+            if loadedName && name == "cmp" {
+                guard
+                    let value = data.first(where: { $0.type == 3 }).flatMap({ try? $0.nested() })?.first(where: {
+                        $0.type == 1
+                    })
+                else { return nil }
+                return String(decoding: value.payload.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            let key = data.first { $0.type == 2 }?.payload
+            loadedName = name == "meta" && key == [0, 0, 0, UInt8(NFT_META_IIFNAME.rawValue)]
         }
         return nil
     }

@@ -27,7 +27,10 @@ public struct DhcpPlugin: CNIPlugin {
         var netns = request.netns
         if !netns.isEmpty && !netns.hasPrefix("/") {
             var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
-            if getcwd(&buffer, buffer.count) != nil { netns = String(cString: buffer) + "/" + netns }
+            if getcwd(&buffer, buffer.count) != nil {
+                let directory = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+                netns = String(decoding: directory, as: UTF8.self) + "/" + netns
+            }
         }
         return .object([
             ("command", .string(command)), ("containerID", .string(request.containerID)), ("netns", .string(netns)),

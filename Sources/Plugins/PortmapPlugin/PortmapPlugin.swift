@@ -70,7 +70,7 @@ public struct PortmapPlugin: CNIPlugin {
         guard let route = try? kernel.hostRoute(), let output = try? route.routeGet(container).outputIndex,
             let link = try? route.link(index: output)
         else { return }
-        try? kernel.hostSysctl.access { try $0.ensure("net/ipv4/conf/\(link.name)/route_localnet", "1") }
+        _ = try? kernel.hostSysctl.access { try $0.ensure("net/ipv4/conf/\(link.name)/route_localnet", "1") }
     }
 
     /// Removes this container's rules. Like the reference, a DEL without portMappings has

@@ -1,0 +1,1 @@
+../../FuzzTests/Harness.swift
