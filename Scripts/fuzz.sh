@@ -25,24 +25,28 @@ fi
 bin="$scratch/debug/cni-fuzz"
 
 status=0
+work="" artifacts=""
+# Scratch named cnit-*, so test.sh's leak check sees any that survive an interrupted run.
+trap 'rm -rf "$work" "$artifacts" "$work.log"' EXIT
 for target in "${targets[@]}"; do
     corpus="Tests/FuzzTests/Corpus/$target"
     [[ -d "$corpus" ]] || { echo "fuzz.sh: unknown target $target (known: ${all[*]})" >&2; exit 2; }
-    work="$(mktemp -d)"
-    artifacts="$(mktemp -d)"
+    work="$(mktemp -d -t cnit-fuzz.XXXXXX)"
+    artifacts="$(mktemp -d -t cnit-fuzz-artifacts.XXXXXX)"
     echo "== fuzz $target: $runs runs"
-    if ! SWIFT_CNI_FUZZ_TARGET="$target" "$bin" -runs="$runs" -max_len=16384 -print_final_stats=1 \
-        -artifact_prefix="$artifacts/" "$work" "$corpus" >"$work.log" 2>&1; then
+    if ! SWIFT_CNI_FUZZ_TARGET="$target" "$bin" -runs="$runs" -max_len=16384 -max_total_time=900 \
+        -print_final_stats=1 -artifact_prefix="$artifacts/" "$work" "$corpus" >"$work.log" 2>&1; then
         status=1
-        tail -40 "$work.log" >&2
-        for input in "$artifacts"/*; do
+        grep -v "ld.gold" "$work.log" | grep -E "ERROR|Fatal|#[0-9]+ .* in |SUMMARY" | head -40 >&2 || true
+        for input in "$artifacts"/crash-* "$artifacts"/leak-* "$artifacts"/oom-* "$artifacts"/timeout-*; do
             [[ -f "$input" ]] || continue
-            kept="$corpus/crash-$(sha1sum "$input" | cut -c1-16)"
+            kept="$corpus/$(basename "$input" | cut -d- -f1)-$(sha1sum "$input" | cut -c1-16)"
             cp "$input" "$kept"
-            echo "fuzz.sh: $target crashed; the input is kept as $kept" >&2
+            # The log keeps the input too, for a CI machine whose tree is thrown away.
+            echo "fuzz.sh: $target failed on the input kept as $kept (base64: $(base64 -w0 "$input"))" >&2
         done
     else
-        grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb)" "$work.log" | tr '\n' ' '
+        grep -E "^stat::(number_of_executed_units|peak_rss_mb)" "$work.log" | tr '\n' ' ' || true
         echo
     fi
     rm -rf "$work" "$work.log" "$artifacts"

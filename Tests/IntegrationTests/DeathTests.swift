@@ -28,6 +28,7 @@ struct DeathTests {
                 "macvlan"
             ),
             ("host-device", PluginChain(plugins: [("host-device", #""device":"cnitdh1""#)]), "host-device"),
+            ("tap", PluginChain(plugins: [("tap", #""mtu":1400,\#(ipam("10.90.0.0/24"))"#)]), "tap"),
             ("portmap", PluginChain(plugins: [bridge, ("portmap", ports)]), "portmap"),
             (
                 "bandwidth",
@@ -66,7 +67,7 @@ struct DeathTests {
         return node
     }
 
-    @Test("Every step of bridge, ptp, macvlan, host-device, portmap, bandwidth, tuning and firewall")
+    @Test("Every step of bridge, ptp, macvlan, host-device, tap, portmap, bandwidth, tuning and firewall")
     func everyStep() throws {
         let node = try Self.node()
         defer { node.tearDown() }

@@ -75,4 +75,23 @@ struct DhcpRestartTests {
         #expect(!lab.daemonLog.contains("renewed"), "nothing is renewed for a pod that is gone")
         #expect(try lab.node.run("bridge", "DEL", config: lab.config(), id: "ctr1", pod: nil, netns: "").status == 0)
     }
+
+    @Test("A netns path that now names another namespace (the pod gone, a new one in its place) is not renewed")
+    func pathReused() throws {
+        let lab = try DhcpLab("dhn", lease: 3600)
+        defer { lab.tearDown() }
+        let pod = try lab.node.pod()
+        let added = try lab.node.run("bridge", "ADD", config: lab.config(), id: "ctr1", pod: pod)
+        try #require(added.status == 0, "\(added)\n\(lab.daemonLog)")
+        #expect(lab.stop() == 0)
+        try pod.remove()
+        // Same path, another namespace, with an eth0 of its own.
+        try Command.checked(["ip", "netns", "add", pod.name])
+        try Command.checked(["ip", "-n", pod.name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1"])
+        try lab.start()
+        #expect(
+            eventually(3) { lab.daemonLog.contains("dropped the saved lease of ctr1/dhnet/eth0") }, "\(lab.daemonLog)")
+        #expect(savedLeases(lab).isEmpty)
+        #expect(!lab.daemonLog.contains("renewed") && !lab.daemonLog.contains("restored"))
+    }
 }

@@ -57,6 +57,16 @@ struct ReplyTests {
         }
     }
 
+    @Test("An error or DONE status of Int32.min (no negation) is a clamped errno, not a trap (found by fuzzing)")
+    func extremeStatus() {
+        let status = withUnsafeBytes(of: Int32.min.littleEndian) { Array($0) }
+        let error = NetlinkMessage(
+            type: .error, flags: [], sequence: 1, payload: status + [UInt8](repeating: 0, count: 16))
+        #expect(throws: NetlinkError.self) { try NetlinkConnection.checkError(error, operation: "x") }
+        let done = NetlinkMessage(type: .done, flags: .multi, sequence: 1, payload: status)
+        #expect(throws: NetlinkError.self) { try NetlinkConnection.checkDone(done, operation: "x") }
+    }
+
     @Test("A missing link is a typed not-found error, distinguishable from other failures")
     func notFound() throws {
         let recorder = Recorder(replies: [Self.errorReply(seq: 1, errno: 19, message: nil)])

@@ -100,13 +100,17 @@ public final class NetlinkConnection {
                 text = attributes.first { $0.is(ExtAckAttribute.message) }?.string
             }
         }
-        throw NetlinkError(kind: .kernel, operation: operation, errno: Errno(rawValue: -code), extAckMessage: text)
+        throw NetlinkError(kind: .kernel, operation: operation, errno: errno(code), extAckMessage: text)
     }
+
+    /// The errno of a negative netlink status; `Int32.min` has no negation and is clamped
+    /// (a reply's code is the kernel's, or a fuzzer's: never trapped on).
+    static func errno(_ code: Int32) -> Errno { Errno(rawValue: Int32(clamping: -Int64(code))) }
 
     /// `NLMSG_DONE` of a dump carries the dump's own status.
     public static func checkDone(_ message: NetlinkMessage, operation: String) throws(NetlinkError) {
         if let code: Int32 = FieldReader.integer(message.payload[...], at: 0), code < 0 {
-            throw NetlinkError(kind: .kernel, operation: operation, errno: Errno(rawValue: -code))
+            throw NetlinkError(kind: .kernel, operation: operation, errno: errno(code))
         }
     }
 }

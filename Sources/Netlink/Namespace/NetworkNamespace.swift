@@ -33,6 +33,14 @@ public final class NetworkNamespace: @unchecked Sendable {
     /// Valid while this object lives.
     public var descriptor: Int32 { fd }
 
+    /// Which namespace this is (`<dev>:<inode>` of its nsfs file): the same for every path to
+    /// one namespace, different for a namespace made later at the same path.
+    public var identity: String? {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        return "\(info.st_dev):\(info.st_ino)"
+    }
+
     private static let nsfsMagic = 0x6e73_6673
     private static let procMagic = 0x9fa0
 

@@ -16,6 +16,7 @@ public enum TapDevice {
         guard fd >= 0 else { throw NetlinkError(kind: .system, operation: "open /dev/net/tun", errno: .current) }
         defer { close(fd) }
         let flags = tap | noPacketInfo | (multiQueue ? self.multiQueue : 0)
+        FaultPoint.step()
         guard CSystemShim_tun_set_iff(fd, name, flags) == 0 else {
             throw NetlinkError(kind: .system, operation: "TUNSETIFF \(name)", errno: .current)
         }
@@ -26,6 +27,7 @@ public enum TapDevice {
             }
         }
         // Persistent: the device outlives this descriptor, as a runtime hands it to a VM later.
+        FaultPoint.step()
         guard CSystemShim_tun_set(fd, 0, 1) == 0 else {
             throw NetlinkError(kind: .system, operation: "TUNSETPERSIST \(name)", errno: .current)
         }

@@ -12,6 +12,11 @@ final class LeaseRecord: @unchecked Sendable {
     var obtained: Double
     /// `obtained` on the wall clock, which is what survives a restart.
     var obtainedWall: Double
+    /// The netns the lease was granted in (`NetworkNamespace.identity`), saved with it.
+    var netnsIdentity = ""
+    /// Taken up from disk and not yet confirmed by the server: a failure then never takes the
+    /// link down, in case the netns path now names another namespace than the lease's.
+    var unconfirmed = false
     /// When maintenance next talks to the server (T1 after a grant, sooner after a failure).
     var nextAttempt: Double
     var stopped = false
@@ -57,6 +62,7 @@ final class LeaseRegistry: @unchecked Sendable {
         let lease = try exchange.acquire()
         let record = LeaseRecord(
             exchange: exchange, network: network, containerID: containerID, ifname: ifname, lease: lease)
+        record.netnsIdentity = (try? NetworkNamespace(path: exchange.netns))?.identity ?? ""
         let previous = monitor.locked { () -> LeaseRecord? in
             let old = records[exchange.clientID]
             records[exchange.clientID] = record
@@ -126,12 +132,13 @@ final class LeaseRegistry: @unchecked Sendable {
                     record.obtained = Clock.now
                     record.obtainedWall = Clock.wall
                     record.nextAttempt = record.obtained + Double(renewed.renewSeconds)
+                    record.unconfirmed = false
                     save(record)
                 }
                 log("renewed \(record.exchange.clientID) for \(renewed.leaseSeconds) s")
             } catch {
                 if error.linkGone || Clock.now >= obtained + Double(lease.leaseSeconds) {
-                    if !error.linkGone { linkDown(record) }
+                    if !error.linkGone && !monitor.locked({ record.unconfirmed }) { linkDown(record) }
                     log("maintenance of \(record.exchange.clientID) stops: \(error)")
                     monitor.locked {
                         if records[record.exchange.clientID] === record {
@@ -164,7 +171,7 @@ extension LeaseRegistry {
     func restore(_ saved: [LeaseStore.Saved]) {
         for entry in saved {
             let clientID = entry.exchange.clientID
-            guard Self.attached(entry.exchange) else {
+            guard Self.attached(entry) else {
                 store?.remove(clientID)
                 log("dropped the saved lease of \(clientID): its netns or interface is gone")
                 continue
@@ -175,7 +182,10 @@ extension LeaseRegistry {
             let age = min(max(0, Clock.wall - entry.obtainedWall), Double(entry.lease.leaseSeconds) + 1)
             record.obtained = Clock.now - age
             record.obtainedWall = entry.obtainedWall
-            record.nextAttempt = Clock.now
+            record.netnsIdentity = entry.netnsIdentity
+            record.unconfirmed = true
+            // Spread over a second, so a node with many pods does not renew them all at once.
+            record.nextAttempt = Clock.now + Double.random(in: 0..<1)
             let taken = monitor.locked { () -> Bool in
                 guard records[clientID] == nil else { return false }
                 records[clientID] = record
@@ -187,9 +197,16 @@ extension LeaseRegistry {
         }
     }
 
-    /// The lease's interface is still there, in a netns that still exists.
-    static func attached(_ exchange: DHCPExchange) -> Bool {
-        guard !exchange.netns.isEmpty, let namespace = try? NetworkNamespace(path: exchange.netns) else { return false }
-        return (try? namespace.withEntered { try RouteNetlink().link(named: exchange.ifname) }) != nil
+    /// The lease's interface is still there, in the very netns it was granted in (a path such
+    /// as `/proc/<pid>/ns/net` may name another one after a restart), which is not the
+    /// daemon's own, and with the hardware address the server granted the lease to.
+    static func attached(_ saved: LeaseStore.Saved) -> Bool {
+        let exchange = saved.exchange
+        guard !exchange.netns.isEmpty, !saved.netnsIdentity.isEmpty,
+            let namespace = try? NetworkNamespace(path: exchange.netns), namespace.identity == saved.netnsIdentity,
+            namespace.identity != (try? NetworkNamespace.current())?.identity,
+            let link = try? namespace.withEntered({ try RouteNetlink().link(named: exchange.ifname) })
+        else { return false }
+        return link.hardwareAddress.bytes == DHCPMessage(bytes: saved.lease.packet)?.hardwareAddress
     }
 }

@@ -18,7 +18,12 @@ struct LeaseStore: Sendable {
         var lease: DHCPLease
         /// When the lease was granted or last renewed, in seconds since the epoch.
         var obtainedWall: Double
+        /// `NetworkNamespace.identity` of the netns it was granted in.
+        var netnsIdentity: String
     }
+
+    /// A saved lease is a few hundred bytes; anything much larger is not one.
+    static let sizeLimit = 64 << 10
 
     /// `lease-<16 hex>.json`: a client ID holds `/` and may be 254 bytes, so the file is named
     /// by its FNV-1a hash; the file itself holds the ID.
@@ -44,6 +49,7 @@ struct LeaseStore: Sendable {
             ),
             ("ack", .string(Hex.encode(record.lease.packet))),
             ("obtained", .number(JSONNumber(text: String(record.obtainedWall)))),
+            ("netnsIdentity", .string(record.netnsIdentity)),
         ])
         let name = Self.fileName(e.clientID)
         let directory = try StateDirectory(path)
@@ -54,14 +60,22 @@ struct LeaseStore: Sendable {
         try? StateDirectory(path, create: false).remove(Self.fileName(clientID))
     }
 
-    /// Every saved lease; files that do not read back as one are removed.
+    /// Every saved lease; files that do not read back as one are removed. Only a directory
+    /// and files of the daemon's own user, writable by no one else, are trusted: a lease
+    /// planted there would have the daemon enter a netns and send from its interface.
     func load(timing: DHCPTiming, broadcast: Bool, log: (String) -> Void) -> [Saved] {
         guard let directory = try? StateDirectory(path, create: false), let names = try? directory.list() else {
             return []
         }
+        guard let info = directory.status(), info.st_uid == geteuid(), info.st_mode & 0o022 == 0 else {
+            log("ignored the saved leases in \(path): the directory is not the daemon's alone")
+            return []
+        }
         var out: [Saved] = []
         for name in names where name.hasPrefix("lease-") && name.hasSuffix(".json") {
-            if let bytes = try? directory.read(name), let saved = Self.decode(bytes, timing, broadcast) {
+            if let bytes = Self.trustedContents(name, directory), let saved = Self.decode(bytes, timing, broadcast),
+                name == Self.fileName(saved.exchange.clientID)
+            {
                 out.append(saved)
             } else {
                 log("dropped \(name): not a saved lease")
@@ -69,6 +83,17 @@ struct LeaseStore: Sendable {
             }
         }
         return out
+    }
+
+    /// The file's bytes when it is a regular file of ours, private, and small enough.
+    private static func trustedContents(_ name: String, _ directory: StateDirectory) -> [UInt8]? {
+        guard let fd = try? directory.open(name, flags: O_RDONLY) else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_uid == geteuid(), info.st_mode & 0o077 == 0,
+            let read = try? FileIO.readAll(fd, limit: sizeLimit), read.total <= sizeLimit
+        else { return nil }
+        return read.bytes
     }
 
     private static func decode(_ bytes: [UInt8], _ timing: DHCPTiming, _ broadcast: Bool) -> Saved? {
@@ -80,7 +105,10 @@ struct LeaseStore: Sendable {
             let ackText = object["ack"]?.stringValue, let ackBytes = Hex.decode(ackText),
             let ack = DHCPMessage(bytes: ackBytes), let lease = try? DHCPLease(ack: ack),
             case .number(let stamp) = object["obtained"], let obtained = stamp.double, obtained.isFinite,
-            case .array(let entries) = object["provided"]
+            case .array(let entries) = object["provided"],
+            let netnsIdentity = object["netnsIdentity"]?.stringValue,
+            // The ID is the one this attachment's ADD derives, so DEL and GC find the lease.
+            clientID == DHCPExchange.clientID(containerID: containerID, network: network, ifname: ifname)
         else { return nil }
         var provided: [(code: UInt8, value: [UInt8])] = []
         for entry in entries {
@@ -94,7 +122,8 @@ struct LeaseStore: Sendable {
             netns: netns, ifname: ifname, clientID: clientID, requested: requested, provided: provided,
             timing: timing, broadcast: broadcast)
         return Saved(
-            exchange: exchange, network: network, containerID: containerID, lease: lease, obtainedWall: obtained)
+            exchange: exchange, network: network, containerID: containerID, lease: lease, obtainedWall: obtained,
+            netnsIdentity: netnsIdentity)
     }
 }
 
