@@ -31,11 +31,17 @@ public struct AttachmentTag: Sendable, Equatable {
         return String(decoding: Array(text.utf8).prefix(Self.commentLimit), as: UTF8.self)
     }
 
-    /// Whether a rule with `comment` belongs to `network` but to none of `keep`.
-    public static func isStale(_ comment: String, network: String, keep: [NetworkConfig.Attachment]) -> Bool {
-        guard comment.hasPrefix(networkPrefix(network)) else { return false }
-        return !keep.contains {
-            comment.hasPrefix(AttachmentTag(network: network, ifname: $0.ifname, containerID: $0.containerID).prefix)
+    /// Whether a rule's comment belongs to `network` but to none of `keep`. The prefixes are
+    /// hashed once here, not once per rule and kept attachment: a GC over a chain of N rules
+    /// with K valid attachments costs N set lookups, not N x K hashes.
+    public static func staleMatcher(network: String, keep: [NetworkConfig.Attachment]) -> (String) -> Bool {
+        let ours = networkPrefix(network)
+        let kept = Set(
+            keep.map { AttachmentTag(network: network, ifname: $0.ifname, containerID: $0.containerID).prefix })
+        let length = ours.utf8.count + 16
+        return { comment in
+            guard comment.hasPrefix(ours) else { return false }
+            return !kept.contains(String(decoding: comment.utf8.prefix(length), as: UTF8.self))
         }
     }
 }

@@ -113,7 +113,7 @@ public enum Masquerade {
     public static func collect(network: String, keep: [NetworkConfig.Attachment], kernel: KernelContext = .live)
         throws
     {
-        try delete(kernel, matching: { AttachmentTag.isStale($0, network: network, keep: keep) })
+        try delete(kernel, matching: AttachmentTag.staleMatcher(network: network, keep: keep))
     }
 
     private static func delete(_ kernel: KernelContext, matching: (String) -> Bool) throws {

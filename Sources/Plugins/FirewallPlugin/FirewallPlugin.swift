@@ -102,7 +102,8 @@ public struct FirewallPlugin: CNIPlugin {
         for rule in expected where !present.contains("\(rule.chain)/\(rule.comment ?? "")") {
             throw CNIError(.internalError, "expected rule \"\(rule.comment ?? "")\" in chain \(rule.chain) not found")
         }
-        let own = current.filter.filter { $0.comment?.hasPrefix(Self.tag(request).prefix) == true }.count
+        let prefix = Self.tag(request).prefix
+        let own = current.filter.filter { $0.comment?.hasPrefix(prefix) == true }.count
         if own < 2 * result.ips.count {
             throw CNIError(
                 .internalError,
@@ -119,8 +120,9 @@ public struct FirewallPlugin: CNIPlugin {
         let network = request.config.name
         do {
             let client = try kernel.netfilter()
+            let stale = AttachmentTag.staleMatcher(network: network, keep: keep)
             try client.deleteRules(family: .inet, table: FirewallRules.table, chains: [FirewallRules.filterChain]) {
-                $0.comment.map { AttachmentTag.isStale($0, network: network, keep: keep) } ?? false
+                $0.comment.map(stale) ?? false
             }
             let route = try kernel.hostRoute()
             let bridges = Set(try route.links().map(\.name))

@@ -120,7 +120,9 @@ enum FirewallRules {
                     )))
         }
         for extra in adminJumps.dropFirst() { delete(extra, &tx) }
-        for stale in current.filter where stale.comment?.hasPrefix(tag.prefix) == true { delete(stale, &tx) }
+        // Hashed once: a chain holds two rules per attachment on the node.
+        let own = tag.prefix
+        for stale in current.filter where stale.comment?.hasPrefix(own) == true { delete(stale, &tx) }
         for rule in addresses.flatMap({ addressRules($0, tag: tag) }) { tx.add(.addRule(rule)) }
         if let bridge {
             let present = Set((current.stage1 + current.stage2).map { "\($0.chain)/\($0.comment ?? "")" })
