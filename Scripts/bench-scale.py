@@ -7,7 +7,7 @@ reference (/usr/lib/cni) in the same run, inside a scratch node namespace.
                                 [--samples 20] [--out DIR]
 
 At each step N, N background pods are attached, then `samples` probe pods are added and
-deleted one at a time and timed. The reference stops at --reference-max (its iptables rules
+deleted one at a time and timed, as a whole and plugin by plugin. The reference stops at --reference-max (its iptables rules
 make each step slow). Writes DIR/scale.csv and, with matplotlib, DIR/scale.png.
 """
 import csv
@@ -29,16 +29,27 @@ def option(args, name, default):
     return args[args.index(name) + 1] if name in args else default
 
 
-def attach(bin_dir, plugins, i, pod):
+def attach(bin_dir, plugins, i, pod, times=None):
     previous = None
     for plugin in plugins:
+        start = time.perf_counter()
         previous = bench.invoke(bin_dir, plugin, "ADD", i, pod, previous)
+        if times is not None:
+            times.setdefault(plugin["type"], []).append(time.perf_counter() - start)
     return previous
 
 
-def detach(bin_dir, plugins, i, pod, result):
+def detach(bin_dir, plugins, i, pod, result, times=None):
     for plugin in reversed(plugins):
+        start = time.perf_counter()
         bench.invoke(bin_dir, plugin, "DEL", i, pod, result)
+        if times is not None:
+            times.setdefault(plugin["type"], []).append(time.perf_counter() - start)
+
+
+def breakdown(times):
+    """Each plugin's median, so growth with pods can be pinned on one of them."""
+    return " ".join(f"{name} {statistics.median(values) * 1000:.1f}" for name, values in times.items())
 
 
 def measure(label, bin_dir, steps, samples, scratch, bridge):
@@ -55,13 +66,14 @@ def measure(label, bin_dir, steps, samples, scratch, bridge):
                 subprocess.run(["ip", "netns", "add", pod], check=True)
                 background[i] = (pod, attach(bin_dir, plugins, i, pod))
             adds, dels = [], []
+            add_times, del_times = {}, {}
             for k, pod in enumerate(probes):
                 i = 30000 + k  # host port 50000 + k, clear of the background pods
                 start = time.perf_counter()
-                result = attach(bin_dir, plugins, i, pod)
+                result = attach(bin_dir, plugins, i, pod, add_times)
                 adds.append(time.perf_counter() - start)
                 start = time.perf_counter()
-                detach(bin_dir, plugins, i, pod, result)
+                detach(bin_dir, plugins, i, pod, result, del_times)
                 dels.append(time.perf_counter() - start)
             adds.sort()
             dels.sort()
@@ -71,6 +83,8 @@ def measure(label, bin_dir, steps, samples, scratch, bridge):
             rows.append(row)
             print(f"{label:<13} {step:>5} pods: ADD {row['add_median_ms']:7.2f} ms (p90 {row['add_p90_ms']:7.2f})"
                   f"  DEL {row['del_median_ms']:7.2f} ms (p90 {row['del_p90_ms']:7.2f})", flush=True)
+            print(f"{'':<13} {'':>5}       ADD by plugin (ms): {breakdown(add_times)}; DEL: {breakdown(del_times)}",
+                  flush=True)
     finally:
         for i, (pod, result) in background.items():
             try:
