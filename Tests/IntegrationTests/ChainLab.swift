@@ -165,15 +165,5 @@ struct NodeState: Equatable {
 extension TestEnvironment {
     /// Links named after every plugin to the debug build's multi-call binary, whatever
     /// `SWIFT_CNI_BIN_DIR` says: only a debug build honours `SWIFT_CNI_FAULT`.
-    static let debugPluginDirectory: String = {
-        let binary = repositoryRoot.appendingPathComponent(".build/debug/cni-plugins").path
-        let dir = repositoryRoot.appendingPathComponent(".build/death-bin").path
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        for name in pluginNames {
-            let link = dir + "/" + name
-            try? FileManager.default.removeItem(atPath: link)
-            try? FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: binary)
-        }
-        return dir
-    }()
+    static let debugPluginDirectory = debugLinks(".build/death-bin")
 }

@@ -14,6 +14,15 @@ struct DhcpRestartTests {
         ((try? FileManager.default.contentsOfDirectory(atPath: lab.stateDir)) ?? []).filter { $0.hasPrefix("lease-") }
     }
 
+    /// A pod with a lease, then the daemon stopped (SIGTERM, as systemd stops it).
+    func addThenStop(_ lab: DhcpLab) throws -> TestNamespace {
+        let pod = try lab.node.pod()
+        let added = try lab.node.run("bridge", "ADD", config: lab.config(), id: "ctr1", pod: pod)
+        try #require(added.status == 0, "\(added)\n\(lab.daemonLog)")
+        #expect(lab.stop() == 0)
+        return pod
+    }
+
     func address(_ pod: TestNamespace) throws -> String? {
         let info = try pod.ipJSON(["-4", "addr", "show", "eth0"]).first?["addr_info"] as? [[String: Any]]
         return info?.first?["local"] as? String
@@ -56,10 +65,7 @@ struct DhcpRestartTests {
     func podGone() throws {
         let lab = try DhcpLab("dhq", lease: 3600)
         defer { lab.tearDown() }
-        let pod = try lab.node.pod()
-        let added = try lab.node.run("bridge", "ADD", config: lab.config(), id: "ctr1", pod: pod)
-        try #require(added.status == 0, "\(added)\n\(lab.daemonLog)")
-        #expect(lab.stop() == 0)
+        let pod = try addThenStop(lab)
         try pod.remove()
         let target = lab.node.dataDir + "/precious"
         try "keep".write(toFile: target, atomically: true, encoding: .utf8)
@@ -80,10 +86,7 @@ struct DhcpRestartTests {
     func pathReused() throws {
         let lab = try DhcpLab("dhn", lease: 3600)
         defer { lab.tearDown() }
-        let pod = try lab.node.pod()
-        let added = try lab.node.run("bridge", "ADD", config: lab.config(), id: "ctr1", pod: pod)
-        try #require(added.status == 0, "\(added)\n\(lab.daemonLog)")
-        #expect(lab.stop() == 0)
+        let pod = try addThenStop(lab)
         try pod.remove()
         // Same path, another namespace, with an eth0 of its own.
         try Command.checked(["ip", "netns", "add", pod.name])

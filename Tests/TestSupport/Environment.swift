@@ -35,8 +35,14 @@ public enum TestEnvironment {
     /// otherwise links to the debug multi-call binary are made, so plain `swift test` works.
     public static let pluginDirectory: String = {
         if let dir = ProcessInfo.processInfo.environment["SWIFT_CNI_BIN_DIR"], !dir.isEmpty { return dir }
+        return debugLinks(".build/test-bin")
+    }()
+
+    /// `directory` (under the repository) filled with a link per plugin name to the debug
+    /// build's multi-call binary.
+    public static func debugLinks(_ directory: String) -> String {
         let binary = repositoryRoot.appendingPathComponent(".build/debug/cni-plugins").path
-        let dir = repositoryRoot.appendingPathComponent(".build/test-bin").path
+        let dir = repositoryRoot.appendingPathComponent(directory).path
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for name in pluginNames {
             let link = dir + "/" + name
@@ -44,7 +50,7 @@ public enum TestEnvironment {
             try? FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: binary)
         }
         return dir
-    }()
+    }
 
     /// The multi-call binary under test (`cni-plugins`): the installed one when
     /// `SWIFT_CNI_BIN_DIR` is set, the debug build otherwise.
