@@ -3,14 +3,14 @@
 #
 #   Scripts/fuzz.sh [TARGET|all] [RUNS]     (default: all targets, 1,000,000 runs each)
 #
-# Targets: json config result args netlink nft dhcp. The build is instrumented (libFuzzer,
+# Targets: json config result args netlink nft dhcp lease. The build is instrumented (libFuzzer,
 # AddressSanitizer with leak detection) in .build/fuzz. New inputs the fuzzer finds go to a
 # scratch directory; Tests/FuzzTests/Corpus/<target>/ is only read, except that an input that
 # crashes is copied there, so FuzzRegressionTests runs it from then on. Exit 1 on any crash.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-all=(json config result args netlink nft dhcp)
+all=(json config result args netlink nft dhcp lease)
 which="${1:-all}"
 runs="${2:-1000000}"
 if [[ "$which" == all ]]; then targets=("${all[@]}"); else targets=("$which"); fi

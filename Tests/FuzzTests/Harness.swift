@@ -24,7 +24,7 @@ import Netlink
 enum FuzzHarness {
     static let targets: [String: @Sendable ([UInt8]) -> Void] = [
         "json": json, "config": config, "result": result, "args": args, "netlink": netlink, "nft": nft,
-        "dhcp": dhcp,
+        "dhcp": dhcp, "lease": lease,
     ]
 
     /// The JSON reader and writer: parse, and print what parsed.
@@ -107,6 +107,11 @@ enum FuzzHarness {
             _ = NFTClient.decodeRule(message)
             _ = NFTClient.summary(of: message)
         }
+    }
+
+    /// A lease the dhcp daemon saved, as a restarted daemon reads it back.
+    static func lease(_ bytes: [UInt8]) {
+        _ = LeaseStore.decode(bytes, DHCPTiming(), false)
     }
 
     /// DHCP packets and their options, as the daemon reads a server's replies.

@@ -96,7 +96,7 @@ struct LeaseStore: Sendable {
         return read.bytes
     }
 
-    private static func decode(_ bytes: [UInt8], _ timing: DHCPTiming, _ broadcast: Bool) -> Saved? {
+    static func decode(_ bytes: [UInt8], _ timing: DHCPTiming, _ broadcast: Bool) -> Saved? {
         guard let object = (try? JSONParser.parse(bytes))?.objectValue,
             let clientID = object["clientID"]?.stringValue, let network = object["network"]?.stringValue,
             let containerID = object["containerID"]?.stringValue, let netns = object["netns"]?.stringValue,
