@@ -151,6 +151,23 @@ public final class StateDirectory {
         return DirectoryEntries.names(dir)
     }
 
+    /// Removes the temporaries here (`<prefix><pid>...`) whose writer is gone: a process
+    /// killed between writing one and renaming or linking it into place leaves it behind.
+    /// One whose process still runs (or is this one) is left to it.
+    public func removeStaleTemporaries(prefixes: [String]) {
+        guard let names = try? list() else { return }
+        for name in names where Self.isStaleTemporary(name, prefixes: prefixes) { try? remove(name) }
+    }
+
+    /// Whether `name` is a temporary (`<prefix><pid>...`) of a process that is gone, or of
+    /// this one (which has nothing in flight when it asks).
+    public static func isStaleTemporary(_ name: String, prefixes: [String]) -> Bool {
+        guard let prefix = prefixes.first(where: { name.hasPrefix($0) }) else { return false }
+        let pidText = name.dropFirst(prefix.count).prefix { $0 != "." }
+        guard let pid = Int32(pidText), pid > 0 else { return false }
+        return pid == getpid() || (kill(pid, 0) != 0 && errno == ESRCH)
+    }
+
     /// `stat` of the directory itself.
     public func status() -> stat? {
         var info = stat()

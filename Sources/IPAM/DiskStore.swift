@@ -186,18 +186,7 @@ extension DiskStore {
     fileprivate func sweepTemporaries() {
         let places: [(StateDirectory, [String])] =
             cache.map { [($0, ["r.", "s.", "i.", "l."])] } ?? [(state, [".swift-cni-r.", ".swift-cni-l."])]
-        for (dir, prefixes) in places {
-            guard let names = try? dir.list() else { continue }
-            for name in names where DiskStore.isStaleTemporary(name, prefixes: prefixes) { try? dir.remove(name) }
-        }
-    }
-
-    /// Whether `name` is one of our temporaries (`<prefix><pid>...`) whose process is gone.
-    fileprivate static func isStaleTemporary(_ name: String, prefixes: [String]) -> Bool {
-        guard let prefix = prefixes.first(where: { name.hasPrefix($0) }) else { return false }
-        let pidText = name.dropFirst(prefix.count).prefix { $0 != "." }
-        guard let pid = Int32(pidText), pid > 0 else { return false }
-        return pid == getpid() || (kill(pid, 0) != 0 && errno == ESRCH)
+        for (dir, prefixes) in places { dir.removeStaleTemporaries(prefixes: prefixes) }
     }
 
     fileprivate func load(verify: Bool) throws(CNIError) {
@@ -216,7 +205,7 @@ extension DiskStore {
         do { names = try state.list() } catch { throw CNIError(.internalError, "\(error)") }
         // The listing is made anyway: temporaries an older run (or a cacheless one) left beside
         // the reservations go now.
-        for name in names where DiskStore.isStaleTemporary(name, prefixes: [".swift-cni-r.", ".swift-cni-l."]) {
+        for name in names where StateDirectory.isStaleTemporary(name, prefixes: [".swift-cni-r.", ".swift-cni-l."]) {
             try? state.remove(name)
         }
         var known: [String: Owner] = [:]

@@ -53,7 +53,7 @@ struct LeaseStore: Sendable {
         ])
         let name = Self.fileName(e.clientID)
         let directory = try StateDirectory(path)
-        try directory.replace(name, Array(JSONWriter.compact(object).utf8), temporary: ".\(name).\(getpid())")
+        try directory.replace(name, Array(JSONWriter.compact(object).utf8), temporary: ".lease.\(getpid()).\(name)")
     }
 
     func remove(_ clientID: String) {
@@ -71,6 +71,8 @@ struct LeaseStore: Sendable {
             log("ignored the saved leases in \(path): the directory is not the daemon's alone")
             return []
         }
+        // A daemon killed while saving leaves its temporary (`.lease.<pid>.<name>`).
+        directory.removeStaleTemporaries(prefixes: [".lease."])
         var out: [Saved] = []
         for name in names where name.hasPrefix("lease-") && name.hasSuffix(".json") {
             if let bytes = Self.trustedContents(name, directory), let saved = Self.decode(bytes, timing, broadcast),

@@ -103,9 +103,9 @@ public struct TuningPlugin: CNIPlugin {
         guard let dir = try? StateDirectory(path.isEmpty ? TuningConfig.defaultDataDir : path, create: false) else {
             return
         }
-        // An ADD killed between writing its temporary and linking it into place leaves the
-        // temporary (`.<backup>.<pid>`); it is this attachment's, and goes now.
-        for entry in (try? dir.list()) ?? [] where entry.hasPrefix(".\(name).") { try? dir.remove(entry) }
+        // An ADD killed between writing its temporary (`.<backup>.<pid>`) and linking it into
+        // place leaves it behind; it is this attachment's, and goes now unless its ADD still runs.
+        dir.removeStaleTemporaries(prefixes: [".\(name)."])
         guard let bytes = try? dir.read(name), let backup = TuningBackup(json: bytes) else { return }
         guard !request.netns.isEmpty, let container = try? kernel.containerRoute(request.netns),
             let link = try? container.link(named: request.ifname)
