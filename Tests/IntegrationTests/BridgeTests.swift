@@ -21,18 +21,22 @@ final class Node: @unchecked Sendable {
         return pod
     }
 
+    /// Runs `plugin` in the node as a runtime would, from `bin` (the binaries under test unless
+    /// given), with `environment` added.
     func run(
         _ plugin: String, _ command: String, config: String, id: String, pod: TestNamespace?, ifname: String = "eth0",
-        netns: String? = nil
+        netns: String? = nil, bin: String = TestEnvironment.pluginDirectory, environment: [String: String] = [:]
     ) throws -> CommandResult {
         var invocation = PluginInvocation(plugin: plugin, command: command)
         invocation.containerID = id
         invocation.ifname = ifname
         invocation.netns = netns ?? pod?.path ?? ""
+        invocation.path = bin
+        invocation.extra = environment
         if command == "GC" || command == "STATUS" {
             invocation.containerID = ""; invocation.ifname = ""; invocation.netns = ""
         }
-        return try invocation.run(stdin: config, node: ns)
+        return try invocation.run(stdin: config, node: ns, binary: bin + "/" + plugin)
     }
 
     /// Every link on the node but lo.

@@ -71,9 +71,9 @@ struct PluginChain {
         invocation.netns = pod.path
         invocation.path = binaries
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        // `ip netns exec` execs the plugin in place: the pid is the plugin's.
-        process.arguments = ["netns", "exec", node.ns.name, binaries + "/" + plugins[index].type]
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        // env and `ip netns exec` exec in place: the pid ends up the plugin's.
+        process.arguments = ["ip", "netns", "exec", node.ns.name, binaries + "/" + plugins[index].type]
         process.environment = invocation.environment.merging(["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]) { $1 }
         let input = Pipe(), output = Pipe()
         process.standardInput = input
@@ -94,15 +94,9 @@ struct PluginChain {
         _ node: Node, _ command: String, _ config: String, pod: TestNamespace?, _ binaries: String,
         _ environment: [String: String]
     ) throws -> CommandResult {
-        var invocation = PluginInvocation(plugin: "", command: command)
-        invocation.containerID = command == "GC" ? "" : containerID
-        invocation.ifname = command == "GC" ? "" : "eth0"
-        invocation.netns = command == "GC" ? "" : (pod?.path ?? "")
-        invocation.path = binaries
-        invocation.extra = environment
         let type = (try? JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any])?["type"] as? String
-        invocation.plugin = type ?? ""
-        return try invocation.run(stdin: config, node: node.ns, binary: binaries + "/" + invocation.plugin)
+        return try node.run(
+            type ?? "", command, config: config, id: containerID, pod: pod, bin: binaries, environment: environment)
     }
 }
 

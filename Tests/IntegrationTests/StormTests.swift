@@ -84,13 +84,9 @@ struct StormTests {
     func run(
         _ node: Node, _ command: String, _ config: String, id: String, pod: TestNamespace?, reference: Bool
     ) throws -> (CommandResult, Double) {
-        var invocation = PluginInvocation(plugin: "bridge", command: command)
-        invocation.containerID = command == "GC" ? "" : id
-        invocation.ifname = command == "GC" ? "" : "eth0"
-        invocation.netns = command == "GC" ? "" : pod?.path ?? ""
-        invocation.path = reference ? TestEnvironment.referenceDirectory : TestEnvironment.pluginDirectory
+        let bin = reference ? TestEnvironment.referenceDirectory : TestEnvironment.pluginDirectory
         let start = Date()
-        let result = try invocation.run(stdin: config, node: node.ns, binary: invocation.path + "/bridge")
+        let result = try node.run("bridge", command, config: config, id: id, pod: pod, bin: bin)
         return (result, Date().timeIntervalSince(start))
     }
 

@@ -148,16 +148,10 @@ struct BridgeFlowTests {
             try BridgePlugin(kernel: node.kernel()).add(flowRequest(.add, Self.vlanConf))
         }
         #expect(node.host.links.map(\.name) == ["lo"], "gateway pair, veth and bridge all undone: \(node.log)")
-        let long = Self.vlanConf.replacingOccurrences(of: #""bridge":"cni0""#, with: #""bridge":"bridge-of-pods""#)
+        let long = Self.vlanConf.replacing(#""bridge":"cni0""#, with: #""bridge":"bridge-of-pods""#)
         let error = #expect(throws: CNIError.self) {
             try BridgePlugin(kernel: FakeNode().kernel()).add(flowRequest(.add, long))
         }
         #expect(error?.code == .invalidNetworkConfig && error?.details == "key: bridge", "\(error?.msg ?? "")")
-    }
-}
-
-extension String {
-    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
-        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
     }
 }

@@ -80,17 +80,11 @@ struct TuningFlowTests {
     func missingSysctl() throws {
         let node = Self.node(), dir = try Self.temporaryDirectory()
         defer { _ = rmdir(dir) }
-        let conf = Self.conf(dir).replacingOccurrences(
-            of: #""sysctl":{"net.ipv4.conf.eth0.arp_filter":"1"}"#,
+        let conf = Self.conf(dir).replacing(
+            #""sysctl":{"net.ipv4.conf.eth0.arp_filter":"1"}"#,
             with: #""sysctl":{"net.ipv4.conf.eth0.arp_filter":"1","net.ipv4.conf.eth0.nope":"1"}"#)
         #expect(throws: (any Error).self) { try TuningPlugin(kernel: node.kernel()).add(flowRequest(.add, conf)) }
         #expect(node.containerSysctls.writes == ["net/ipv4/conf/eth0/arp_filter=1", "net/ipv4/conf/eth0/arp_filter=0"])
         #expect(node.log.isEmpty, "no link attribute was touched")
-    }
-}
-
-extension String {
-    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
-        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
     }
 }
