@@ -69,7 +69,7 @@ var targets: [Target] = [
             "BandwidthPlugin", "BridgePlugin", "DhcpPlugin", "FirewallPlugin", "PortmapPlugin", "PluginSupport",
             "PtpPlugin", "MacvlanPlugin", "IpvlanPlugin", "VlanPlugin", "DummyPlugin", "TuningPlugin", "VrfPlugin",
             "Netfilter", "Netlink",
-            "CNISkeleton", "CLibmnl", "CMnl",
+            "CNISkeleton", "CLibmnl", "CMnl", "CLibnftnl",
         ]),
     .testTarget(
         name: "IntegrationTests", dependencies: ["TestSupport", "Netlink", "NetAddress"], exclude: ["Fixtures"]),

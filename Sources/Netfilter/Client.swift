@@ -4,7 +4,7 @@ import Netlink
 
 /// Talks nftables to the kernel: one atomic batch per transaction, and rule listing.
 public final class NFTClient {
-    private let transport: any NetlinkTransport
+    let transport: any NetlinkTransport
     private var sequence: UInt32 = 0
 
     /// Opens a `NETLINK_NETFILTER` socket in the calling thread's netns.
@@ -20,7 +20,7 @@ public final class NFTClient {
     }
 
     /// Rejects a reply addressed to another port (not ours, not the kernel's broadcast 0).
-    private func checkPort(_ message: NetlinkMessage, _ operation: String) throws(NetlinkError) {
+    func checkPort(_ message: NetlinkMessage, _ operation: String) throws(NetlinkError) {
         guard message.portID == transport.portID || message.portID == 0 else {
             throw NetlinkError(
                 kind: .unexpectedReply,
@@ -31,7 +31,7 @@ public final class NFTClient {
     /// What a socket gets without asking (`net.core.{r,w}mem_default` on most systems).
     static let defaultBuffer = 208 * 1024
 
-    private func nextSequence() -> UInt32 {
+    func nextSequence() -> UInt32 {
         sequence &+= 1
         return sequence
     }
@@ -43,7 +43,8 @@ public final class NFTClient {
         let encoder = NFTEncoder(family: transaction.family, table: transaction.table)
         var bytes = NFTEncoder.batch(begin: true, seq: nextSequence())
         var pending: [UInt32: Int] = [:]
-        for (index, operation) in transaction.operations.enumerated() {
+        let operations = transaction.operations.flatMap(\.chunks)
+        for (index, operation) in operations.enumerated() {
             let seq = nextSequence()
             pending[seq] = index
             bytes += encoder.encode(operation, seq: seq)
@@ -60,12 +61,14 @@ public final class NFTClient {
         // Deleting (or flushing) makes the socket's release wait for an RCU grace period:
         // a plugin should not make the runtime wait for it.
         if transaction.operations.contains(where: \.deletes) { transport.releaseInBackground() }
-        let lines = transaction.text.split(separator: "\n")
         while !pending.isEmpty {
             for message in try NetlinkMessage.parse(try transport.receive()) where message.type == .error {
                 try checkPort(message, "nftables batch")
                 guard let index = pending.removeValue(forKey: message.sequence) else { continue }
-                let operation = index < lines.count ? String(lines[index]) : "nftables batch"
+                // The operation's text names it in the error (made only for a failure).
+                var one = NFTTransaction(family: transaction.family, table: transaction.table)
+                one.add(operations[index])
+                let operation = one.text
                 try NetlinkConnection.checkError(message, operation: operation)
             }
         }

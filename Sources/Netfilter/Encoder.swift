@@ -6,10 +6,11 @@ struct NFTEncoder {
     let table: String
 
     /// Runs `fill` on a fresh header in a scratch buffer and returns the finished message.
-    private func message(_ type: UInt32, flags: Int32, seq: UInt32, _ fill: (UnsafeMutablePointer<nlmsghdr>) -> Void)
-        -> [UInt8]
-    {
-        var buffer = [CChar](repeating: 0, count: 8192)
+    func message(
+        _ type: UInt32, flags: Int32, seq: UInt32, capacity: Int = 8192,
+        _ fill: (UnsafeMutablePointer<nlmsghdr>) -> Void
+    ) -> [UInt8] {
+        var buffer = [CChar](repeating: 0, count: capacity)
         return buffer.withUnsafeMutableBufferPointer { raw -> [UInt8] in
             let header = nftnl_nlmsg_build_hdr(
                 raw.baseAddress, UInt16(type), UInt16(family.rawValue), UInt16(flags), seq)!
@@ -27,7 +28,7 @@ struct NFTEncoder {
         }
     }
 
-    private static let ack = Int32(NLM_F_ACK)
+    static let ack = Int32(NLM_F_ACK)
 
     func encode(_ operation: NFTOperation, seq: UInt32) -> [UInt8] {
         switch operation {
@@ -95,6 +96,8 @@ struct NFTEncoder {
             return message(NFT_MSG_DELCHAIN.rawValue, flags: NFTEncoder.ack, seq: seq) {
                 nftnl_chain_nlmsg_build_payload($0, chain)
             }
+        case .addSet, .addElements, .deleteElements:
+            return encodeSetOperation(operation, seq: seq)
         case .deleteTable:
             let table = nftnl_table_alloc()!
             defer { nftnl_table_free(table) }

@@ -75,6 +75,7 @@ enum NFTExpressions {
         case .masquerade:
             let e = nftnl_expr_alloc("masq")!
             nftnl_rule_add_expr(rule, e)
+        case .member, .dnatMap, .verdictMap: NFTSetExpressions.add(statement, family: family, to: rule)
         case .return: verdict(NFT_RETURN.rawValue, chain: nil, rule)
         case .goto(let chain): verdict(NFT_GOTO.rawValue, chain: chain, rule)
         case .jump(let chain): verdict(NFT_JUMP.rawValue, chain: chain, rule)
@@ -90,7 +91,7 @@ enum NFTExpressions {
         }
     }
 
-    private static let reg1 = UInt32(NFT_REG_1.rawValue)
+    static let reg1 = UInt32(NFT_REG_1.rawValue)
 
     /// Interface names compare as IFNAMSIZ (16) bytes, NUL-padded, as nft emits them.
     private static func interfaceName(_ name: String) -> [UInt8] {
@@ -98,17 +99,20 @@ enum NFTExpressions {
         return bytes + [UInt8](repeating: 0, count: 16 - bytes.count)
     }
 
-    private static func meta(_ key: UInt32, _ rule: OpaquePointer) {
+    static func meta(_ key: UInt32, _ rule: OpaquePointer, into register: UInt32 = reg1) {
         let e = nftnl_expr_alloc("meta")!
         nftnl_expr_set_u32(e, attr(NFTNL_EXPR_META_KEY), key)
-        nftnl_expr_set_u32(e, attr(NFTNL_EXPR_META_DREG), reg1)
+        nftnl_expr_set_u32(e, attr(NFTNL_EXPR_META_DREG), register)
         nftnl_rule_add_expr(rule, e)
     }
 
-    private static func payload(offset: UInt32, length: UInt32, _ rule: OpaquePointer) {
+    static func payload(
+        offset: UInt32, length: UInt32, _ rule: OpaquePointer, into register: UInt32 = reg1,
+        base: UInt32 = UInt32(NFT_PAYLOAD_NETWORK_HEADER.rawValue)
+    ) {
         let e = nftnl_expr_alloc("payload")!
-        nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_DREG), reg1)
-        nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_BASE), UInt32(NFT_PAYLOAD_NETWORK_HEADER.rawValue))
+        nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_DREG), register)
+        nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_BASE), base)
         nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_OFFSET), offset)
         nftnl_expr_set_u32(e, attr(NFTNL_EXPR_PAYLOAD_LEN), length)
         nftnl_rule_add_expr(rule, e)
@@ -127,7 +131,7 @@ enum NFTExpressions {
         nftnl_rule_add_expr(rule, e)
     }
 
-    private static func compare(equal: Bool, _ data: [UInt8], _ rule: OpaquePointer) {
+    static func compare(equal: Bool, _ data: [UInt8], _ rule: OpaquePointer) {
         let e = nftnl_expr_alloc("cmp")!
         nftnl_expr_set_u32(e, attr(NFTNL_EXPR_CMP_SREG), reg1)
         nftnl_expr_set_u32(e, attr(NFTNL_EXPR_CMP_OP), equal ? NFT_CMP_EQ.rawValue : NFT_CMP_NEQ.rawValue)
@@ -142,7 +146,7 @@ enum NFTExpressions {
         nftnl_rule_add_expr(rule, e)
     }
 
-    private static func verdict(_ code: Int32, chain: String?, _ rule: OpaquePointer) {
+    static func verdict(_ code: Int32, chain: String?, _ rule: OpaquePointer) {
         let e = nftnl_expr_alloc("immediate")!
         nftnl_expr_set_u32(e, attr(NFTNL_EXPR_IMM_DREG), UInt32(NFT_REG_VERDICT.rawValue))
         nftnl_expr_set_u32(e, attr(NFTNL_EXPR_IMM_VERDICT), UInt32(bitPattern: code))

@@ -103,6 +103,16 @@ public struct NFTChain: Sendable, Equatable {
 public enum NFTStatement: Sendable, Equatable {
     public enum Field: Sendable { case source, destination }
 
+    /// What a set lookup reads from the packet: one field of the key each.
+    public enum Selector: Sendable, Equatable {
+        /// `ip saddr` (`v4`) or `ip6 daddr`, and so on.
+        case address(Field, v4: Bool)
+        /// `meta l4proto`.
+        case protocolNumber
+        /// `th dport`: the destination port of TCP, UDP and SCTP alike.
+        case destinationPort
+    }
+
     /// `ip saddr == 10.0.0.5`, `ip daddr != 10.0.0.0/24`, `ip6 daddr == ff00::/8`: the
     /// address under the prefix's mask (a full-length prefix matches one address).
     case address(Field, equal: Bool, IPPrefix)
@@ -120,6 +130,12 @@ public enum NFTStatement: Sendable, Equatable {
     case destinationPort(protocolNumber: UInt8, port: UInt16)
     /// `dnat to 10.0.0.2:80` / `dnat to [fd00::2]:80`.
     case dnat(address: IPAddress, port: UInt16)
+    /// `ip saddr . ip daddr @set`: the packet's key is in the set.
+    case member([Selector], set: String)
+    /// `dnat ip to meta l4proto . th dport map @map`: DNAT to the address and port the key maps to.
+    case dnatMap([Selector], map: String, v4: Bool)
+    /// `ip saddr vmap @map`: the verdict the key maps to.
+    case verdictMap([Selector], map: String)
     case masquerade
     case `return`
     case goto(String)
@@ -156,12 +172,36 @@ public enum NFTOperation: Sendable, Equatable {
     case deleteRule(chain: String, handle: UInt64)
     case deleteChain(String)
     case deleteTable
+    /// Creates the set or map; an identical existing one is left as it is.
+    case addSet(NFTSet)
+    /// Adds elements; one already there with the same value stays (with its own comment), one
+    /// with another value fails the batch with `EBUSY`.
+    case addElements(set: String, [NFTElement])
+    /// Deletes elements by key; a missing one fails the batch with `ENOENT`.
+    case deleteElements(set: String, [NFTElement])
+
+    /// The operation as messages of a bounded size: element lists in slices.
+    var chunks: [NFTOperation] {
+        let slice = 64
+        switch self {
+        case .addElements(let set, let elements) where elements.count > slice:
+            return stride(from: 0, to: elements.count, by: slice).map {
+                .addElements(set: set, Array(elements[$0..<min($0 + slice, elements.count)]))
+            }
+        case .deleteElements(let set, let elements) where elements.count > slice:
+            return stride(from: 0, to: elements.count, by: slice).map {
+                .deleteElements(set: set, Array(elements[$0..<min($0 + slice, elements.count)]))
+            }
+        default:
+            return [self]
+        }
+    }
 
     /// Whether the kernel frees something when this commits.
     var deletes: Bool {
         switch self {
-        case .flushChain, .deleteRule, .deleteChain, .deleteTable: return true
-        case .addTable, .addChain, .addRule, .insertRule: return false
+        case .flushChain, .deleteRule, .deleteChain, .deleteTable, .deleteElements: return true
+        case .addTable, .addChain, .addRule, .insertRule, .addSet, .addElements: return false
         }
     }
 }
@@ -207,6 +247,14 @@ public struct NFTTransaction: Sendable, Equatable {
                 return "delete chain \(prefix) \(chain)"
             case .deleteTable:
                 return "delete table \(prefix)"
+            case .addSet(let set):
+                let types = { (t: [NFTDataType]) in t.map(\.name).joined(separator: " . ") }
+                let value = set.data.map { " : " + types($0) } ?? ""
+                return
+                    "add \(set.data == nil ? "set" : "map") \(prefix) \(set.name) { type \(types(set.key))\(value) ; }"
+            case .addElements(let set, let elements), .deleteElements(let set, let elements):
+                let verb = { if case .addElements = op { return "add" } else { return "delete" } }()
+                return "\(verb) element \(prefix) \(set) { " + elements.map(\.text).joined(separator: ", ") + " }"
             }
         }.joined(separator: "\n")
     }
@@ -230,6 +278,10 @@ public struct NFTTransaction: Sendable, Equatable {
                 return "\(name) dport \(port)"
             case .dnat(let address, let port):
                 return "dnat to " + (address.isV4 ? "\(address):\(port)" : "[\(address)]:\(port)")
+            case .member(let selectors, let set): return "\(render(selectors)) @\(set)"
+            case .dnatMap(let selectors, let map, let v4):
+                return "dnat \(v4 ? "ip" : "ip6") to \(render(selectors)) map @\(map)"
+            case .verdictMap(let selectors, let map): return "\(render(selectors)) vmap @\(map)"
             case .masquerade: return "masquerade"
             case .return: return "return"
             case .goto(let chain): return "goto \(chain)"
@@ -238,6 +290,28 @@ public struct NFTTransaction: Sendable, Equatable {
             case .drop: return "drop"
             }
         }.joined(separator: " ")
+    }
+
+    static func render(_ selectors: [NFTStatement.Selector]) -> String {
+        selectors.map { selector -> String in
+            switch selector {
+            case .address(let field, let v4): return "\(v4 ? "ip" : "ip6") \(field == .source ? "saddr" : "daddr")"
+            case .protocolNumber: return "meta l4proto"
+            case .destinationPort: return "th dport"
+            }
+        }.joined(separator: " . ")
+    }
+}
+
+extension NFTDataType {
+    var name: String {
+        switch self {
+        case .verdict: return "verdict"
+        case .ipv4Address: return "ipv4_addr"
+        case .ipv6Address: return "ipv6_addr"
+        case .inetProtocol: return "inet_proto"
+        case .inetService: return "inet_service"
+        }
     }
 }
 

@@ -100,12 +100,14 @@ enum FuzzHarness {
         }
     }
 
-    /// nftables rules as the kernel lists them: the full decoder and the summary.
+    /// nftables rules and set elements as the kernel lists them: the full decoder, the summary
+    /// and the element reader.
     static func nft(_ bytes: [UInt8]) {
         guard let messages = try? NetlinkMessage.parse(bytes) else { return }
         for message in messages {
             _ = NFTClient.decodeRule(message)
             _ = NFTClient.summary(of: message)
+            _ = NFTClient.decodeElements(message)
         }
     }
 

@@ -69,8 +69,8 @@ struct PortmapTests {
         let added = try node.run("portmap", "ADD", config: portmap, id: "ctr1", pod: pod)
         #expect(added.status == 0, "\(added)")
         let rules = try node.nftRuleset()
-        #expect(rules.contains("tcp dport 8080 dnat to 10.68.0.2:80 comment \"ctr1\""))
-        #expect(rules.contains("udp dport 5353 dnat to 10.68.0.2:53 comment \"ctr1\""))
+        #expect(rules.contains("tcp . 8080 comment \"ctr1\" : 10.68.0.2 . 80"), "\(rules)")
+        #expect(rules.contains("udp . 5353 comment \"ctr1\" : 10.68.0.2 . 53"))
         let withPrev = String(portmap.dropLast()) + "}"
         #expect(try node.run("portmap", "CHECK", config: withPrev, id: "ctr1", pod: pod).status == 0)
 
@@ -123,5 +123,57 @@ struct PortmapTests {
         #expect(
             (try node.run("portmap", "ADD", config: noPrev, id: "ctr1", pod: pod).object()["msg"] as? String)
                 == "must be called as chained plugin")
+    }
+
+    /// What portmap (ours before maps, and the reference's nftables backend) left for ctr1.
+    static let ruleLayout = """
+        table ip cni_hostport {
+          chain hostports { tcp dport 8080 dnat to 10.68.0.2:80 comment "ctr1"; }
+          chain hostip_hostports { }
+          chain hostports_all { jump hostip_hostports; jump hostports; }
+          chain prerouting { type nat hook prerouting priority -100; fib daddr type local jump hostports_all; }
+          chain output { type nat hook output priority -100; fib daddr type local jump hostports_all; }
+          chain masquerading {
+            type nat hook postrouting priority 100;
+            ip saddr 10.68.0.2 ip daddr 10.68.0.2 masquerade comment "ctr1"
+            ip saddr 127.0.0.1 ip daddr 10.68.0.2 masquerade comment "ctr1"
+          }
+        }
+        """
+
+    @Test(
+        "A pod mapped by the rule layout keeps its traffic when the next ADD moves the node to maps; DEL removes both")
+    func migration() throws {
+        let node = try Node("pmm")
+        defer { node.tearDown() }
+        let old = try node.pod()
+        let out = try uplink(node)
+        let (bridge, _) = try chain(node, old, mappings: "[]")
+        _ = try Command.run(["ip", "netns", "exec", node.ns.name, "nft", "-f", "-"], stdin: Self.ruleLayout)
+        #expect(try node.nftRuleset().contains("comment \"ctr1\""), "the old layout is in place")
+        let new = try node.pod()
+        let added = try node.run("bridge", "ADD", config: bridge, id: "ctr2", pod: new)
+        #expect(added.status == 0, "\(added)")
+        let portmap =
+            #"{"cniVersion":"1.0.0","name":"pmnet","type":"portmap","runtimeConfig":{"portMappings":[{"hostPort":8081,"containerPort":80}]},"prevResult":\#(added.stdout)}"#
+        #expect(try node.run("portmap", "ADD", config: portmap, id: "ctr2", pod: new).status == 0)
+        let rules = try node.nftRuleset()
+        #expect(rules.contains("dnat ip to meta l4proto . th dport map @hostport_map"), "\(rules)")
+
+        let servers = [serve(old, count: 2), serve(new, count: 1)]
+        #expect(try connect(out, "192.0.2.1", 8080) == "from 192.0.2.2", "the old rule still DNATs")
+        #expect(try connect(node.ns, "127.0.0.1", 8080) == "from 10.68.0.1", "and its localhost masquerading")
+        #expect(try connect(out, "192.0.2.1", 8081) == "from 192.0.2.2", "the new pod through the map")
+        for server in servers { _ = try server.wait() }
+
+        let oldConf =
+            #"{"cniVersion":"1.0.0","name":"pmnet","type":"portmap","runtimeConfig":{"portMappings":[{"hostPort":8080,"containerPort":80}]}}"#
+        #expect(try node.run("portmap", "DEL", config: oldConf, id: "ctr1", pod: old).status == 0)
+        #expect(try node.run("portmap", "DEL", config: portmap, id: "ctr2", pod: new).status == 0)
+        let left = try node.nftRuleset()
+        #expect(!left.contains("ctr1") && !left.contains("ctr2"), "\(left)")
+        for (id, pod) in [("ctr1", old), ("ctr2", new)] {
+            #expect(try node.run("bridge", "DEL", config: bridge, id: id, pod: pod).status == 0)
+        }
     }
 }

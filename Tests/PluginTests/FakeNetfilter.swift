@@ -7,12 +7,14 @@ import Netlink
 /// operation is recorded as a short line (`add rule ip cni_hostport hostports "ctr1"`).
 final class FakeNetfilter: NetlinkTransport {
     let portID: UInt32 = 5151
-    private(set) var log: [String] = []
+    var log: [String] = []
     private(set) var batches = 0
     /// chain key ("family table chain") -> rules (raw NEWRULE messages with their handles).
     private(set) var chains: [String: [(handle: UInt64, message: NetlinkMessage, comment: String?)]] = [:]
+    /// set key ("family table set") -> elements in the order they came.
+    var sets: [String: [FakeElement]] = [:]
     private var nextHandle: UInt64 = 1
-    private var queue: [[UInt8]] = []
+    var queue: [[UInt8]] = []
 
     static let subsystem: UInt16 = 10 << 8
 
@@ -25,6 +27,7 @@ final class FakeNetfilter: NetlinkTransport {
             let (family, attributes) = try Self.decode(message)
             switch type & 0xff {
             case 7: queue += dump(family, attributes, message.sequence)
+            case 13: queue += getElements(family, attributes, message)
             default:
                 let errno = apply(type & 0xff, family, attributes, message)
                 if message.flags.contains(.ack) { queue.append(ack(message, errno: errno)) }
@@ -82,6 +85,8 @@ final class FakeNetfilter: NetlinkTransport {
             guard chains[key]?.contains(where: { $0.handle == handle }) == true else { return 2 }
             log.append("delete rule \(family) \(table) \(chain) \(handle)")
             chains[key]?.removeAll { $0.handle == handle }
+        case 9, 12, 14:
+            return applySet(operation, family, attributes)
         default:
             log.append("operation \(operation)")
         }

@@ -40,8 +40,10 @@ struct NetfilterFlowTests {
             })
     }
 
-    static func portmap(_ port: Int, protocol proto: String = "tcp") -> String {
-        #"{"cniVersion":"1.0.0","name":"pm","type":"portmap","runtimeConfig":{"portMappings":[{"hostPort":\#(port),"containerPort":80,"protocol":"\#(proto)"}]},"prevResult":\#(prevResult)}"#
+    static func portmap(_ port: Int, protocol proto: String = "tcp", address: String = "10.9.0.5") -> String {
+        let prev = prevResult.replacing("10.9.0.5", with: address)
+        return
+            #"{"cniVersion":"1.0.0","name":"pm","type":"portmap","runtimeConfig":{"portMappings":[{"hostPort":\#(port),"containerPort":80,"protocol":"\#(proto)"}]},"prevResult":\#(prev)}"#
     }
 
     @Test("portmap: the first ADD builds the structure; later ADDs only add rules; DEL removes exactly its own")
@@ -50,20 +52,41 @@ struct NetfilterFlowTests {
         let plugin = PortmapPlugin(kernel: Self.kernel(fake))
         _ = try plugin.add(Self.request(.add, Self.portmap(8080)))
         #expect(fake.log.contains("add chain 2 cni_hostport prerouting"))
-        #expect(fake.log.contains("add rule 2 cni_hostport hostports ctr1"))
-        #expect(fake.comments(2, "cni_hostport", "masquerading") == ["ctr1", "ctr1"], "hairpin and localhost")
+        #expect(fake.elementComments(2, "cni_hostport", "hostport_map") == ["ctr1"])
+        #expect(fake.elementComments(2, "cni_hostport", "masquerade_pairs") == ["ctr1", "ctr1"], "hairpin, localhost")
         let afterFirst = fake.log.count
-        _ = try plugin.add(Self.request(.add, Self.portmap(8081), id: "ctr2"))
+        _ = try plugin.add(Self.request(.add, Self.portmap(8081, address: "10.9.0.6"), id: "ctr2"))
         let second = fake.log.dropFirst(afterFirst)
-        #expect(second.allSatisfy { $0.hasPrefix("add rule") }, "no table, chain or flush on the second ADD: \(second)")
-        try plugin.check(Self.request(.check, Self.portmap(8081), id: "ctr2"))
+        #expect(
+            second.allSatisfy { $0.hasPrefix("add element") }, "no table, chain or flush on the second ADD: \(second)")
+        try plugin.check(Self.request(.check, Self.portmap(8081, address: "10.9.0.6"), id: "ctr2"))
         try plugin.del(Self.request(.del, Self.portmap(8080)))
-        #expect(fake.comments(2, "cni_hostport", "hostports") == ["ctr2"])
-        #expect(fake.comments(2, "cni_hostport", "masquerading") == ["ctr2", "ctr2"])
+        #expect(fake.elementComments(2, "cni_hostport", "hostport_map") == ["ctr2"])
+        #expect(fake.elementComments(2, "cni_hostport", "masquerade_pairs") == ["ctr2", "ctr2"])
         let batches = fake.batches
         try plugin.del(Self.request(.del, Self.portmap(8080)))
         #expect(fake.batches == batches, "a second DEL finds nothing and sends no batch")
         #expect(throws: CNIError.self) { try plugin.check(Self.request(.check, Self.portmap(8080))) }
+    }
+
+    @Test("portmap: a host port already held gets a rule that takes over; a DEL without config or prevResult lists")
+    func portmapConflict() throws {
+        let fake = FakeNetfilter()
+        let plugin = PortmapPlugin(kernel: Self.kernel(fake))
+        _ = try plugin.add(Self.request(.add, Self.portmap(8080)))
+        let second = Self.portmap(8080, address: "10.9.0.6")
+        _ = try plugin.add(Self.request(.add, second, id: "ctr2"))
+        #expect(fake.elementComments(2, "cni_hostport", "hostport_map") == ["ctr1"], "first come, first served")
+        #expect(fake.comments(2, "cni_hostport", "hostports") == ["ctr2"])
+        try plugin.check(Self.request(.check, second, id: "ctr2"))
+        // Unreadable mappings: the plugin cannot know the keys, so it lists the sets.
+        let unreadable = #"{"cniVersion":"1.0.0","name":"pm","type":"portmap","runtimeConfig":{"portMappings":7}}"#
+        try plugin.del(Self.request(.del, unreadable))
+        #expect(fake.elementComments(2, "cni_hostport", "hostport_map") == [])
+        #expect(fake.elementComments(2, "cni_hostport", "masquerade_pairs") == ["ctr2", "ctr2"])
+        try plugin.del(Self.request(.del, second, id: "ctr2"))
+        #expect(fake.comments(2, "cni_hostport", "hostports") == [])
+        #expect(fake.sets.values.allSatisfy { $0.isEmpty }, "\(fake.sets)")
     }
 
     static func firewall(_ extra: String = "") -> String {
@@ -105,7 +128,7 @@ struct NetfilterFlowTests {
         #expect(log.calls == [[2, 17, 8080]])
         try plugin.del(Self.request(.del, udp))
         #expect(log.calls == [[2, 17, 8080], [2, 17, 8080]], "DEL flushes only the container's family")
-        _ = try plugin.add(Self.request(.add, Self.portmap(8081), id: "ctr2"))
+        _ = try plugin.add(Self.request(.add, Self.portmap(8081, address: "10.9.0.6"), id: "ctr2"))
         #expect(log.calls.count == 2, "TCP mappings leave conntrack alone")
     }
 

@@ -24,17 +24,11 @@ public struct PortmapPlugin: CNIPlugin {
         guard !conf.mappings.isEmpty else { return result }
         let rollback = Rollback()
         defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("portmap: \($0)\n") }) }
-        let client = try kernel.netfilter()
-        rollback.add("port mappings") { try PortmapRules.remove(containerID: request.containerID, client: client) }
-        for container in PortmapConfig.containerAddresses(result, ifname: request.ifname) {
-            let state = try PortmapRules.State(client, family: PortmapRules.family(container))
-            do {
-                try client.run(
-                    PortmapRules.transaction(
-                        for: container, conf, containerID: request.containerID,
-                        stale: state.rules(of: request.containerID),
-                        withStructure: !state.intact(snat: conf.snat)))
-            } catch {
+        let tables = PortmapTables(client: try kernel.netfilter(), containerID: request.containerID)
+        let containers = PortmapConfig.containerAddresses(result, ifname: request.ifname)
+        rollback.add("port mappings") { try tables.remove(conf, addresses: containers) }
+        for container in containers {
+            do { try tables.add(container, conf) } catch {
                 throw CNIError(.internalError, "unable to set up nftables rules for port mappings: \(error)")
             }
             if container.isV4 && conf.snat { enableLocalhostRouting(to: container) }
@@ -80,13 +74,15 @@ public struct PortmapPlugin: CNIPlugin {
         // ADD accepted stays deletable. Only a readable config without mappings skips the work.
         let conf = try? PortmapConfig(request)
         if let conf, conf.mappings.isEmpty { return }
-        try PortmapRules.remove(containerID: request.containerID, client: kernel.netfilter())
+        // The container's addresses from prevResult when it came (runtimes send the cached result).
+        let addresses = ((try? request.config.prevResult()) ?? nil).map {
+            PortmapConfig.containerAddresses($0, ifname: request.ifname)
+        }
+        let tables = PortmapTables(client: try kernel.netfilter(), containerID: request.containerID)
+        try tables.remove(conf, addresses: addresses)
         // Flows DNATed to this pod would keep going nowhere until their entries expire.
         if let conf {
             // The container's families from prevResult when it came; both otherwise.
-            let addresses = ((try? request.config.prevResult()) ?? nil).map {
-                PortmapConfig.containerAddresses($0, ifname: request.ifname)
-            }
             let families: [UInt8] =
                 addresses.map { found in [UInt8(2), 10].filter { f in found.contains { ($0.isV4 ? 2 : 10) == f } } }
                 ?? [2, 10]
@@ -104,19 +100,11 @@ public struct PortmapPlugin: CNIPlugin {
         let conf = try PortmapConfig(request)
         let result = try request.config.requiredPrevResult()
         guard !conf.mappings.isEmpty else { return }
-        let client = try kernel.netfilter()
+        let tables = PortmapTables(client: try kernel.netfilter(), containerID: request.containerID)
         for container in PortmapConfig.containerAddresses(result, ifname: request.ifname) {
-            let expected = PortmapRules.transaction(for: container, conf, containerID: request.containerID, stale: [])
-                .operations.filter {
-                    if case .addRule(let rule) = $0 { return rule.comment == request.containerID }
-                    return false
-                }.count
-            let present = try PortmapRules.State(client, family: PortmapRules.family(container))
-                .rules(of: request.containerID).count
-            if present < expected {
-                throw CNIError(
-                    .internalError,
-                    "missing hostport rules in \"\(PortmapRules.table)\" (\(present) of \(expected) present)")
+            let missing = try tables.missing(container, conf)
+            if missing > 0 {
+                throw CNIError(.internalError, "\(missing) hostport entries missing in \"\(PortmapRules.table)\"")
             }
         }
     }

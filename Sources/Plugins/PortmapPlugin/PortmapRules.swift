@@ -1,114 +1,139 @@
 import CNISkeleton
 import Netfilter
 
-/// The nftables layout of the reference's portmap backend: table `cni_hostport` per family,
-/// DNAT rules in `hostports`, hairpin/localhost masquerade in `masquerading`, every rule
-/// commented with the container ID so DEL finds exactly its own.
+/// The nftables layout, one `cni_hostport` table per family. Mappings are elements of two
+/// maps and hairpin/localhost masquerading elements of two sets, each commented with the
+/// container ID, so a packet costs one lookup per map and an ADD or DEL a fixed number of
+/// messages however many pods are mapped:
+///
+/// ```
+/// prerouting, output (nat, dstnat): fib daddr type local jump hostports_all
+/// hostports_all: dnat to ip daddr . meta l4proto . th dport map @hostip_hostport_map
+///                dnat to meta l4proto . th dport map @hostport_map
+///                jump hostip_hostports; jump hostports
+/// masquerade (nat, srcnat): ip saddr . ip daddr @masquerade_pairs masquerade
+///                           ip daddr @masquerade_to masquerade
+/// ```
+///
+/// The rule chains `hostports`, `hostip_hostports` and `masquerading` are the layout of the
+/// reference's nftables backend (and of ours before the maps): one rule per mapping. DEL still
+/// removes a container's rules there, so a node moves to the maps with pods running. New rules
+/// go there only for a mapping whose host port another container already holds: as with the
+/// reference's rules, the first one keeps the traffic and the other takes over when it goes.
 enum PortmapRules {
     static let table = "cni_hostport"
-    static let chains = ["hostports", "hostip_hostports", "masquerading"]
+    static let ruleChains = ["hostports", "hostip_hostports", "masquerading"]
+    static let portMap = "hostport_map"
+    static let hostIPMap = "hostip_hostport_map"
+    static let pairs = "masquerade_pairs"
+    static let masqueradeTo = "masquerade_to"
+    static let sets = [portMap, hostIPMap, pairs, masqueradeTo]
+    /// The fixed chains and how many rules each holds when intact.
+    static let fixedChains = [("hostports_all", 4), ("prerouting", 1), ("output", 1), ("masquerade", 2)]
 
     static func family(_ ip: IPAddress) -> NFTFamily { ip.isV4 ? .ip : .ip6 }
 
-    /// What one family's table holds now: every chain's rules, nil for a chain that is missing.
-    struct State {
-        var byChain: [String: [NFTRule]?] = [:]
-
-        init(_ client: NFTClient, family: NFTFamily) throws {
-            for chain in PortmapRules.chains + ["hostports_all", "prerouting", "output"] {
-                byChain[chain] = try client.existingRules(family: family, table: PortmapRules.table, chain: chain)
+    /// Whether the fixed structure is there as built, so ADD need not touch it: re-adding base
+    /// chains and flushing them makes the socket's close wait for an RCU grace period.
+    static func intact(_ client: NFTClient, family: NFTFamily) throws -> Bool {
+        for (chain, count) in fixedChains {
+            guard try client.existingRules(family: family, table: table, chain: chain)?.count == count else {
+                return false
             }
         }
-
-        /// This container's rules.
-        func rules(of containerID: String) -> [NFTRule] {
-            PortmapRules.chains.flatMap { (byChain[$0] ?? nil) ?? [] }.filter { $0.comment == containerID }
-        }
-
-        /// Whether the shared chains exist with their fixed rules, so ADD need not touch them.
-        func intact(snat: Bool) -> Bool {
-            func count(_ chain: String) -> Int? { (byChain[chain] ?? nil)?.count }
-            return count("hostports") != nil && count("hostip_hostports") != nil && count("hostports_all") == 2
-                && count("prerouting") == 1 && count("output") == 1 && (!snat || count("masquerading") != nil)
-        }
+        return true
     }
 
-    /// The batch for one container address: the shared structure when `withStructure` (the
-    /// reference re-asserts it every time; re-adding base chains and flushing makes the
-    /// socket's close wait for an RCU grace period, so we do it only when it is not intact),
-    /// this container's previous rules removed, its new rules added.
-    static func transaction(
-        for container: IPAddress, _ conf: PortmapConfig, containerID: String, stale: [NFTRule],
-        withStructure: Bool = true
-    ) -> NFTTransaction {
-        var tx = NFTTransaction(family: family(container), table: table)
-        if withStructure { addStructure(&tx, family: family(container), snat: conf.snat) }
-        for rule in stale { if let handle = rule.handle { tx.add(.deleteRule(chain: rule.chain, handle: handle)) } }
-        addMappings(&tx, container, conf, containerID: containerID)
-        return tx
-    }
-
-    static func addStructure(_ tx: inout NFTTransaction, family: NFTFamily, snat: Bool) {
+    /// The table, maps, sets and fixed chains.
+    static func addStructure(_ tx: inout NFTTransaction, family: NFTFamily) {
+        let v4 = family == .ip
+        let address: NFTDataType = v4 ? .ipv4Address : .ipv6Address
         tx.add(.addTable(NFTTable(family: family, name: table, comment: "CNI portmap plugin")))
+        let target: [NFTDataType] = [address, .inetService]
+        tx.add(.addSet(NFTSet(name: portMap, key: [.inetProtocol, .inetService], data: target)))
+        tx.add(.addSet(NFTSet(name: hostIPMap, key: [address, .inetProtocol, .inetService], data: target)))
+        tx.add(.addSet(NFTSet(name: pairs, key: [address, address])))
+        tx.add(.addSet(NFTSet(name: masqueradeTo, key: [address])))
         for name in ["hostports", "hostip_hostports", "hostports_all"] { tx.add(.addChain(NFTChain(name: name))) }
         tx.add(.flushChain("hostports_all"))
-        tx.add(.addRule(NFTRule(chain: "hostports_all", statements: [.jump("hostip_hostports")])))
-        tx.add(.addRule(NFTRule(chain: "hostports_all", statements: [.jump("hostports")])))
+        let port: [NFTStatement.Selector] = [.protocolNumber, .destinationPort]
+        let all = { (statements: [NFTStatement]) in
+            NFTOperation.addRule(NFTRule(chain: "hostports_all", statements: statements))
+        }
+        tx.add(all([.dnatMap([.address(.destination, v4: v4)] + port, map: hostIPMap, v4: v4)]))
+        tx.add(all([.dnatMap(port, map: portMap, v4: v4)]))
+        tx.add(all([.jump("hostip_hostports")]))
+        tx.add(all([.jump("hostports")]))
         for (name, hook) in [("prerouting", NFTHook.prerouting), ("output", .output)] {
             tx.add(.addChain(NFTChain(name: name, base: .init(type: .nat, hook: hook, priority: .dstnat))))
             tx.add(.flushChain(name))
             tx.add(.addRule(NFTRule(chain: name, statements: [.destinationIsLocal, .jump("hostports_all")])))
         }
-        if snat {
-            tx.add(
-                .addChain(
-                    NFTChain(name: "masquerading", base: .init(type: .nat, hook: .postrouting, priority: .srcnat))))
+        for name in ["masquerading", "masquerade"] {
+            tx.add(.addChain(NFTChain(name: name, base: .init(type: .nat, hook: .postrouting, priority: .srcnat))))
         }
+        tx.add(.flushChain("masquerade"))
+        let pair: [NFTStatement.Selector] = [.address(.source, v4: v4), .address(.destination, v4: v4)]
+        tx.add(.addRule(NFTRule(chain: "masquerade", statements: [.member(pair, set: pairs), .masquerade])))
+        tx.add(
+            .addRule(
+                NFTRule(
+                    chain: "masquerade",
+                    statements: [.member([.address(.destination, v4: v4)], set: masqueradeTo), .masquerade])))
     }
 
-    /// The container's DNAT rules and, with `snat`, its hairpin and localhost masquerading.
-    static func addMappings(
-        _ tx: inout NFTTransaction, _ container: IPAddress, _ conf: PortmapConfig, containerID: String
-    ) {
-        let containerHost = container.hostPrefix
+    /// One element of a map or set, and the mapping it stands for (nil for masquerading).
+    struct Entry {
+        var set: String
+        var element: NFTElement
+        var mapping: PortMapping?
+    }
+
+    /// The elements of a container address: one per mapping of its family and, with `snat`,
+    /// its hairpin and localhost pairs (or, with `masqAll`, the address itself).
+    static func entries(for container: IPAddress, _ conf: PortmapConfig, containerID: String) -> [Entry] {
+        var out: [Entry] = []
         for mapping in conf.mappings {
-            var statements: [NFTStatement] = []
-            if let hostIP = mapping.hostIP {
-                guard hostIP.isV4 == container.isV4 else { continue }  // other family's mapping
-                if !hostIP.isUnspecified {
-                    statements.append(.address(.destination, equal: true, hostIP.hostPrefix))
-                }
-            }
-            statements += [
-                .destinationPort(protocolNumber: mapping.protocolNumber, port: mapping.hostPort),
-                .dnat(address: container, port: mapping.containerPort),
-            ]
-            tx.add(.addRule(NFTRule(chain: "hostports", statements: statements, comment: containerID)))
-        }
-        if conf.snat {
-            let to = NFTStatement.address(.destination, equal: true, containerHost)
-            if conf.masqAll {
-                tx.add(.addRule(NFTRule(chain: "masquerading", statements: [to, .masquerade], comment: containerID)))
-            } else {
-                let hairpin = NFTStatement.address(.source, equal: true, containerHost)
-                tx.add(
-                    .addRule(
-                        NFTRule(chain: "masquerading", statements: [hairpin, to, .masquerade], comment: containerID)))
-                if container.isV4 {
-                    let localhost = NFTStatement.address(.source, equal: true, IPAddress.v4(0x7f00_0001).hostPrefix)
-                    tx.add(
-                        .addRule(
-                            NFTRule(
-                                chain: "masquerading", statements: [localhost, to, .masquerade], comment: containerID)))
-                }
+            if let key = key(of: mapping, family: family(container)) {
+                let value = NFTElementValue.fields([.address(container), .port(mapping.containerPort)])
+                out.append(
+                    Entry(
+                        set: key.set, element: NFTElement(key: key.fields, value: value, comment: containerID),
+                        mapping: mapping))
             }
         }
+        guard conf.snat else { return out }
+        if conf.masqAll {
+            out.append(Entry(set: masqueradeTo, element: NFTElement(key: [.address(container)], comment: containerID)))
+            return out
+        }
+        var sources = [container]
+        if container.isV4 { sources.append(.v4(0x7f00_0001)) }
+        for source in sources {
+            let key: [NFTField] = [.address(source), .address(container)]
+            out.append(Entry(set: pairs, element: NFTElement(key: key, comment: containerID)))
+        }
+        return out
     }
 
-    /// Removes this container's rules in both families; missing tables are fine.
-    static func remove(containerID: String, client: NFTClient) throws {
-        for family in [NFTFamily.ip, .ip6] {
-            try client.deleteRules(family: family, table: table, chains: chains) { $0.comment == containerID }
+    /// The map and key of a mapping in `family`; nil when its host IP is of the other family.
+    static func key(of mapping: PortMapping, family: NFTFamily) -> (set: String, fields: [NFTField])? {
+        let port: [NFTField] = [.protocolNumber(mapping.protocolNumber), .port(mapping.hostPort)]
+        guard let hostIP = mapping.hostIP else { return (portMap, port) }
+        guard (hostIP.isV4 ? NFTFamily.ip : .ip6) == family else { return nil }
+        return hostIP.isUnspecified ? (portMap, port) : (hostIPMap, [.address(hostIP)] + port)
+    }
+
+    /// The rule a mapping gets when its host port is taken: the reference's DNAT rule.
+    static func conflictRule(_ mapping: PortMapping, to container: IPAddress, containerID: String) -> NFTRule {
+        var statements: [NFTStatement] = []
+        if let hostIP = mapping.hostIP, !hostIP.isUnspecified {
+            statements.append(.address(.destination, equal: true, hostIP.hostPrefix))
         }
+        statements += [
+            .destinationPort(protocolNumber: mapping.protocolNumber, port: mapping.hostPort),
+            .dnat(address: container, port: mapping.containerPort),
+        ]
+        return NFTRule(chain: "hostports", statements: statements, comment: containerID)
     }
 }
