@@ -2,123 +2,157 @@ import CNISkeleton
 import Netfilter
 import Netlink
 
-/// `ipMasq` for bridge and ptp, with the table, chain and comment layout of the reference's
-/// nftables backend (`inet cni_plugins_masquerade`), so either implementation can clean up
-/// after the other. One atomic batch per call.
+/// `ipMasq` for bridge and ptp, in `inet cni_plugins_masquerade`: one verdict map per family
+/// sends a pod's source address to the chain of its subnet, so a packet costs one lookup and
+/// an ADD or DEL a fixed number of messages however many pods there are:
+///
+/// ```
+/// postrouting (nat, srcnat): ip daddr 224.0.0.0/4 return; ip6 daddr ff00::/8 return
+///                            ip saddr vmap @masq_sources_v4; ip6 saddr vmap @masq_sources_v6
+///                            goto masq_checks
+/// masq_<hash> (one per subnet and exemptions): ip daddr <exempt> return ...
+///                                              ip daddr != <subnet> masquerade
+/// ```
+///
+/// Elements carry the attachment's `AttachmentTag`. `masq_checks` is the reference's nftables
+/// backend's chain (one rule per address; ours before the maps): DEL and GC still remove an
+/// attachment's rules there, so a node moves to the maps with pods running.
 ///
 /// Beyond the reference: all addresses of an attachment are set up in one batch (the
 /// reference's per-address calls delete each other's rule on dual-stack), teardown needs no
-/// addresses or netns, and GC removes rules of attachments that are gone.
+/// netns, and GC removes what attachments that are gone left.
 public enum Masquerade {
     public static let table = "cni_plugins_masquerade"
     public static let chain = "masq_checks"
     static let tableComment = "Masquerading for plugins from github.com/containernetworking/plugins"
     static let chainComment = "Masquerade traffic from certain IPs to any (non-multicast) IP outside their subnet"
-    /// The batch that sets up masquerading for `addresses`, replacing `stale` rules. Traffic
-    /// to `exempt` destinations (a cluster's pod CIDR, say) keeps the pod's own address.
-    /// `withStructure` (re)creates the table and chains first; see ``setup(_:network:ifname:containerID:exempt:)``.
-    public static func setupTransaction(
-        _ addresses: [IPPrefix], network: String, ifname: String, containerID: String,
-        stale: [NFTRule], exempt: [IPPrefix] = [], withStructure: Bool = true
-    ) -> NFTTransaction {
-        var tx = NFTTransaction(family: .inet, table: table)
-        if withStructure { addStructure(&tx) }
-        for rule in stale { if let handle = rule.handle { tx.add(.deleteRule(chain: chain, handle: handle)) } }
-        addRules(
-            &tx, addresses, note: AttachmentTag(network: network, ifname: ifname, containerID: containerID).comment,
-            exempt: exempt)
-        return tx
-    }
 
-    /// The table, the per-address chain and the postrouting base chain with its three rules.
-    static func addStructure(_ tx: inout NFTTransaction) {
-        tx.add(.addTable(NFTTable(family: .inet, name: table, comment: tableComment)))
-        tx.add(.addChain(NFTChain(name: chain, comment: chainComment)))
-        tx.add(.addChain(NFTChain(name: "postrouting", base: .init(type: .nat, hook: .postrouting, priority: .srcnat))))
-        tx.add(.flushChain("postrouting"))
-        tx.add(
-            .addRule(
-                NFTRule(
-                    chain: "postrouting",
-                    statements: [
-                        .address(.destination, equal: true, IPPrefix(address: .v4(0xe000_0000), prefixLength: 4)),
-                        .return,
-                    ])))
-        tx.add(
-            .addRule(
-                NFTRule(
-                    chain: "postrouting",
-                    statements: [
-                        .address(.destination, equal: true, IPPrefix(address: .v6(0xff << 120), prefixLength: 8)),
-                        .return,
-                    ])))
-        tx.add(.addRule(NFTRule(chain: "postrouting", statements: [.goto(chain)])))
-    }
+    /// The verdict map of a family's source addresses.
+    static func sources(v4: Bool) -> String { v4 ? "masq_sources_v4" : "masq_sources_v6" }
 
-    /// An attachment's rules: per address, the exemptions (evaluated first, as they come first
-    /// in the chain), then the masquerade rule for everything outside the address's subnet.
-    static func addRules(_ tx: inout NFTTransaction, _ addresses: [IPPrefix], note: String, exempt: [IPPrefix]) {
-        for prefix in addresses {
-            let from = NFTStatement.address(.source, equal: true, prefix.address.hostPrefix)
-            func rule(to destination: IPPrefix, equal: Bool, _ verdict: NFTStatement) -> NFTOperation {
-                let to = NFTStatement.address(.destination, equal: equal, destination.masked)
-                return .addRule(NFTRule(chain: chain, statements: [from, to, verdict], comment: note))
-            }
-            for destination in exempt where destination.address.isV4 == prefix.address.isV4 {
-                tx.add(rule(to: destination, equal: true, .return))
-            }
-            tx.add(rule(to: prefix, equal: false, .masquerade))
-        }
-    }
-
-    /// Installs the rules for one attachment.
+    /// Installs masquerading for one attachment's addresses, replacing what it had. Traffic to
+    /// `exempt` destinations (a cluster's pod CIDR, say) keeps the pod's own address.
     public static func setup(
         _ addresses: [IPPrefix], network: String, ifname: String, containerID: String,
         exempt: [IPPrefix] = [], kernel: KernelContext = .live
     ) throws {
         let client = try kernel.netfilter()
-        let prefix = AttachmentTag(network: network, ifname: ifname, containerID: containerID).prefix
-        let checks = try client.existingRules(family: .inet, table: table, chain: chain)
-        let stale = (checks ?? []).filter { $0.comment?.hasPrefix(prefix) == true }
+        let tag = AttachmentTag(network: network, ifname: ifname, containerID: containerID)
+        var tx = NFTTransaction(family: .inet, table: table)
         // The fixed structure is created only when it is missing or not intact: re-adding an
         // existing base chain or flushing one makes the kernel free objects after an RCU grace
         // period, and closing the socket then waits for it (about 10 ms on every ADD).
-        let postrouting =
-            checks == nil ? nil : try client.existingRules(family: .inet, table: table, chain: "postrouting")
-        try client.run(
-            setupTransaction(
-                addresses, network: network, ifname: ifname, containerID: containerID, stale: stale, exempt: exempt,
-                withStructure: postrouting?.count != 3))
+        let postrouting = try client.existingRules(family: .inet, table: table, chain: "postrouting")
+        if postrouting?.count != 5 { addStructure(&tx) }
+        var chains = Set<String>()
+        for prefix in addresses {
+            let subnet = SubnetChain(prefix, exempt: exempt)
+            if chains.insert(subnet.name).inserted { try subnet.ensure(client, &tx, fresh: postrouting == nil) }
+            let element = NFTElement(key: [.address(prefix.address)], value: .goto(subnet.name), comment: tag.comment)
+            let map = sources(v4: prefix.address.isV4)
+            let held =
+                postrouting == nil
+                ? nil : try client.element(family: .inet, table: table, set: map, rawKey: element.key)
+            if held == element { continue }
+            // An address is its new holder's: a stale element is replaced, so the late DEL
+            // of the attachment before leaves this one alone.
+            if let held { tx.add(.deleteElements(set: map, [held])) }
+            tx.add(.addElements(set: map, [element]))
+        }
+        try client.run(tx)
     }
 
-    /// Removes the rules of one attachment; nothing to remove is fine.
-    public static func teardown(network: String, ifname: String, containerID: String, kernel: KernelContext = .live)
-        throws
-    {
+    /// The table, the reference's chain and the postrouting base chain with its five rules.
+    static func addStructure(_ tx: inout NFTTransaction) {
+        tx.add(.addTable(NFTTable(family: .inet, name: table, comment: tableComment)))
+        tx.add(.addChain(NFTChain(name: chain, comment: chainComment)))
+        for v4 in [true, false] {
+            tx.add(.addSet(NFTSet(name: sources(v4: v4), key: [v4 ? .ipv4Address : .ipv6Address], data: [.verdict])))
+        }
+        tx.add(.addChain(NFTChain(name: "postrouting", base: .init(type: .nat, hook: .postrouting, priority: .srcnat))))
+        tx.add(.flushChain("postrouting"))
+        let multicast = [
+            IPPrefix(address: .v4(0xe000_0000), prefixLength: 4), IPPrefix(address: .v6(0xff << 120), prefixLength: 8),
+        ]
+        for group in multicast {
+            tx.add(
+                .addRule(
+                    NFTRule(chain: "postrouting", statements: [.address(.destination, equal: true, group), .return])))
+        }
+        for v4 in [true, false] {
+            tx.add(
+                .addRule(
+                    NFTRule(
+                        chain: "postrouting",
+                        statements: [.verdictMap([.address(.source, v4: v4)], map: sources(v4: v4))])))
+        }
+        tx.add(.addRule(NFTRule(chain: "postrouting", statements: [.goto(chain)])))
+    }
+
+    /// Removes one attachment's masquerading; nothing to remove is fine. With `addresses`
+    /// (from prevResult) its elements are looked up by key; without, the maps are listed.
+    public static func teardown(
+        network: String, ifname: String, containerID: String, addresses: [IPAddress]? = nil,
+        kernel: KernelContext = .live
+    ) throws {
         let prefix = AttachmentTag(network: network, ifname: ifname, containerID: containerID).prefix
-        try delete(kernel, matching: { $0.hasPrefix(prefix) })
+        try delete(kernel, addresses: addresses, matching: { $0.hasPrefix(prefix) })
     }
 
-    /// True when the attachment's rules are present (for CHECK).
+    /// True when the attachment's masquerading is in place (for CHECK): an element for each
+    /// of `addresses`, or the reference layout's rules.
     public static func present(
-        network: String, ifname: String, containerID: String, kernel: KernelContext = .live
+        network: String, ifname: String, containerID: String, addresses: [IPAddress], kernel: KernelContext = .live
     ) throws -> Bool {
         let prefix = AttachmentTag(network: network, ifname: ifname, containerID: containerID).prefix
-        return try kernel.netfilter().rules(family: .inet, table: table, chain: chain).contains {
-            $0.comment?.hasPrefix(prefix) == true
+        let client = try kernel.netfilter()
+        let held = try addresses.allSatisfy { address in
+            let element = try client.element(
+                family: .inet, table: table, set: sources(v4: address.isV4), key: [.address(address)])
+            return element?.comment?.hasPrefix(prefix) == true
         }
+        return try held
+            || client.rules(family: .inet, table: table, chain: chain).contains {
+                $0.comment?.hasPrefix(prefix) == true
+            }
     }
 
-    /// Removes the rules of `network` whose attachment is not in `keep`.
+    /// Removes what attachments of `network` not in `keep` left.
     public static func collect(network: String, keep: [NetworkConfig.Attachment], kernel: KernelContext = .live)
         throws
     {
-        try delete(kernel, matching: AttachmentTag.staleMatcher(network: network, keep: keep))
+        try delete(kernel, addresses: nil, matching: AttachmentTag.staleMatcher(network: network, keep: keep))
     }
 
-    private static func delete(_ kernel: KernelContext, matching: (String) -> Bool) throws {
-        try kernel.netfilter().deleteRules(family: .inet, table: table, chains: [chain]) {
-            $0.comment.map(matching) ?? false
+    /// One batch that deletes the matching elements (looked up by `addresses`, or listed) and
+    /// rules; retried when a concurrent DEL took some of them first.
+    private static func delete(_ kernel: KernelContext, addresses: [IPAddress]?, matching: (String) -> Bool) throws {
+        let client = try kernel.netfilter()
+        guard try client.hasTable(family: .inet, table: table) else { return }
+        for attempt in 0...5 {
+            var tx = NFTTransaction(family: .inet, table: table)
+            for v4 in [true, false] {
+                let map = sources(v4: v4)
+                let held: [NFTElement]
+                if let addresses {
+                    held = try addresses.filter { $0.isV4 == v4 }.compactMap {
+                        try client.element(family: .inet, table: table, set: map, key: [.address($0)])
+                    }
+                } else {
+                    held = try client.elements(family: .inet, table: table, set: map) ?? []
+                }
+                let own = held.filter { $0.comment.map(matching) ?? false }
+                if !own.isEmpty { tx.add(.deleteElements(set: map, own)) }
+            }
+            for rule in try client.rules(family: .inet, table: table, chain: chain)
+            where rule.comment.map(matching) ?? false {
+                if let handle = rule.handle { tx.add(.deleteRule(chain: chain, handle: handle)) }
+            }
+            do {
+                return try client.run(tx)
+            } catch {
+                if error.errno != .noSuchFileOrDirectory || attempt == 5 { throw error }
+            }
         }
     }
 }

@@ -115,7 +115,9 @@ struct BridgeTests {
         #expect(try ping(b, addrA))
         #expect(try ping(a, "10.77.0.1"))
         #expect(try ping(node.ns, addrA))
-        #expect(try node.nftRuleset().contains("ip saddr \(addrA) ip daddr != 10.77.0.0/24 masquerade"))
+        let rules = try node.nftRuleset()
+        #expect(rules.contains("ip daddr != 10.77.0.0/24 masquerade"), "\(rules)")
+        #expect(rules.contains("\(addrA) comment \"") && rules.contains(": goto masq_"), "the pod's element")
 
         for (i, pod) in [a, b].enumerated() {
             for _ in 0..<2 {

@@ -36,7 +36,8 @@ struct MasqueradeExemptionTests {
         let added = try node.run(plugin, "ADD", config: exempt, id: "ctr1", pod: pod)
         #expect(added.status == 0, "\(added)")
         let rules = try node.nftRuleset()
-        #expect(rules.contains("ip saddr 10.55.0.2 ip daddr 192.0.2.0/24 return"), "\(rules)")
+        #expect(rules.contains("ip daddr 192.0.2.0/24 return"), "\(rules)")
+        #expect(rules.contains("10.55.0.2 comment \""), "the pod's source is in the map")
         #expect(try sourceSeen(pod, out) == "10.55.0.2", "no NAT toward the exempt network")
         #expect(
             try node.run(
@@ -51,5 +52,43 @@ struct MasqueradeExemptionTests {
         let bad = try node.run(plugin, "ADD", config: conf(#"["10.0.0.0/99"]"#), id: "ctr3", pod: pod)
         #expect(try bad.object()["code"] as? Int == 7)
         #expect("\(try bad.object())".contains("nonMasqueradeCIDRs"))
+    }
+
+    @Test("A pod masqueraded by the reference's rule layout stays masqueraded when the next ADD moves to maps")
+    func migration() throws {
+        let node = try Node("nmm")
+        defer { node.tearDown() }
+        let (old, new) = (try node.pod(), try node.pod())
+        let out = try PtpTests().outside(node)
+        func conf(masq: Bool) -> String {
+            #"{"cniVersion":"1.0.0","name":"nmm","type":"ptp","ipMasq":\#(masq),"ipam":{"type":"host-local","subnet":"10.55.0.0/24","dataDir":"\#(node.dataDir)","routes":[{"dst":"0.0.0.0/0"}]}}"#
+        }
+        // The reference's nftables ipMasq rule for ctr1, whose address host-local hands out first.
+        let hash = try Command.checked([
+            "python3", "-c",
+            "import hashlib;h=lambda s:hashlib.sha512(s.encode()).hexdigest()[:16];print(h('nmm')+'-'+h('eth0:ctr1'))",
+        ]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let layout = """
+            table inet cni_plugins_masquerade {
+              chain masq_checks { ip saddr 10.55.0.2 ip daddr != 10.55.0.0/24 masquerade comment "\(hash), net: nmm, if: eth0, id: ctr1"; }
+              chain postrouting {
+                type nat hook postrouting priority 100;
+                ip daddr 224.0.0.0/4 return; ip6 daddr ff00::/8 return; goto masq_checks;
+              }
+            }
+            """
+        _ = try Command.run(["ip", "netns", "exec", node.ns.name, "nft", "-f", "-"], stdin: layout)
+        let first = try node.run("ptp", "ADD", config: conf(masq: false), id: "ctr1", pod: old)
+        #expect(first.stdout.contains("10.55.0.2/24"), "\(first)")
+        #expect(try sourceSeen(old, out) == "192.0.2.1", "the reference's rule masquerades")
+        #expect(try node.run("ptp", "ADD", config: conf(masq: true), id: "ctr2", pod: new).status == 0)
+        #expect(try node.nftRuleset().contains("vmap @masq_sources_v4"))
+        #expect(try sourceSeen(old, out) == "192.0.2.1", "and still does once the node moved to the maps")
+        #expect(try sourceSeen(new, out) == "192.0.2.1", "the new pod through the map")
+        // No prevResult: DEL lists the maps and the rule chain for what the attachment left.
+        #expect(try node.run("ptp", "DEL", config: conf(masq: true), id: "ctr1", pod: old).status == 0)
+        #expect(try node.run("ptp", "DEL", config: conf(masq: true), id: "ctr2", pod: new).status == 0)
+        let left = try node.nftRuleset()
+        #expect(!left.contains("10.55.0.2") && !left.contains("10.55.0.3") && !left.contains("id: ctr"), "\(left)")
     }
 }

@@ -56,6 +56,6 @@ struct NftStructureTests {
         let bridge =
             #"{"cniVersion":"1.0.0","name":"nfs","type":"bridge","bridge":"cnitnfs0","isGateway":true,"ipMasq":true,"ipam":{"type":"host-local","subnet":"10.54.0.0/24","dataDir":"\#(node.dataDir)"}}"#
         #expect(try node.run("bridge", "ADD", config: bridge, id: "ctr9", pod: pod).status == 0)
-        #expect(try handles(node, "inet", "cni_plugins_masquerade", "postrouting").count == 3, "repaired")
+        #expect(try handles(node, "inet", "cni_plugins_masquerade", "postrouting").count == 5, "repaired")
     }
 }

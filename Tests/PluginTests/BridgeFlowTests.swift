@@ -30,7 +30,7 @@ struct BridgeFlowTests {
         #expect(node.host.links.first { $0.name == Self.veth }?.master == bridge.index, "the host end is a port")
         #expect(result.interfaces.map(\.name) == ["cni0", Self.veth, "eth0"])
         #expect(result.ips.first?.interface == 2 && result.ips.first?.gateway == IPAddress("10.1.2.1"))
-        #expect(node.netfilter.log.last?.hasPrefix("add rule 1 cni_plugins_masquerade masq_checks") == true)
+        #expect(node.netfilter.log.last?.hasPrefix("add element 1 cni_plugins_masquerade masq_sources_v4") == true)
 
         result.cniVersion = "1.0.0"
         let withPrev = try withPrevResult(Self.conf, result)
@@ -40,7 +40,7 @@ struct BridgeFlowTests {
         #expect(
             node.host.links.map(\.name) == ["lo", "cni0"], "the veth went with its container end; the bridge stays")
         #expect(node.container.links.map(\.name) == ["lo"])
-        #expect(node.netfilter.comments(1, "cni_plugins_masquerade", "masq_checks").isEmpty)
+        #expect(node.netfilter.elementComments(1, "cni_plugins_masquerade", "masq_sources_v4").isEmpty)
         #expect(node.ipam.log == ["add ctr1/eth0", "check ctr1/eth0", "del ctr1/eth0"])
 
         let (changes, rules) = (node.log.count, node.netfilter.log.count)
@@ -107,7 +107,7 @@ struct BridgeFlowTests {
             String(Self.conf.dropLast())
             + #","cni.dev/valid-attachments":[{"containerID":"other","ifname":"eth0"}]}"#
         try plugin.gc(flowRequest(.gc, keepOther))
-        #expect(node.netfilter.comments(1, "cni_plugins_masquerade", "masq_checks").isEmpty)
+        #expect(node.netfilter.elementComments(1, "cni_plugins_masquerade", "masq_sources_v4").isEmpty)
         #expect(node.ipam.log.last == "gc ctr1/eth0")
     }
 

@@ -1,6 +1,7 @@
 import CNISkeleton
+import Netfilter
 import Netlink
-import PluginSupport
+@testable import PluginSupport
 import Testing
 @testable import BridgePlugin
 
@@ -100,21 +101,29 @@ struct BridgeVlanTests {
 
 @Suite("nftables transactions rendered as nft text")
 struct NFTRenderingTests {
-    @Test("Masquerade setup in the reference's layout (compare knftables' fake Dump in the reference tests)")
+    @Test("Masquerade: the structure, a subnet's chain and a source's element, as nft text")
     func masquerade() {
-        let tx = Masquerade.setupTransaction(
-            [IPPrefix("192.168.1.1/24")!], network: "unit-test", ifname: "eth0", containerID: "one", stale: [])
+        var tx = NFTTransaction(family: .inet, table: Masquerade.table)
+        Masquerade.addStructure(&tx)
+        let subnet = Masquerade.SubnetChain(IPPrefix("192.168.1.1/24")!, exempt: [IPPrefix("10.0.0.0/8")!])
+        for rule in subnet.rules { tx.add(.addRule(rule)) }
         #expect(
             tx.text == """
                 add table inet cni_plugins_masquerade { comment "Masquerading for plugins from github.com/containernetworking/plugins" ; }
                 add chain inet cni_plugins_masquerade masq_checks { comment "Masquerade traffic from certain IPs to any (non-multicast) IP outside their subnet" ; }
+                add map inet cni_plugins_masquerade masq_sources_v4 { type ipv4_addr : verdict ; }
+                add map inet cni_plugins_masquerade masq_sources_v6 { type ipv6_addr : verdict ; }
                 add chain inet cni_plugins_masquerade postrouting { type nat hook postrouting priority 100 ; }
                 flush chain inet cni_plugins_masquerade postrouting
                 add rule inet cni_plugins_masquerade postrouting ip daddr == 224.0.0.0/4 return
                 add rule inet cni_plugins_masquerade postrouting ip6 daddr == ff00::/8 return
+                add rule inet cni_plugins_masquerade postrouting ip saddr vmap @masq_sources_v4
+                add rule inet cni_plugins_masquerade postrouting ip6 saddr vmap @masq_sources_v6
                 add rule inet cni_plugins_masquerade postrouting goto masq_checks
-                add rule inet cni_plugins_masquerade masq_checks ip saddr == 192.168.1.1 ip daddr != 192.168.1.0/24 masquerade comment "6fd94d501e58f0aa-287fc69eff0574a2, net: unit-test, if: eth0, id: one"
+                add rule inet cni_plugins_masquerade \(subnet.name) ip daddr == 10.0.0.0/8 return
+                add rule inet cni_plugins_masquerade \(subnet.name) ip daddr != 192.168.1.0/24 masquerade
                 """)
+        #expect(subnet.name.hasPrefix("masq_") && subnet.name.utf8.count == 21)
     }
 
     @Test("Rule comments hash like the reference's: sha512 prefixes of network and ifname:containerID")

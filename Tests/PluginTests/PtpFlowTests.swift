@@ -32,7 +32,7 @@ struct PtpFlowTests {
         try plugin.del(flowRequest(.del, withPrev))
         #expect(node.host.links.map(\.name) == ["lo"] && node.container.links.map(\.name) == ["lo"])
         #expect(node.host.routes.isEmpty && node.host.addresses.isEmpty, "they went with the veth")
-        #expect(node.netfilter.comments(1, "cni_plugins_masquerade", "masq_checks").isEmpty)
+        #expect(node.netfilter.elementComments(1, "cni_plugins_masquerade", "masq_sources_v4").isEmpty)
         #expect(node.ipam.log == ["add ctr1/eth0", "check ctr1/eth0", "del ctr1/eth0"])
         let changes = node.log.count
         try plugin.del(flowRequest(.del, withPrev))

@@ -60,7 +60,7 @@ struct BridgeAdd {
                 rollback.add("masquerade rules") {
                     try Masquerade.teardown(
                         network: request.config.name, ifname: request.ifname, containerID: request.containerID,
-                        kernel: kernel)
+                        addresses: result.ips.map(\.address.address), kernel: kernel)
                 }
             }
         }

@@ -56,7 +56,8 @@ struct BridgeCheck {
         try ContainerCheck.addressesAndRoutes(previous, ifname: request.ifname, link: link, route: container)
         if conf.ipMasq, !previous.ips.isEmpty,
             try !Masquerade.present(
-                network: request.config.name, ifname: request.ifname, containerID: request.containerID, kernel: kernel)
+                network: request.config.name, ifname: request.ifname, containerID: request.containerID,
+                addresses: previous.ips.map(\.address.address), kernel: kernel)
         {
             throw CNIError(.internalError, "masquerade rules for \(request.containerID)/\(request.ifname) are missing")
         }

@@ -30,9 +30,11 @@ struct BridgeDel {
         }
         if conf.ipMasq {
             cleanup.run("masquerade rules") {
+                // Runtimes send the cached result as prevResult; without it the maps are listed.
+                let addresses = (try? request.config.prevResult())?.ips.map(\.address.address)
                 try Masquerade.teardown(
                     network: request.config.name, ifname: request.ifname, containerID: request.containerID,
-                    kernel: kernel)
+                    addresses: addresses, kernel: kernel)
             }
         }
         if conf.macSpoofCheck {

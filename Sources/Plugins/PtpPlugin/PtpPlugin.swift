@@ -83,7 +83,7 @@ public struct PtpPlugin: CNIPlugin {
             rollback.add("masquerade rules") {
                 try Masquerade.teardown(
                     network: request.config.name, ifname: request.ifname, containerID: request.containerID,
-                    kernel: kernel)
+                    addresses: result.ips.map(\.address.address), kernel: kernel)
             }
         }
         if let dns = conf.dns { result.dns = dns }
@@ -142,9 +142,11 @@ public struct PtpPlugin: CNIPlugin {
         if !deleted { deleteHostVeth(request) }
         if ipMasq {
             cleanup.run("masquerade rules") {
+                // Runtimes send the cached result as prevResult; without it the maps are listed.
+                let addresses = (try? request.config.prevResult())?.ips.map(\.address.address)
                 try Masquerade.teardown(
                     network: request.config.name, ifname: request.ifname, containerID: request.containerID,
-                    kernel: kernel)
+                    addresses: addresses, kernel: kernel)
             }
         }
         try cleanup.finish()
@@ -190,7 +192,8 @@ public struct PtpPlugin: CNIPlugin {
         try ContainerCheck.addressesAndRoutes(previous, ifname: request.ifname, link: link, route: container)
         if conf.ipMasq,
             try !Masquerade.present(
-                network: request.config.name, ifname: request.ifname, containerID: request.containerID, kernel: kernel)
+                network: request.config.name, ifname: request.ifname, containerID: request.containerID,
+                addresses: previous.ips.map(\.address.address), kernel: kernel)
         {
             throw CNIError(.internalError, "masquerade rules for \(request.containerID)/\(request.ifname) are missing")
         }
