@@ -157,19 +157,25 @@ public final class NFTClient {
     public func deleteRules(family: NFTFamily, table: String, chains: [String], where matching: (NFTRule) -> Bool)
         throws(NetlinkError)
     {
-        var attempt = 0
-        while true {
-            var tx = NFTTransaction(family: family, table: table)
+        var tx = NFTTransaction(family: family, table: table)
+        for attempt in 0...5 {
+            tx.operations = []
             for chain in chains {
                 for rule in try rules(family: family, table: table, chain: chain) where matching(rule) {
                     if let handle = rule.handle { tx.add(.deleteRule(chain: chain, handle: handle)) }
                 }
             }
-            do {
-                return try run(tx)
-            } catch  where error.errno == .noSuchFileOrDirectory && attempt < 5 {
-                attempt += 1
-            }
+            if try commitDeleting(tx, final: attempt == 5) { return }
+        }
+    }
+
+    private func commitDeleting(_ tx: NFTTransaction, final: Bool) throws(NetlinkError) -> Bool {
+        do {
+            try run(tx)
+            return true
+        } catch {
+            if error.errno == .noSuchFileOrDirectory && !final { return false }
+            throw error
         }
     }
 

@@ -110,3 +110,26 @@ extension NFTClient {
         (try? attribute.nested())?.first(where: { $0.type == 1 }).map { Array($0.payload) }
     }
 }
+
+extension NFTClient {
+    /// Plans a batch from what the kernel holds and runs it. Another runtime's call may change
+    /// that in between (an element deleted or a key taken meanwhile): the batch then fails whole
+    /// (`ENOENT`, `EBUSY`, `EEXIST`) and is planned again, up to five times.
+    public func run(replanning plan: () throws -> NFTTransaction) throws {
+        for attempt in 0...5 {
+            let tx = try plan()
+            if try commit(tx, final: attempt == 5) { return }
+        }
+    }
+
+    private func commit(_ tx: NFTTransaction, final: Bool) throws(NetlinkError) -> Bool {
+        do {
+            try run(tx)
+            return true
+        } catch {
+            let raced = [Errno.noSuchFileOrDirectory, .resourceBusy, .fileExists].contains { $0 == error.errno }
+            if raced && !final { return false }
+            throw error
+        }
+    }
+}

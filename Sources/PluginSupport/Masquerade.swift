@@ -28,7 +28,8 @@ public enum Masquerade {
     static let chainComment = "Masquerade traffic from certain IPs to any (non-multicast) IP outside their subnet"
 
     /// The verdict map of a family's source addresses.
-    static func sources(v4: Bool) -> String { v4 ? "masq_sources_v4" : "masq_sources_v6" }
+    static func sources(v4: Bool) -> String { v4 ? sourceMaps.v4 : sourceMaps.v6 }
+    static let sourceMaps = AddressSets(table: table, v4: "masq_sources_v4", v6: "masq_sources_v6")
 
     /// Installs masquerading for one attachment's addresses, replacing what it had. Traffic to
     /// `exempt` destinations (a cluster's pod CIDR, say) keeps the pod's own address.
@@ -106,15 +107,9 @@ public enum Masquerade {
     ) throws -> Bool {
         let prefix = AttachmentTag(network: network, ifname: ifname, containerID: containerID).prefix
         let client = try kernel.netfilter()
-        let held = try addresses.allSatisfy { address in
-            let element = try client.element(
-                family: .inet, table: table, set: sources(v4: address.isV4), key: [.address(address)])
-            return element?.comment?.hasPrefix(prefix) == true
-        }
-        return try held
-            || client.rules(family: .inet, table: table, chain: chain).contains {
-                $0.comment?.hasPrefix(prefix) == true
-            }
+        let own = { (comment: String) in comment.hasPrefix(prefix) }
+        return try sourceMaps.hold(addresses, matching: own, client: client)
+            || client.rules(family: .inet, table: table, chain: chain).contains { $0.comment.map(own) ?? false }
     }
 
     /// Removes what attachments of `network` not in `keep` left.
@@ -125,34 +120,18 @@ public enum Masquerade {
     }
 
     /// One batch that deletes the matching elements (looked up by `addresses`, or listed) and
-    /// rules; retried when a concurrent DEL took some of them first.
+    /// the reference layout's matching rules.
     private static func delete(_ kernel: KernelContext, addresses: [IPAddress]?, matching: (String) -> Bool) throws {
         let client = try kernel.netfilter()
         guard try client.hasTable(family: .inet, table: table) else { return }
-        for attempt in 0...5 {
+        try client.run {
             var tx = NFTTransaction(family: .inet, table: table)
-            for v4 in [true, false] {
-                let map = sources(v4: v4)
-                let held: [NFTElement]
-                if let addresses {
-                    held = try addresses.filter { $0.isV4 == v4 }.compactMap {
-                        try client.element(family: .inet, table: table, set: map, key: [.address($0)])
-                    }
-                } else {
-                    held = try client.elements(family: .inet, table: table, set: map) ?? []
-                }
-                let own = held.filter { $0.comment.map(matching) ?? false }
-                if !own.isEmpty { tx.add(.deleteElements(set: map, own)) }
-            }
+            try sourceMaps.release(addresses: addresses, matching: matching, client: client, into: &tx)
             for rule in try client.rules(family: .inet, table: table, chain: chain)
             where rule.comment.map(matching) ?? false {
                 if let handle = rule.handle { tx.add(.deleteRule(chain: chain, handle: handle)) }
             }
-            do {
-                return try client.run(tx)
-            } catch {
-                if error.errno != .noSuchFileOrDirectory || attempt == 5 { throw error }
-            }
+            return tx
         }
     }
 }

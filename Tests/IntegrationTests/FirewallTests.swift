@@ -36,14 +36,15 @@ struct FirewallTests {
         #expect(rules.contains("type filter hook forward priority filter; policy accept;"), "\(rules)")
         #expect(rules.contains("jump CNI-FORWARD comment \"CNI firewall plugin rules\""), "\(rules)")
         #expect(rules.contains("jump CNI-ADMIN comment \"CNI firewall plugin admin overrides: CNI-ADMIN\""), "\(rules)")
-        #expect(rules.contains("ip daddr 10.81.0.2 ct state established,related accept comment"), "\(rules)")
-        #expect(rules.contains("ip saddr 10.81.0.2 accept comment"), "\(rules)")
+        #expect(rules.contains("ip daddr @pod_addresses_v4 ct state established,related accept"), "\(rules)")
+        #expect(rules.contains("ip saddr @pod_addresses_v4 accept"), "\(rules)")
+        #expect(rules.contains("10.81.0.2 comment \""), "\(rules)")
         #expect(rules.contains("net: fw1, if: eth0, id: ctr1"), "\(rules)")
         #expect(try node.run("firewall", "CHECK", config: config, id: "ctr1", pod: pod).status == 0)
 
         // A second ADD of the same attachment replaces its rules instead of duplicating them.
         #expect(try node.run("firewall", "ADD", config: config, id: "ctr1", pod: pod).status == 0)
-        #expect(try node.nftRuleset().components(separatedBy: "ip saddr 10.81.0.2 accept").count == 2)
+        #expect(try node.nftRuleset().components(separatedBy: "10.81.0.2 comment").count == 2)
         #expect(try node.nftRuleset().components(separatedBy: "jump CNI-ADMIN").count == 2)
 
         let del = firewall(network: 1, prevResult: nil)
@@ -167,9 +168,9 @@ struct FirewallTests {
         #expect(try node.run("firewall", "GC", config: gc, id: "", pod: nil).status == 0)
         #expect(try node.run("firewall", "GC", config: gc, id: "", pod: nil).status == 0)
         let rules = try node.nftRuleset()
-        #expect(rules.contains("ip saddr 10.81.0.2 accept"), "valid attachment kept")
-        #expect(!rules.contains("ip saddr 10.81.0.3 accept"), "stale attachment removed")
-        #expect(rules.contains("ip saddr 10.82.0.2 accept"), "other network untouched")
+        #expect(rules.contains("10.81.0.2 comment"), "valid attachment kept")
+        #expect(!rules.contains("10.81.0.3 comment"), "stale attachment removed")
+        #expect(rules.contains("10.82.0.2 comment"), "other network untouched")
         let status = #"{"cniVersion":"1.1.0","name":"fw1","type":"firewall"}"#
         #expect(try node.run("firewall", "STATUS", config: status, id: "", pod: nil).status == 0)
     }
@@ -204,4 +205,53 @@ struct FirewallTests {
         #expect(try old.status == 1 && old.object()["code"] as? Int == 1, "\(old)")
         #expect(try !node.nftRuleset().contains("cni_plugins_firewall"), "no failed ADD left a table")
     }
+
+    @Test("Rules of the layout before the sets stay until their attachment's DEL removes them")
+    func migration() throws {
+        let node = try Node("fwm")
+        defer { node.tearDown() }
+        let (a, b) = (try node.pod("fwma"), try node.pod("fwmb"))
+        let prevA = try attach(node, a, network: 1, id: "a"), prevB = try attach(node, b, network: 1, id: "b")
+        let hash = try Command.checked([
+            "python3", "-c",
+            "import hashlib;h=lambda s:hashlib.sha512(s.encode()).hexdigest()[:16];print(h('fw1')+'-'+h('eth0:a'))",
+        ]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let comment = "\(hash), net: fw1, if: eth0, id: a"
+        let layout = """
+            table inet cni_plugins_firewall {
+              chain CNI-FORWARD {
+                ip daddr 10.81.0.2 ct state established,related accept comment "\(comment)"
+                ip saddr 10.81.0.2 accept comment "\(comment)"
+              }
+              chain CNI-ISOLATION-STAGE-1 { }
+              chain CNI-ISOLATION-STAGE-2 { }
+              chain forward {
+                type filter hook forward priority 0; policy accept;
+                jump CNI-ISOLATION-STAGE-1 comment "\(FirewallRulesText.isolation)"
+                jump CNI-FORWARD comment "CNI firewall plugin rules"
+              }
+            }
+            """
+        _ = try Command.run(["ip", "netns", "exec", node.ns.name, "nft", "-f", "-"], stdin: layout)
+        #expect(try node.nftRuleset().contains("ip saddr 10.81.0.2 accept"), "the old layout is in place")
+        let added = try node.run("firewall", "ADD", config: firewall(network: 1, prevResult: prevB), id: "b", pod: b)
+        #expect(added.status == 0, "\(added)")
+        let rules = try node.nftRuleset()
+        #expect(rules.contains("ip saddr 10.81.0.2 accept") && rules.contains("10.81.0.3 comment"), "\(rules)")
+        #expect(
+            try node.run("firewall", "CHECK", config: firewall(network: 1, prevResult: prevA), id: "a", pod: a).status
+                == 0)
+        for (id, pod) in [("a", a), ("b", b)] {
+            #expect(
+                try node.run("firewall", "DEL", config: firewall(network: 1, prevResult: nil), id: id, pod: pod).status
+                    == 0)
+        }
+        let left = try node.nftRuleset()
+        #expect(!left.contains("10.81.0.2") && !left.contains("10.81.0.3"), "\(left)")
+    }
+}
+
+/// Comments of the firewall layout, as the plugin writes them.
+enum FirewallRulesText {
+    static let isolation = "CNI firewall plugin rules (ingressPolicy: same-bridge|isolated)"
 }

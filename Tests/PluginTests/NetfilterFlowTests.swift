@@ -89,33 +89,34 @@ struct NetfilterFlowTests {
         #expect(fake.sets.values.allSatisfy { $0.isEmpty }, "\(fake.sets)")
     }
 
-    static func firewall(_ extra: String = "") -> String {
-        #"{"cniVersion":"1.1.0","name":"fw","type":"firewall"\#(extra),"prevResult":\#(prevResult)}"#
+    static func firewall(_ extra: String = "", address: String = "10.9.0.5") -> String {
+        let prev = prevResult.replacing("10.9.0.5", with: address)
+        return #"{"cniVersion":"1.1.0","name":"fw","type":"firewall"\#(extra),"prevResult":\#(prev)}"#
     }
 
-    @Test("firewall: admin jump once, per-address rules, a repeated ADD replaces them, DEL and GC remove by attachment")
+    @Test("firewall: admin jump once, the address sets' rules once, one element per address, DEL and GC by attachment")
     func firewallFlow() throws {
         let fake = FakeNetfilter()
         let plugin = FirewallPlugin(kernel: Self.kernel(fake))
         _ = try plugin.add(Self.request(.add, Self.firewall()))
         let filter = { fake.comments(1, "cni_plugins_firewall", "CNI-FORWARD") }
+        let held = { fake.elementComments(1, "cni_plugins_firewall", "pod_addresses_v4").compactMap { $0 } }
         #expect(filter().first == "CNI firewall plugin admin overrides: CNI-ADMIN")
-        #expect(filter().count == 3, "\(filter())")
+        #expect(filter().count == 5, "the admin jump and the sets' four rules: \(filter())")
+        #expect(held().count == 1 && held()[0].contains("id: ctr1"))
         _ = try plugin.add(Self.request(.add, Self.firewall()))
-        #expect(filter().count == 3, "the repeat replaced the attachment's rules")
-        _ = try plugin.add(Self.request(.add, Self.firewall(), id: "ctr2"))
-        _ = try plugin.add(Self.request(.add, Self.firewall(), id: "ctr3"))
-        #expect(filter().count == 7)
-        try plugin.check(Self.request(.check, Self.firewall(), id: "ctr2"))
-        try plugin.del(Self.request(.del, Self.firewall(), id: "ctr2"))
-        #expect(filter().count == 5)
-        #expect(!filter().contains { $0?.contains("id: ctr2") == true })
+        #expect(filter().count == 5 && held().count == 1, "a repeated ADD changes nothing")
+        _ = try plugin.add(Self.request(.add, Self.firewall(address: "10.9.0.6"), id: "ctr2"))
+        _ = try plugin.add(Self.request(.add, Self.firewall(address: "10.9.0.7"), id: "ctr3"))
+        #expect(held().count == 3 && filter().count == 5)
+        try plugin.check(Self.request(.check, Self.firewall(address: "10.9.0.6"), id: "ctr2"))
+        try plugin.del(Self.request(.del, Self.firewall(address: "10.9.0.6"), id: "ctr2"))
+        #expect(held().count == 2 && !held().contains { $0.contains("id: ctr2") })
         let gc =
             #"{"cniVersion":"1.1.0","name":"fw","type":"firewall","cni.dev/valid-attachments":[{"containerID":"ctr3","ifname":"eth0"}]}"#
         // GC also reads the host's bridges for isolation rules; none exist here, so it stops there.
         _ = try? plugin.gc(Self.request(.gc, gc, id: ""))
-        #expect(filter().count == 3, "ctr1 collected, ctr3 kept: \(filter())")
-        #expect(filter().contains { $0?.contains("id: ctr3") == true })
+        #expect(held().count == 1 && held()[0].contains("id: ctr3"), "ctr1 collected, ctr3 kept: \(held())")
     }
 
     @Test("portmap deletes the conntrack entries of UDP host ports after ADD and DEL, in the container's family only")

@@ -54,10 +54,11 @@ public struct FirewallPlugin: CNIPlugin {
         guard !addresses.isEmpty || bridge != nil else { return result }
         do {
             let client = try kernel.netfilter()
-            let current = try FirewallRules.Current(client)
-            try client.run(
-                FirewallRules.setup(
-                    conf, addresses: addresses, bridge: bridge, tag: Self.tag(request), current: current))
+            try client.run {
+                try FirewallRules.setup(
+                    conf, addresses: addresses, bridge: bridge, tag: Self.tag(request),
+                    current: FirewallRules.Current(client), client: client)
+            }
         } catch {
             throw CNIError(
                 .internalError, "failed to set up firewall rules in nftables table \(FirewallRules.table): \(error)")
@@ -65,15 +66,15 @@ public struct FirewallPlugin: CNIPlugin {
         return result
     }
 
-    /// Removes this attachment's address rules. Needs no prevResult and no netns; the chains,
-    /// the admin jump and the bridge isolation rules stay for other containers.
+    /// Removes this attachment's addresses and rules. Needs no netns; without prevResult its
+    /// addresses are found by listing the sets. The chains, the admin jump and the bridge
+    /// isolation rules stay for other containers.
     public func del(_ request: CNIRequest) throws {
         let prefix = Self.tag(request).prefix
+        let own = { (comment: String) in comment.hasPrefix(prefix) }
+        let addresses = (try? request.config.prevResult())?.ips.map(\.address.address)
         do {
-            let client = try kernel.netfilter()
-            try client.deleteRules(family: .inet, table: FirewallRules.table, chains: [FirewallRules.filterChain]) {
-                $0.comment?.hasPrefix(prefix) == true
-            }
+            try remove(addresses: addresses, matching: own)
         } catch {
             throw CNIError(
                 .internalError, "failed to remove firewall rules from nftables table \(FirewallRules.table): \(error)")
@@ -103,8 +104,10 @@ public struct FirewallPlugin: CNIPlugin {
             throw CNIError(.internalError, "expected rule \"\(rule.comment ?? "")\" in chain \(rule.chain) not found")
         }
         let prefix = Self.tag(request).prefix
+        let addresses = result.ips.map(\.address.address)
+        let held = try FirewallRules.addresses.hold(addresses, matching: { $0.hasPrefix(prefix) }, client: client)
         let own = current.filter.filter { $0.comment?.hasPrefix(prefix) == true }.count
-        if own < 2 * result.ips.count {
+        if !held && own < 2 * result.ips.count {
             throw CNIError(
                 .internalError,
                 "expected rules for \(result.ips.count) address(es) in chain \(FirewallRules.filterChain), found \(own)"
@@ -120,10 +123,7 @@ public struct FirewallPlugin: CNIPlugin {
         let network = request.config.name
         do {
             let client = try kernel.netfilter()
-            let stale = AttachmentTag.staleMatcher(network: network, keep: keep)
-            try client.deleteRules(family: .inet, table: FirewallRules.table, chains: [FirewallRules.filterChain]) {
-                $0.comment.map(stale) ?? false
-            }
+            try remove(addresses: nil, matching: AttachmentTag.staleMatcher(network: network, keep: keep))
             let route = try kernel.hostRoute()
             let bridges = Set(try route.links().map(\.name))
             try client.deleteRules(
@@ -135,6 +135,20 @@ public struct FirewallPlugin: CNIPlugin {
         } catch {
             throw CNIError(
                 .internalError, "firewall garbage collection in nftables table \(FirewallRules.table) failed: \(error)")
+        }
+    }
+
+    /// Deletes, in one batch, the elements (looked up by `addresses`, or listed) and the
+    /// rules of the layout before the sets whose comment `matching` accepts.
+    private func remove(addresses: [IPAddress]?, matching: (String) -> Bool) throws {
+        let client = try kernel.netfilter()
+        guard try client.hasTable(family: .inet, table: FirewallRules.table) else { return }
+        try client.run {
+            var tx = NFTTransaction(family: .inet, table: FirewallRules.table)
+            try FirewallRules.addresses.release(addresses: addresses, matching: matching, client: client, into: &tx)
+            let rules = try client.rules(family: .inet, table: FirewallRules.table, chain: FirewallRules.filterChain)
+            for rule in rules where rule.comment.map(matching) ?? false { FirewallRules.delete(rule, &tx) }
+            return tx
         }
     }
 

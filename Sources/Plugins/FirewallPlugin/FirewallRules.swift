@@ -8,15 +8,17 @@ import PluginSupport
 /// ```
 /// forward (filter hook forward priority 0): jump CNI-ISOLATION-STAGE-1; jump CNI-FORWARD
 /// CNI-FORWARD: jump <admin chain> (once per admin chain name, first)
-///              ip daddr <ip> ct state established,related accept   (per container IP)
-///              ip saddr <ip> accept
+///              ip daddr @pod_addresses_v4 ct state established,related accept
+///              ip saddr @pod_addresses_v4 accept           (and the same for ip6)
 /// CNI-ISOLATION-STAGE-1: iifname <br> oifname != <br> jump CNI-ISOLATION-STAGE-2
 ///                        iifname <br> oifname <br> drop              (isolated only)
 /// CNI-ISOLATION-STAGE-2: oifname <br> drop
 /// ```
 /// The admin chain belongs to the operator: it is created empty and never changed.
-/// Per-IP rules carry the attachment's `AttachmentTag`, so DEL needs no prevResult and GC
-/// finds rules of attachments that are gone.
+/// A pod's addresses are elements of the two sets, commented with the attachment's
+/// `AttachmentTag`, so a packet costs one lookup and GC finds what attachments that are gone
+/// left. Before the sets, each address had its two rules in CNI-FORWARD with that comment:
+/// DEL and GC still remove those, so a node moves to the sets with pods running.
 enum FirewallRules {
     static let table = "cni_plugins_firewall"
     static let forward = "forward"
@@ -25,6 +27,8 @@ enum FirewallRules {
     static let stage2 = "CNI-ISOLATION-STAGE-2"
     static let forwardComment = "CNI firewall plugin rules"
     static let isolationComment = "CNI firewall plugin rules (ingressPolicy: same-bridge|isolated)"
+    static let addressesComment = "CNI firewall plugin rules (pod addresses)"
+    static let addresses = AddressSets(table: table, v4: "pod_addresses_v4", v6: "pod_addresses_v6")
 
     static func adminComment(_ chain: String) -> String { "CNI firewall plugin admin overrides: \(chain)" }
 
@@ -33,21 +37,19 @@ enum FirewallRules {
         "CNI firewall plugin rules (ingressPolicy: \(policy.rawValue)) bridge: \(bridge)"
     }
 
-    /// The two rules that let one container address through the forward hook.
-    static func addressRules(_ address: IPAddress, tag: AttachmentTag) -> [NFTRule] {
-        let host = address.hostPrefix
-        return [
-            NFTRule(
-                chain: filterChain,
-                statements: [
-                    .address(.destination, equal: true, host),
-                    .establishedOrRelated, .accept,
-                ], comment: tag.comment),
-            NFTRule(
-                chain: filterChain,
-                statements: [.address(.source, equal: true, host), .accept],
-                comment: tag.comment),
-        ]
+    /// The sets and the four rules that let their addresses through the forward hook.
+    static func addAddressSets(_ tx: inout NFTTransaction) {
+        for v4 in [true, false] {
+            let set = v4 ? addresses.v4 : addresses.v6
+            tx.add(.addSet(NFTSet(name: set, key: [v4 ? .ipv4Address : .ipv6Address])))
+            let rules: [[NFTStatement]] = [
+                [.member([.address(.destination, v4: v4)], set: set), .establishedOrRelated, .accept],
+                [.member([.address(.source, v4: v4)], set: set), .accept],
+            ]
+            for statements in rules {
+                tx.add(.addRule(NFTRule(chain: filterChain, statements: statements, comment: addressesComment)))
+            }
+        }
     }
 
     /// The rules an ingress policy adds for `bridge`.
@@ -77,12 +79,17 @@ enum FirewallRules {
         var stage2: [NFTRule] = []
         /// The table, its chains and the forward chain's two jumps are all there.
         var intact = false
+        /// The table exists.
+        var exists = false
+        /// CNI-FORWARD lets the sets' addresses through.
+        var hasAddressSets: Bool { filter.filter { $0.comment == FirewallRules.addressesComment }.count == 4 }
 
         init(_ client: NFTClient) throws {
             let filter = try client.existingRules(family: .inet, table: table, chain: filterChain)
             let stage1 = try client.existingRules(family: .inet, table: table, chain: FirewallRules.stage1)
             let stage2 = try client.existingRules(family: .inet, table: table, chain: FirewallRules.stage2)
             (self.filter, self.stage1, self.stage2) = (filter ?? [], stage1 ?? [], stage2 ?? [])
+            exists = filter != nil
             guard filter != nil, stage1 != nil, stage2 != nil else { return }
             let jumps = try client.existingRules(family: .inet, table: table, chain: forward)?.map(\.comment)
             intact = jumps == [isolationComment, forwardComment]
@@ -90,10 +97,11 @@ enum FirewallRules {
     }
 
     /// One batch that sets up the table, the admin jump, the isolation rules of the
-    /// bridge, and this attachment's address rules (replacing any it had before).
+    /// bridge, and this attachment's addresses (replacing any rules it had before).
     static func setup(
-        _ conf: FirewallConfig, addresses: [IPAddress], bridge: String?, tag: AttachmentTag, current: Current
-    ) -> NFTTransaction {
+        _ conf: FirewallConfig, addresses: [IPAddress], bridge: String?, tag: AttachmentTag, current: Current,
+        client: NFTClient
+    ) throws -> NFTTransaction {
         var tx = NFTTransaction(family: .inet, table: table)
         // Re-adding the base chain and flushing it would make the socket's close wait for an
         // RCU grace period (about 10 ms per ADD), so the fixed structure is made only when it
@@ -120,10 +128,13 @@ enum FirewallRules {
                     )))
         }
         for extra in adminJumps.dropFirst() { delete(extra, &tx) }
-        // Hashed once: a chain holds two rules per attachment on the node.
+        if !current.hasAddressSets { addAddressSets(&tx) }
         let own = tag.prefix
         for stale in current.filter where stale.comment?.hasPrefix(own) == true { delete(stale, &tx) }
-        for rule in addresses.flatMap({ addressRules($0, tag: tag) }) { tx.add(.addRule(rule)) }
+        for address in addresses {
+            try FirewallRules.addresses.claim(
+                address, comment: tag.comment, client: client, fresh: !current.exists, into: &tx)
+        }
         if let bridge {
             let present = Set((current.stage1 + current.stage2).map { "\($0.chain)/\($0.comment ?? "")" })
             for rule in isolationRules(conf.ingressPolicy, bridge: bridge)

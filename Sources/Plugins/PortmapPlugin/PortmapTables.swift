@@ -1,7 +1,5 @@
 import CNISkeleton
-import CNISystem
 import Netfilter
-import Netlink
 
 /// ADD, DEL and CHECK against the kernel's `cni_hostport` tables: a fixed number of requests
 /// per mapping, never a listing of what other pods hold (but for the rule chains of the old
@@ -11,32 +9,16 @@ struct PortmapTables {
     let containerID: String
 
     /// Makes the container address's elements (and the structure, when it is not intact) in one
-    /// batch, replacing what this container held before. A batch that another runtime's call
-    /// raced with (`EBUSY`: a key taken meanwhile; `ENOENT`: an element deleted meanwhile) is
-    /// planned again from what is there.
+    /// batch, replacing what this container held before; planned again when another runtime's
+    /// call raced with it.
     func add(_ container: IPAddress, _ conf: PortmapConfig) throws {
         let family = PortmapRules.family(container)
-        for attempt in 0...5 {
+        try client.run {
             var tx = NFTTransaction(family: family, table: PortmapRules.table)
             if try !PortmapRules.intact(client, family: family) { PortmapRules.addStructure(&tx, family: family) }
             try plan(container, conf, into: &tx)
-            if try commit(tx, retrying: attempt < 5 ? Self.raced : { _ in false }) { return }
+            return tx
         }
-    }
-
-    /// Runs `tx`; false when it failed in a way `retrying` says to plan again for.
-    private func commit(_ tx: NFTTransaction, retrying: (NetlinkError) -> Bool) throws -> Bool {
-        do {
-            try client.run(tx)
-            return true
-        } catch {
-            if retrying(error) { return false }
-            throw error
-        }
-    }
-
-    static func raced(_ error: NetlinkError) -> Bool {
-        [Errno.resourceBusy, .noSuchFileOrDirectory, .fileExists].contains { $0 == error.errno }
     }
 
     private func plan(_ container: IPAddress, _ conf: PortmapConfig, into tx: inout NFTTransaction) throws {
@@ -73,12 +55,10 @@ struct PortmapTables {
     func remove(_ conf: PortmapConfig?, addresses: [IPAddress]?) throws {
         for family in [NFTFamily.ip, .ip6] {
             guard try client.hasTable(family: family, table: PortmapRules.table) else { continue }
-            for attempt in 0...5 {
+            try client.run {
                 var tx = NFTTransaction(family: family, table: PortmapRules.table)
                 try planRemoval(family, conf, addresses?.filter { PortmapRules.family($0) == family }, into: &tx)
-                // Another DEL of this attachment may take some of it first.
-                let gone = { (error: NetlinkError) in error.errno == .noSuchFileOrDirectory && attempt < 5 }
-                if try commit(tx, retrying: gone) { break }
+                return tx
             }
         }
     }
