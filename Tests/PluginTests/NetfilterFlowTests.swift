@@ -89,6 +89,19 @@ struct NetfilterFlowTests {
         #expect(fake.sets.values.allSatisfy { $0.isEmpty }, "\(fake.sets)")
     }
 
+    @Test("portmap: a container ID too long for a comment is cut with a hash, and DEL still finds its entries")
+    func longContainerID() throws {
+        let fake = FakeNetfilter()
+        let plugin = PortmapPlugin(kernel: Self.kernel(fake))
+        let (long, other) = (String(repeating: "a", count: 300), String(repeating: "a", count: 299) + "b")
+        _ = try plugin.add(Self.request(.add, Self.portmap(8080), id: long))
+        _ = try plugin.add(Self.request(.add, Self.portmap(8081, address: "10.9.0.6"), id: other))
+        let comments = fake.elementComments(2, "cni_hostport", "hostport_map")
+        #expect(comments.count == 2 && Set(comments).count == 2 && comments.allSatisfy { ($0?.utf8.count ?? 0) < 200 })
+        try plugin.del(Self.request(.del, Self.portmap(8080), id: long))
+        #expect(fake.elementComments(2, "cni_hostport", "hostport_map") == [comments[1]], "only its own went")
+    }
+
     static func firewall(_ extra: String = "", address: String = "10.9.0.5") -> String {
         let prev = prevResult.replacing("10.9.0.5", with: address)
         return #"{"cniVersion":"1.1.0","name":"fw","type":"firewall"\#(extra),"prevResult":\#(prev)}"#

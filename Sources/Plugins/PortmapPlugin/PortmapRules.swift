@@ -1,5 +1,6 @@
 import CNISkeleton
 import Netfilter
+import PluginSupport
 
 /// The nftables layout, one `cni_hostport` table per family. Mappings are elements of two
 /// maps and hairpin/localhost masquerading elements of two sets, each commented with the
@@ -32,6 +33,15 @@ enum PortmapRules {
     static let fixedChains = [("hostports_all", 4), ("prerouting", 1), ("output", 1), ("masquerade", 2)]
 
     static func family(_ ip: IPAddress) -> NFTFamily { ip.isV4 ? .ip : .ip6 }
+
+    /// The comment that names a container's elements and rules: its ID, as the reference
+    /// writes it. An ID too long for the kernel's 256 bytes of userdata is cut and followed by
+    /// a hash of the whole, so it still names exactly that container.
+    static func owner(_ containerID: String) -> String {
+        let bytes = Array(containerID.utf8)
+        guard bytes.count > 200 else { return containerID }
+        return String(decoding: bytes.prefix(128), as: UTF8.self) + "-" + SHA512.hexPrefix(containerID, length: 32)
+    }
 
     /// Whether the fixed structure is there as built, so ADD need not touch it: re-adding base
     /// chains and flushing them makes the socket's close wait for an RCU grace period.

@@ -6,6 +6,7 @@ import Netfilter
 /// layout, which empty as their pods go).
 struct PortmapTables {
     let client: NFTClient
+    /// The comment of this container's entries (``PortmapRules/owner(_:)``).
     let containerID: String
 
     /// Makes the container address's elements (and the structure, when it is not intact) in one
