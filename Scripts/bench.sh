@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
-# Every benchmark in one command, each measuring swift-cni and the Go reference (/usr/lib/cni)
-# in the same run and reporting ratios; the scaling run also writes a CSV and a plot.
+# Every benchmark in one command: swift-cni against the Go reference (/usr/lib/cni), taking
+# turns in the same run, printed as one table with the ratio per row; DIR gets table.md,
+# results.json and scale.png (chain ADD and DEL latency against pods already mapped).
 #
-#   sudo Scripts/bench.sh [OURS_DIR] [--quick]
+#   sudo Scripts/bench.sh [OURS_DIR] [--quick] [--out DIR]
 #
-# OURS_DIR defaults to a fresh release install. --quick uses fewer pods (a few minutes); the
-# full run goes to 1,000 pods for swift-cni and 300 for the reference (half an hour or more).
-# Results: .build/bench/ (scale.csv, scale.png).
+# OURS_DIR defaults to a fresh release install; DIR to .build/bench. The full run takes about
+# half an hour (swift-cni to 1,000 pods, the reference to 300); --quick a few minutes.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-quick=0
 ours=""
-for arg in "$@"; do
-    case "$arg" in
-        --quick) quick=1 ;;
-        *) ours="$arg" ;;
+pass=()
+while (($#)); do
+    case "$1" in
+        --quick) pass+=("$1") ;;
+        --out) pass+=("$1" "$2"); shift ;;
+        *) ours="$1" ;;
     esac
+    shift
 done
 need=()
-for pkg in hyperfine python3-matplotlib containernetworking-plugins iptables; do
+for pkg in hyperfine time python3-matplotlib containernetworking-plugins iptables golang-go golang-github-appc-cni-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -29,13 +31,5 @@ if [[ -z "$ours" ]]; then
     ours="$root/.build/bench-bin"
     "$root/Scripts/install.sh" "$ours" >/dev/null
 fi
-out="$root/.build/bench"
-mkdir -p "$out"
-if ((quick)); then pods=50; steps=1,50,150; refmax=150; samples=10; else pods=200; steps=1,100,300,1000; refmax=300; samples=20; fi
-
-echo "== start-up";                    "$root/Scripts/bench-startup.sh" "$ours"
-echo "== host-local";                  "$root/Scripts/bench-ipam.py" "$ours"
-echo "== bridge + host-local";         "$root/Scripts/bench-bridge.py" "$ours" --pods "$pods"
-echo "== podman's chain";              "$root/Scripts/bench-bridge.py" "$ours" --pods "$pods" --chain
-echo "== podman's chain as pods grow"; "$root/Scripts/bench-scale.py" "$ours" --steps "$steps" \
-    --reference-max "$refmax" --samples "$samples" --out "$out"
+# Debian's matplotlib belongs to its own interpreter.
+exec /usr/bin/python3 "$root/Scripts/bench.py" "$ours" "${pass[@]}"

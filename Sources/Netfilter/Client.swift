@@ -75,7 +75,7 @@ public final class NFTClient {
     }
 
     /// The rules of `chain` in `table` (chain, comment and handle filled in; statements are not
-    /// decoded, and `inputInterface` only with `interfaces`). A missing table or chain has no
+    /// decoded; with `interfaces`, `inputInterface` and `portMatch` are). A missing table or chain has no
     /// rules. A dump the kernel marks interrupted (the ruleset changed while it was read) is
     /// read again.
     public func rules(family: NFTFamily, table: String, chain: String, interfaces: Bool = false) throws(NetlinkError)
@@ -198,6 +198,7 @@ public final class NFTClient {
         guard var rule = summary(of: message), let attributes = try? AttributeReader.read(message.payload.dropFirst(4))
         else { return nil }
         rule.inputInterface = inputInterface(attributes)
+        rule.portMatch = NFTPortMatch(attributes)
         return rule
     }
 

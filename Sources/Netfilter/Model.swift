@@ -152,6 +152,8 @@ public struct NFTRule: Sendable, Equatable {
     public var comment: String?
     public var handle: UInt64?
     public var inputInterface: String?
+    /// What a DNAT rule matches and where it sends packets (decoded with the interface).
+    public var portMatch: NFTPortMatch?
 
     public init(chain: String, statements: [NFTStatement], comment: String? = nil, handle: UInt64? = nil) {
         self.chain = chain

@@ -21,6 +21,9 @@ public struct KernelContext: Sendable {
         @Sendable (_ family: UInt8, _ protocolNumber: UInt8, _ port: UInt16, _ destination: IPAddress?) throws -> Int
     /// The IPAM plugin named by the config.
     public var ipam: IPAMRunner
+    /// Takes the node's netfilter lock (``NetfilterLock``), released when the returned value
+    /// goes; tests run one call at a time and take none.
+    public var netfilterLock: @Sendable () throws -> NetfilterLock?
 
     public init(
         netfilter: @escaping @Sendable () throws -> NFTClient, hostRoute: @escaping @Sendable () throws -> RouteNetlink,
@@ -34,7 +37,7 @@ public struct KernelContext: Sendable {
             ) throws -> Int = {
                 try Conntrack.deleteEntries(family: $0, protocolNumber: $1, destinationPort: $2, destination: $3)
             },
-        ipam: IPAMRunner = .exec
+        ipam: IPAMRunner = .exec, netfilterLock: @escaping @Sendable () throws -> NetfilterLock? = { nil }
     ) {
         self.netfilter = netfilter
         self.hostRoute = hostRoute
@@ -42,10 +45,12 @@ public struct KernelContext: Sendable {
         self.container = container
         self.deleteConntrack = deleteConntrack
         self.ipam = ipam
+        self.netfilterLock = netfilterLock
     }
 
     /// The running kernel.
-    public static let live = KernelContext(netfilter: { try NFTClient() }, hostRoute: { try RouteNetlink() })
+    public static let live = KernelContext(
+        netfilter: { try NFTClient() }, hostRoute: { try RouteNetlink() }, netfilterLock: { try NetfilterLock() })
 
     /// A route socket inside the container's netns.
     public func containerRoute(_ netns: String) throws -> RouteNetlink { try container(netns).route }

@@ -39,6 +39,8 @@ public enum Masquerade {
     ) throws {
         let client = try kernel.netfilter()
         let tag = AttachmentTag(network: network, ifname: ifname, containerID: containerID)
+        let lock = try kernel.netfilterLock()
+        defer { withExtendedLifetime(lock) {} }
         var tx = NFTTransaction(family: .inet, table: table)
         // The fixed structure is created only when it is missing or not intact: re-adding an
         // existing base chain or flushing one makes the kernel free objects after an RCU grace
@@ -124,6 +126,8 @@ public enum Masquerade {
     private static func delete(_ kernel: KernelContext, addresses: [IPAddress]?, matching: (String) -> Bool) throws {
         let client = try kernel.netfilter()
         guard try client.hasTable(family: .inet, table: table) else { return }
+        let lock = try kernel.netfilterLock()
+        defer { withExtendedLifetime(lock) {} }
         try client.run {
             var tx = NFTTransaction(family: .inet, table: table)
             try sourceMaps.release(addresses: addresses, matching: matching, client: client, into: &tx)

@@ -176,4 +176,27 @@ struct PortmapTests {
             #expect(try node.run("bridge", "DEL", config: bridge, id: id, pod: pod).status == 0)
         }
     }
+
+    @Test("A late DEL racing the ADD of the address's next holder never takes that holder's masquerading")
+    func lateDelRacesNewHolder() throws {
+        let node = try Node("pmr")
+        defer { node.tearDown() }
+        let pod = try node.pod()
+        @Sendable func conf(_ port: Int) -> String {
+            #"{"cniVersion":"1.0.0","name":"pmnet","type":"portmap","runtimeConfig":{"portMappings":[{"hostPort":\#(port),"containerPort":80}]},"prevResult":{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","sandbox":"/x"}],"ips":[{"address":"10.68.3.2/24","interface":0}]}}"#
+        }
+        for round in 0..<20 {
+            #expect(try node.run("portmap", "ADD", config: conf(7000), id: "old\(round)", pod: pod).status == 0)
+            let late = Thread.detachedResult {
+                try node.run("portmap", "DEL", config: conf(7000), id: "old\(round)", pod: pod)
+            }
+            #expect(try node.run("portmap", "ADD", config: conf(7001), id: "new\(round)", pod: pod).status == 0)
+            #expect(try late.wait().status == 0)
+            let pairs = try node.nftRuleset().components(separatedBy: "comment \"new\(round)\"").count - 1
+            #expect(pairs == 3, "round \(round): the new holder's mapping and both pairs")
+            #expect(try node.run("portmap", "DEL", config: conf(7001), id: "new\(round)", pod: pod).status == 0)
+        }
+        let left = try node.nftRuleset()
+        #expect(!left.contains("comment \"old") && !left.contains("comment \"new"), "nothing left: \(left)")
+    }
 }

@@ -10,7 +10,7 @@ final class FakeNetfilter: NetlinkTransport {
     var log: [String] = []
     private(set) var batches = 0
     /// chain key ("family table chain") -> rules (raw NEWRULE messages with their handles).
-    private(set) var chains: [String: [(handle: UInt64, message: NetlinkMessage, comment: String?)]] = [:]
+    var chains: [String: [(handle: UInt64, message: NetlinkMessage, comment: String?)]] = [:]
     /// set key ("family table set") -> elements in the order they came.
     var sets: [String: [FakeElement]] = [:]
     private var nextHandle: UInt64 = 1

@@ -54,6 +54,8 @@ public struct FirewallPlugin: CNIPlugin {
         guard !addresses.isEmpty || bridge != nil else { return result }
         do {
             let client = try kernel.netfilter()
+            let lock = try kernel.netfilterLock()
+            defer { withExtendedLifetime(lock) {} }
             try client.run {
                 try FirewallRules.setup(
                     conf, addresses: addresses, bridge: bridge, tag: Self.tag(request),
@@ -143,6 +145,8 @@ public struct FirewallPlugin: CNIPlugin {
     private func remove(addresses: [IPAddress]?, matching: (String) -> Bool) throws {
         let client = try kernel.netfilter()
         guard try client.hasTable(family: .inet, table: FirewallRules.table) else { return }
+        let lock = try kernel.netfilterLock()
+        defer { withExtendedLifetime(lock) {} }
         try client.run {
             var tx = NFTTransaction(family: .inet, table: FirewallRules.table)
             try FirewallRules.addresses.release(addresses: addresses, matching: matching, client: client, into: &tx)

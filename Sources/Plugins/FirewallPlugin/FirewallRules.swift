@@ -128,7 +128,11 @@ enum FirewallRules {
                     )))
         }
         for extra in adminJumps.dropFirst() { delete(extra, &tx) }
-        if !current.hasAddressSets { addAddressSets(&tx) }
+        if !current.hasAddressSets {
+            // Some of the four rules were deleted: all of them go, and come back once each.
+            for partial in current.filter where partial.comment == addressesComment { delete(partial, &tx) }
+            addAddressSets(&tx)
+        }
         let own = tag.prefix
         for stale in current.filter where stale.comment?.hasPrefix(own) == true { delete(stale, &tx) }
         for address in addresses {

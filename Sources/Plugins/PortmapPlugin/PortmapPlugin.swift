@@ -26,9 +26,11 @@ public struct PortmapPlugin: CNIPlugin {
         defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("portmap: \($0)\n") }) }
         let tables = PortmapTables(client: try kernel.netfilter(), containerID: PortmapRules.owner(request.containerID))
         let containers = PortmapConfig.containerAddresses(result, ifname: request.ifname)
-        rollback.add("port mappings") { try tables.remove(conf, addresses: containers) }
+        rollback.add("port mappings") {
+            try NetfilterLock.holding(kernel) { try tables.remove(conf, addresses: containers) }
+        }
         for container in containers {
-            do { try tables.add(container, conf) } catch {
+            do { try NetfilterLock.holding(kernel) { try tables.add(container, conf) } } catch {
                 throw CNIError(.internalError, "unable to set up nftables rules for port mappings: \(error)")
             }
             if container.isV4 && conf.snat { enableLocalhostRouting(to: container) }
@@ -79,7 +81,7 @@ public struct PortmapPlugin: CNIPlugin {
             PortmapConfig.containerAddresses($0, ifname: request.ifname)
         }
         let tables = PortmapTables(client: try kernel.netfilter(), containerID: PortmapRules.owner(request.containerID))
-        try tables.remove(conf, addresses: addresses)
+        try NetfilterLock.holding(kernel) { try tables.remove(conf, addresses: addresses) }
         // Flows DNATed to this pod would keep going nowhere until their entries expire.
         if let conf {
             // The container's families from prevResult when it came; both otherwise.

@@ -10,8 +10,9 @@ import PluginSupport
 /// ```
 /// prerouting, output (nat, dstnat): fib daddr type local jump hostports_all
 /// hostports_all: dnat to ip daddr . meta l4proto . th dport map @hostip_hostport_map
+///                jump hostip_hostports
 ///                dnat to meta l4proto . th dport map @hostport_map
-///                jump hostip_hostports; jump hostports
+///                jump hostports
 /// masquerade (nat, srcnat): ip saddr . ip daddr @masquerade_pairs masquerade
 ///                           ip daddr @masquerade_to masquerade
 /// ```
@@ -19,8 +20,9 @@ import PluginSupport
 /// The rule chains `hostports`, `hostip_hostports` and `masquerading` are the layout of the
 /// reference's nftables backend (and of ours before the maps): one rule per mapping. DEL still
 /// removes a container's rules there, so a node moves to the maps with pods running. New rules
-/// go there only for a mapping whose host port another container already holds: as with the
-/// reference's rules, the first one keeps the traffic and the other takes over when it goes.
+/// go there only for a mapping whose host port another container already holds or waits for:
+/// as with the reference's rules, the first one keeps the traffic and the next takes over
+/// when it goes. A mapping bound to a host IP comes before any that is not, map or rule.
 enum PortmapRules {
     static let table = "cni_hostport"
     static let ruleChains = ["hostports", "hostip_hostports", "masquerading"]
@@ -71,8 +73,8 @@ enum PortmapRules {
             NFTOperation.addRule(NFTRule(chain: "hostports_all", statements: statements))
         }
         tx.add(all([.dnatMap([.address(.destination, v4: v4)] + port, map: hostIPMap, v4: v4)]))
-        tx.add(all([.dnatMap(port, map: portMap, v4: v4)]))
         tx.add(all([.jump("hostip_hostports")]))
+        tx.add(all([.dnatMap(port, map: portMap, v4: v4)]))
         tx.add(all([.jump("hostports")]))
         for (name, hook) in [("prerouting", NFTHook.prerouting), ("output", .output)] {
             tx.add(.addChain(NFTChain(name: name, base: .init(type: .nat, hook: hook, priority: .dstnat))))
@@ -126,6 +128,28 @@ enum PortmapRules {
         return out
     }
 
+    /// Whether a rule of the rule chains forwards the same host port (and host IP) as `mapping`.
+    static func forwards(_ rule: NFTRule, like mapping: PortMapping) -> Bool {
+        guard let match = rule.portMatch else { return false }
+        let hostIP = mapping.hostIP.flatMap { $0.isUnspecified ? nil : $0 }
+        return match.port == mapping.hostPort && match.protocolNumber == mapping.protocolNumber
+            && match.destination == hostIP
+    }
+
+    /// The masquerading keys of a container address, whichever `snat` and `masqAll` made.
+    static func masqueradeKeys(of container: IPAddress) -> [(set: String, key: [UInt8])] {
+        var out = [(masqueradeTo, NFTField.bytes([.address(container)]))]
+        out.append((pairs, NFTField.bytes([.address(container), .address(container)])))
+        if container.isV4 { out.append((pairs, NFTField.bytes([.address(.v4(0x7f00_0001)), .address(container)]))) }
+        return out
+    }
+
+    /// The container address a mapping's value sends packets to.
+    static func target(of element: NFTElement, family: NFTFamily) -> IPAddress? {
+        guard case .data(let bytes)? = element.value else { return nil }
+        return IPAddress(bytes: Array(bytes.prefix(family == .ip ? 4 : 16)))
+    }
+
     /// The map and key of a mapping in `family`; nil when its host IP is of the other family.
     static func key(of mapping: PortMapping, family: NFTFamily) -> (set: String, fields: [NFTField])? {
         let port: [NFTField] = [.protocolNumber(mapping.protocolNumber), .port(mapping.hostPort)]
@@ -137,13 +161,15 @@ enum PortmapRules {
     /// The rule a mapping gets when its host port is taken: the reference's DNAT rule.
     static func conflictRule(_ mapping: PortMapping, to container: IPAddress, containerID: String) -> NFTRule {
         var statements: [NFTStatement] = []
+        var chain = "hostports"
         if let hostIP = mapping.hostIP, !hostIP.isUnspecified {
             statements.append(.address(.destination, equal: true, hostIP.hostPrefix))
+            chain = "hostip_hostports"
         }
         statements += [
             .destinationPort(protocolNumber: mapping.protocolNumber, port: mapping.hostPort),
             .dnat(address: container, port: mapping.containerPort),
         ]
-        return NFTRule(chain: "hostports", statements: statements, comment: containerID)
+        return NFTRule(chain: chain, statements: statements, comment: containerID)
     }
 }
