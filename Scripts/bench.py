@@ -21,8 +21,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_lib import (REFERENCE, Node, alternate, attach, detach, median, p90, pod_veth,  # noqa: E402
-                       pod_veth_delete, timed)
+from bench_lib import (REFERENCE, Node, alternate, attach, detach, median, netlink_traffic, p90,  # noqa: E402
+                       pod_veth, pod_veth_delete, timed)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROWS = []
@@ -65,17 +65,22 @@ def bridge(nodes, count):
                     elapsed, _ = timed(detach, n, n.bridge_plugins, i, pod, results[(n.label, i)])
                 times[n.label][op].append(elapsed)
             alternate(nodes, step)
-    floors = {"create": [], "delete": []}
+    floors = {"create": [], "setup": [], "delete": []}
     node = nodes[0]
     node.enter()
     for i, pod in enumerate(node.bridge_pods):
         address = [10, node.octet, 200 + i // 250, 1 + i % 250]
-        floors["create"].append(pod_veth(node, f"cnitk{i}", pod, "cnitbb0", address))
+        created, setup = pod_veth(node, f"cnitk{i}", pod, "cnitbb0", address)
+        floors["create"].append(created)
+        floors["setup"].append(setup)
         floors["delete"].append(pod_veth_delete(node, pod))
     ours, ref = times["swift-cni"], times["reference"]
     row(f"bridge + host-local ADD ({count} pods, median)", median(ours["ADD"]), median(ref["ADD"]), target="<= 0.33")
     row(f"bridge + host-local DEL ({count} pods, median)", median(ours["DEL"]), median(ref["DEL"]))
     row("kernel: veth create (raw netlink, same pods)", median(floors["create"]), None)
+    row("kernel: veth create, bridge port, up, address", median(floors["setup"]), None)
+    row("bridge ADD minus that kernel setup", median(ours["ADD"]) - median(floors["setup"]),
+        median(ref["ADD"]) - median(floors["setup"]))
     row("kernel: delete of a pod's bridged, addressed veth", median(floors["delete"]), None)
     row("bridge DEL minus the kernel's veth delete", median(ours["DEL"]) - median(floors["delete"]),
         median(ref["DEL"]) - median(floors["delete"]), target="ours <= 2 ms")
@@ -135,22 +140,64 @@ def scale(nodes, steps, reference_max, samples):
                 n.background[i] = (pod, attach(n, n.scale_plugins, i, pod))
         adds = {n.label: [] for n in active}
         dels = {n.label: [] for n in active}
+        by_plugin = {n.label: ({}, {}) for n in active}
         for k in range(samples):
             def probe(n):
                 i = 40000 + k
-                elapsed, result = timed(attach, n, n.scale_plugins, i, n.probes[k])
+                add_times, del_times = by_plugin[n.label]
+                elapsed, result = timed(attach, n, n.scale_plugins, i, n.probes[k], add_times)
                 adds[n.label].append(elapsed)
-                dels[n.label].append(timed(detach, n, n.scale_plugins, i, n.probes[k], result)[0])
+                dels[n.label].append(timed(detach, n, n.scale_plugins, i, n.probes[k], result, del_times)[0])
             alternate(active, probe)
+        # The kernel's own cost at this step: a veth set up as bridge ADD leaves it, and deleted.
+        floor = nodes[0]
+        floor.enter()
+        setups, deletes = [], []
+        for k, pod in enumerate(floor.probes):
+            setups.append(pod_veth(floor, f"cnitf{k}", pod, "cnitbs0", [10, floor.octet + 2, 250, 1 + k])[1])
+            deletes.append(pod_veth_delete(floor, pod))
+        traffic = {}
         for n in active:
+            n.enter()
+            probe_pod, result = n.probes[0], {}
+            add = netlink_traffic(lambda w: result.setdefault("r", attach(n, n.scale_plugins, 45000, probe_pod, None, w)))
+            remove = netlink_traffic(lambda w: detach(n, n.scale_plugins, 45000, probe_pod, result["r"], None, w))
+            traffic[n.label] = (add, remove)
+        for n in active:
+            add_times, del_times = by_plugin[n.label]
             points.append({"implementation": n.label, "pods": step, "add_median_ms": median(adds[n.label]),
                            "add_p90_ms": p90(adds[n.label]), "del_median_ms": median(dels[n.label]),
-                           "del_p90_ms": p90(dels[n.label])})
+                           "del_p90_ms": p90(dels[n.label]), "kernel_setup_ms": median(setups),
+                           "kernel_delete_ms": median(deletes), "add_requests": traffic[n.label][0][0],
+                           "add_kb_read": traffic[n.label][0][1], "del_requests": traffic[n.label][1][0],
+                           "del_kb_read": traffic[n.label][1][1],
+                           "add_by_plugin": {name: median(v) for name, v in add_times.items()},
+                           "del_by_plugin": {name: median(v) for name, v in del_times.items()}})
+            mine = points[-1]
+            print(f"    {n.label} at {step}: ADD by plugin "
+                  + " ".join(f"{name} {v:.1f}" for name, v in mine["add_by_plugin"].items())
+                  + "; DEL " + " ".join(f"{name} {v:.1f}" for name, v in mine["del_by_plugin"].items())
+                  + f"; kernel veth setup {median(setups):.1f}, delete {median(deletes):.1f} ms", flush=True)
         ref = {p["implementation"]: p for p in points if p["pods"] == step}
         for op in ("add", "del"):
             theirs = ref.get("reference", {}).get(f"{op}_median_ms")
             row(f"chain {op.upper()} with {step} pods mapped", ref["swift-cni"][f"{op}_median_ms"], theirs)
+        for op in ("add", "del"):
+            mine, theirs = ref["swift-cni"], ref.get("reference", {})
+            row(f"  netlink requests of that chain {op.upper()} at {step}", mine[f"{op}_requests"],
+                theirs.get(f"{op}_requests"), unit="req")
+            row(f"  KB read from the kernel, {op.upper()} at {step}", mine[f"{op}_kb_read"], theirs.get(f"{op}_kb_read"),
+                unit="KB")
     ours = [p for p in points if p["implementation"] == "swift-cni"]
+    theirs = [p for p in points if p["implementation"] == "reference"]
+    for op in ("add", "del"):
+        # The plugins after bridge, whose work is all netfilter and sysctls: bridge's own time
+        # grows with the L2 broadcast domain (every new port's announcements reach every pod).
+        def rest(p):
+            return sum(v for name, v in p[f"{op}_by_plugin"].items() if name != "bridge")
+        ratio = rest(theirs[-1]) / rest(theirs[0]) if len(theirs) > 1 else None
+        row(f"portmap+firewall+tuning {op.upper()}: at {ours[-1]['pods']} / at {ours[0]['pods']}",
+            rest(ours[-1]) / rest(ours[0]), ratio, unit="x", target="")
     for op in ("add", "del"):
         first, last = ours[0][f"{op}_median_ms"], ours[-1][f"{op}_median_ms"]
         mine = [p for p in points if p["implementation"] == "reference"]

@@ -57,7 +57,7 @@ class Node:
         subprocess.run(["ip", "netns", "delete", self.name], capture_output=True)
 
 
-def invoke(node, plugin, command, i, pod, previous, network="bench"):
+def invoke(node, plugin, command, i, pod, previous, network="bench", wrapper=()):
     config = dict(plugin, cniVersion="1.0.0", name=network)
     if plugin["type"] == "portmap":
         config["runtimeConfig"] = {"portMappings": [{"hostPort": 10000 + i, "containerPort": 80, "protocol": "tcp"}]}
@@ -65,23 +65,30 @@ def invoke(node, plugin, command, i, pod, previous, network="bench"):
         config["prevResult"] = previous
     env = {"CNI_COMMAND": command, "CNI_CONTAINERID": f"bench{i}", "CNI_NETNS": f"/run/netns/{pod}",
            "CNI_IFNAME": "eth0", "CNI_PATH": node.bin_dir, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-    done = subprocess.run([os.path.join(node.bin_dir, plugin["type"])], input=json.dumps(config).encode(), env=env,
-                          capture_output=True)
+    done = subprocess.run(list(wrapper) + [os.path.join(node.bin_dir, plugin["type"])],
+                          input=json.dumps(config).encode(), env=env, capture_output=True)
     if done.returncode != 0:
         sys.exit(f"{node.label} {plugin['type']} {command} failed: {done.stdout.decode()} {done.stderr.decode()}")
     return json.loads(done.stdout) if command == "ADD" else None
 
 
-def attach(node, plugins, i, pod):
+def attach(node, plugins, i, pod, times=None, wrapper=()):
+    """Runs the list's ADDs in order; `times` collects each plugin's milliseconds."""
     previous = None
     for plugin in plugins:
-        previous = invoke(node, plugin, "ADD", i, pod, previous)
+        start = time.perf_counter()
+        previous = invoke(node, plugin, "ADD", i, pod, previous, wrapper=wrapper)
+        if times is not None:
+            times.setdefault(plugin["type"], []).append((time.perf_counter() - start) * 1000)
     return previous
 
 
-def detach(node, plugins, i, pod, result):
+def detach(node, plugins, i, pod, result, times=None, wrapper=()):
     for plugin in reversed(plugins):
-        invoke(node, plugin, "DEL", i, pod, result)
+        start = time.perf_counter()
+        invoke(node, plugin, "DEL", i, pod, result, wrapper=wrapper)
+        if times is not None:
+            times.setdefault(plugin["type"], []).append((time.perf_counter() - start) * 1000)
 
 
 def timed(function, *args):
@@ -140,7 +147,8 @@ def _link_up(index, master=0):
 
 def pod_veth(node, name, pod, bridge, octets):
     """A pod's veth as bridge ADD leaves it: host end up in `bridge`, `eth0` up with an address
-    in the pod. Made outside any timing; returns the create time alone."""
+    in the pod. Returns the milliseconds of the create alone and of the whole setup."""
+    start = time.perf_counter()
     created = veth_create(name, pod)
     errno = _link_up(socket.if_nametoindex(name), socket.if_nametoindex(bridge))
     _enter(f"/run/netns/{pod}")
@@ -150,9 +158,10 @@ def pod_veth(node, name, pod, bridge, octets):
     body = struct.pack("=BBBBI", 2, 16, 0, 0, index) + _attribute(2, address) + _attribute(1, address)
     errno = errno or _request(20, 0x400 | 0x200, body)  # RTM_NEWADDR
     node.enter()
+    total = (time.perf_counter() - start) * 1000
     if errno:
         sys.exit(f"pod veth setup: errno {errno}")
-    return created
+    return created, total
 
 
 def pod_veth_delete(node, pod):
@@ -188,3 +197,20 @@ def veth_delete(name):
     if errno:
         sys.exit(f"veth delete: errno {errno}")
     return (time.perf_counter() - start) * 1000
+
+
+def netlink_traffic(run):
+    """Runs `run(wrapper)` with every plugin under strace and returns (requests sent, KB read):
+    what a plugin asks the kernel and what it gets back, whatever the kernel's own cost."""
+    import re
+    import tempfile
+    with tempfile.NamedTemporaryFile("r", prefix="cnit-bench-strace-") as log:
+        run(["strace", "-f", "-qq", "-A", "-e", "trace=sendto,sendmsg,recvfrom,recvmsg", "-o", log.name])
+        requests, received = 0, 0
+        for line in log:
+            if re.search(r"\b(sendto|sendmsg)\(", line):
+                requests += 1
+            found = re.search(r"\b(recvfrom|recvmsg)\(.*\)\s+=\s+(\d+)", line)
+            if found:
+                received += int(found.group(2))
+    return requests, received / 1024
