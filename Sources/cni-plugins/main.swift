@@ -22,26 +22,27 @@ import VlanPlugin
 import VrfPlugin
 
 // The multi-call binary: installed once, hard-linked under every plugin name, it runs the
-// plugin named by basename(argv[0]) (see ARCHITECTURE.md).
-let plugins: [String: any CNIPlugin] = [
-    "bandwidth": BandwidthPlugin.plugin,
-    "bridge": BridgePlugin.plugin,
-    "dhcp": DhcpPlugin.plugin,
-    "dummy": DummyPlugin.plugin,
-    "firewall": FirewallPlugin.plugin,
-    "host-device": HostDevicePlugin.plugin,
-    "host-local": HostLocalPlugin.plugin,
-    "ipvlan": IpvlanPlugin.plugin,
-    "loopback": LoopbackPlugin.plugin,
-    "macvlan": MacvlanPlugin.plugin,
-    "portmap": PortmapPlugin.plugin,
-    "ptp": PtpPlugin.plugin,
-    "sbr": SbrPlugin.plugin,
-    "static": StaticPlugin.plugin,
-    "tap": TapPlugin.plugin,
-    "tuning": TuningPlugin.plugin,
-    "vlan": VlanPlugin.plugin,
-    "vrf": VrfPlugin.plugin,
+// plugin named by basename(argv[0]) (see ARCHITECTURE.md). Only that plugin is made: making
+// all of them would run every module's initialisation and map its code on each start-up.
+let plugins: [String: () -> any CNIPlugin] = [
+    "bandwidth": { BandwidthPlugin.plugin },
+    "bridge": { BridgePlugin.plugin },
+    "dhcp": { DhcpPlugin.plugin },
+    "dummy": { DummyPlugin.plugin },
+    "firewall": { FirewallPlugin.plugin },
+    "host-device": { HostDevicePlugin.plugin },
+    "host-local": { HostLocalPlugin.plugin },
+    "ipvlan": { IpvlanPlugin.plugin },
+    "loopback": { LoopbackPlugin.plugin },
+    "macvlan": { MacvlanPlugin.plugin },
+    "portmap": { PortmapPlugin.plugin },
+    "ptp": { PtpPlugin.plugin },
+    "sbr": { SbrPlugin.plugin },
+    "static": { StaticPlugin.plugin },
+    "tap": { TapPlugin.plugin },
+    "tuning": { TuningPlugin.plugin },
+    "vlan": { VlanPlugin.plugin },
+    "vrf": { VrfPlugin.plugin },
 ]
 
 // Delegation to a plugin that is this same binary (host-local under bridge) runs in-process.
@@ -68,7 +69,7 @@ if invokedAs == "cni-plugins", CommandLine.arguments.dropFirst().first == "pause
     while true { _ = pause() }
 }
 if let plugin = plugins[invokedAs] {
-    PluginMain.run(plugin)
+    PluginMain.run(plugin())
 }
 let usage = """
     cni-plugins: swift-cni v\(swiftCNIVersion), a multi-call binary of CNI plugins.

@@ -30,9 +30,10 @@ public enum Delegate {
         return outcome.stdout
     }
 
-    /// Plugins linked into this very binary, by type. The multi-call binary registers them at
-    /// start-up, before any delegation can happen, and never changes them afterwards.
-    nonisolated(unsafe) public static var linkedPlugins: [String: any CNIPlugin] = [:]
+    /// Plugins linked into this very binary, by type, each made only when it is run. The
+    /// multi-call binary registers them at start-up, before any delegation can happen, and
+    /// never changes them afterwards.
+    nonisolated(unsafe) public static var linkedPlugins: [String: () -> any CNIPlugin] = [:]
 
     /// The linked plugin to run in-process instead of exec'ing `executable`: only when the
     /// file found in CNI_PATH is this binary itself (a hard link of the multi-call binary),
@@ -43,7 +44,7 @@ public enum Delegate {
         guard stat(executable, &theirs) == 0, stat("/proc/self/exe", &ours) == 0,
             theirs.st_dev == ours.st_dev, theirs.st_ino == ours.st_ino
         else { return nil }
-        return plugin
+        return plugin()
     }
 
     private static func inProcessRequest(_ request: CNIRequest, _ command: CNICommand) -> CNIRequest {
