@@ -58,11 +58,15 @@ var targets: [Target] = [
         dependencies: plugins.map { .target(name: $0.target) } + ["CNISkeleton", "CNISystem", "Installer"],
         path: "Sources/cni-plugins"
     ),
+    // `cni`, the operator's tool: its own executable, so nothing of it reaches the plugins.
+    .target(name: "CNITool", dependencies: ["CNISkeleton", "CNISystem", "Netlink", "Netfilter", "PluginSupport"]),
+    .executableTarget(name: "cni", dependencies: ["CNITool"], path: "Sources/cni"),
     .target(name: "TestSupport", dependencies: [], path: "Tests/TestSupport"),
     .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"]),
     .testTarget(name: "CNISkeletonTests", dependencies: ["CNISkeleton"]),
     .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetAddress"]),
     .testTarget(name: "IPAMTests", dependencies: ["IPAM", "CNISkeleton"]),
+    .testTarget(name: "CNIToolTests", dependencies: ["CNITool", "CNISkeleton"]),
     .testTarget(
         name: "PluginTests",
         dependencies: [
@@ -105,7 +109,7 @@ for plugin in plugins {
 
 let package = Package(
     name: "swift-cni",
-    products: [.executable(name: "cni-plugins", targets: ["cni-plugins"])]
+    products: [.executable(name: "cni-plugins", targets: ["cni-plugins"]), .executable(name: "cni", targets: ["cni"])]
         + plugins.map { .executable(name: $0.type, targets: [$0.type]) }
         + [
             .library(name: "CNISkeleton", targets: ["CNISkeleton"]),

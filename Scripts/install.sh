@@ -3,17 +3,25 @@
 #
 #   Scripts/install.sh [DESTDIR]             one multi-call binary + a hard link per plugin
 #   Scripts/install.sh --separate [DESTDIR]  one self-contained executable per plugin
+#   Scripts/install.sh --cli-dir DIR ...     the operator's tool `cni` into DIR
 #
-# DESTDIR defaults to /opt/cni/bin. The installed files are static: they need nothing on the
-# host but a Linux x86-64 kernel (no Swift runtime, no glibc version, no libmnl).
+# DESTDIR defaults to /opt/cni/bin; `cni` goes beside the plugins unless --cli-dir says
+# otherwise. The installed files are static: they need nothing on the host but a Linux x86-64
+# kernel (no Swift runtime, no glibc version, no libmnl).
 set -euo pipefail
 
 separate=0
-if [[ "${1:-}" == "--separate" ]]; then
-    separate=1
+cli=""
+while (($#)); do
+    case "$1" in
+        --separate) separate=1 ;;
+        --cli-dir) cli="$2"; shift ;;
+        *) break ;;
+    esac
     shift
-fi
+done
 dest="${1:-/opt/cni/bin}"
+cli="${cli:-$dest}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Build-time packages: headers for the nftables modules. Installed only when missing.
@@ -40,6 +48,7 @@ if ((separate)); then
     "${build[@]}"
 else
     "${build[@]}" --product cni-plugins
+    "${build[@]}" --product cni
 fi
 bin="$(swift build -c release --disable-local-rpath --show-bin-path)"
 # The plugin names come from the binary itself (its registry mirrors Package.swift's list).
@@ -64,6 +73,12 @@ else
     done
 fi
 
+# The operator's tool, a separate executable: nothing of it is in the plugins' binary.
+mkdir -p "$cli"
+install -m 0755 "$bin/cni" "$cli/.cni.new"
+strip "$cli/.cni.new"
+mv -f "$cli/.cni.new" "$cli/cni"
+
 # Smoke check: every plugin answers VERSION as a runtime would call it.
 for name in "${plugins[@]}"; do
     if ! out="$(CNI_COMMAND=VERSION "$dest/$name" </dev/null)"; then
@@ -72,4 +87,5 @@ for name in "${plugins[@]}"; do
     fi
 done
 echo "installed ${#plugins[@]} plugins into $dest ($( ((separate)) && echo separate executables || echo one multi-call binary))"
+echo "installed the cni tool into $cli"
 echo "$out"

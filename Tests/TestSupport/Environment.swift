@@ -60,6 +60,14 @@ public enum TestEnvironment {
         return repositoryRoot.appendingPathComponent(".build/debug/cni-plugins").path
     }
 
+    /// The operator's tool under test (`cni`): the installed one beside the plugins when
+    /// `SWIFT_CNI_BIN_DIR` is set, the debug build otherwise.
+    public static var cniTool: String {
+        let installed = pluginDirectory + "/cni"
+        if FileManager.default.fileExists(atPath: installed) { return installed }
+        return repositoryRoot.appendingPathComponent(".build/debug/cni").path
+    }
+
     /// The path of one plugin under test.
     public static func plugin(_ name: String) -> String { pluginDirectory + "/" + name }
 

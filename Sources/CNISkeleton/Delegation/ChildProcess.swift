@@ -3,16 +3,24 @@ import Glibc
 
 /// Runs a program with given stdin bytes, capturing stdout; stderr is inherited so a
 /// delegate's diagnostics reach the runtime, as the spec asks.
-struct ChildProcess {
-    let executable: String
-    let environment: [String]
+public struct ChildProcess {
+    public let executable: String
+    /// `KEY=value` strings: the child's whole environment.
+    public let environment: [String]
 
-    struct Outcome {
-        var status: Int32
-        var stdout: [UInt8]
+    public init(executable: String, environment: [String]) {
+        self.executable = executable
+        self.environment = environment
     }
 
-    func run(stdin: [UInt8]) throws(CNIError) -> Outcome {
+    /// How the child ended: its exit status (128 + signal when killed) and its stdout.
+    public struct Outcome {
+        public var status: Int32
+        public var stdout: [UInt8]
+    }
+
+    /// Runs the program to its end.
+    public func run(stdin: [UInt8]) throws(CNIError) -> Outcome {
         var inPipe: [Int32] = [-1, -1], outPipe: [Int32] = [-1, -1]
         guard pipe(&inPipe) == 0 else { throw failure("pipe") }
         guard pipe(&outPipe) == 0 else {

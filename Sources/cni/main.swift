@@ -1,0 +1,43 @@
+import CNISkeleton
+import CNITool
+import Glibc
+
+// `cni`: the operator's tool. Verbs dispatch to CNITool; every one reads the same
+// environment as cnitool (NETCONFPATH, CNI_PATH, CNI_IFNAME, CNI_ARGS, CAP_ARGS, CNI_CACHE_DIR).
+let usage = """
+    usage: cni <verb> [arguments]
+
+    verbs:
+      run add|check|del|gc|status NETWORK [NETNS_PATH]   run a network's plugins, as cnitool does
+      show [NETWORK] [--json]                            every cached attachment, checked against the node
+
+    `cni <verb> --help` explains a verb, with examples.
+
+    """
+
+var environment: [String: String] = [:]
+var index = 0
+while let entry = environ[index] {
+    let text = String(cString: entry)
+    if let equals = text.firstIndex(of: "=") {
+        environment[String(text[..<equals])] = String(text[text.index(after: equals)...])
+    }
+    index += 1
+}
+let arguments = Array(CommandLine.arguments.dropFirst())
+let rest = Array(arguments.dropFirst())
+var cwd = [CChar](repeating: 0, count: Int(PATH_MAX))
+let directory = getcwd(&cwd, cwd.count).map { String(cString: $0) } ?? "/"
+
+let (output, status): (String, Int32)
+switch arguments.first {
+case "run" where rest.contains("--help") || rest.contains("-h"): (output, status) = (RunCommand.help, 0)
+case "run": (output, status) = RunCommand.run(rest, environment: environment, cwd: directory)
+case "show" where rest.contains("--help") || rest.contains("-h"): (output, status) = (ShowCommand.help, 0)
+case "show": (output, status) = ShowCommand.run(rest, environment: environment)
+case "--help", "-h", "help": (output, status) = (usage, 0)
+default: (output, status) = (usage, 2)
+}
+// Usage goes to stderr when it answers a mistake; everything else to stdout.
+if status == 2 { ProcessEnvironment().writeStderr(output) } else { ProcessEnvironment().writeStdout(output) }
+exit(status)
