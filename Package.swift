@@ -59,7 +59,8 @@ var targets: [Target] = [
         path: "Sources/cni-plugins"
     ),
     // `cni`, the operator's tool: its own executable, so nothing of it reaches the plugins.
-    .target(name: "CNITool", dependencies: ["CNISkeleton", "CNISystem", "Netlink", "Netfilter", "PluginSupport"]),
+    .target(
+        name: "CNITool", dependencies: ["CNISkeleton", "CNISystem", "Netlink", "Netfilter", "PluginSupport", "IPAM"]),
     .executableTarget(name: "cni", dependencies: ["CNITool"], path: "Sources/cni"),
     .target(name: "TestSupport", dependencies: [], path: "Tests/TestSupport"),
     .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"]),

@@ -52,3 +52,14 @@ extension AttachmentTag {
         self.init(network: request.config.name, ifname: request.ifname, containerID: request.containerID)
     }
 }
+
+extension AttachmentTag {
+    /// The comment portmap writes on a container's elements and rules: its ID, as the reference
+    /// writes it; an ID too long for the kernel's 256 bytes of userdata is cut and followed by a
+    /// hash of the whole, so it still names exactly that container.
+    public static func portmapOwner(_ containerID: String) -> String {
+        let bytes = Array(containerID.utf8)
+        guard bytes.count > 200 else { return containerID }
+        return String(decoding: bytes.prefix(128), as: UTF8.self) + "-" + SHA512.hexPrefix(containerID, length: 32)
+    }
+}

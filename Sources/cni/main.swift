@@ -10,6 +10,7 @@ let usage = """
     verbs:
       run add|check|del|gc|status NETWORK [NETNS_PATH]   run a network's plugins, as cnitool does
       show [NETWORK] [--json]                            every cached attachment, checked against the node
+      doctor [--fix]                                     what attachments that are gone left behind
 
     `cni <verb> --help` explains a verb, with examples.
 
@@ -35,6 +36,8 @@ case "run" where rest.contains("--help") || rest.contains("-h"): (output, status
 case "run": (output, status) = RunCommand.run(rest, environment: environment, cwd: directory)
 case "show" where rest.contains("--help") || rest.contains("-h"): (output, status) = (ShowCommand.help, 0)
 case "show": (output, status) = ShowCommand.run(rest, environment: environment)
+case "doctor" where rest.contains("--help") || rest.contains("-h"): (output, status) = (DoctorCommand.help, 0)
+case "doctor": (output, status) = DoctorCommand.run(rest, environment: environment)
 case "--help", "-h", "help": (output, status) = (usage, 0)
 default: (output, status) = (usage, 2)
 }

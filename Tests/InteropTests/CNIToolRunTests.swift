@@ -10,23 +10,28 @@ import TestSupport
 struct CNIToolRunTests {
     struct Scratch {
         let node: TestNamespace, pod: TestNamespace
-        let conf: String, cache: String, data: String
+        let conf: String, cache: String, data: String, tuning: String
 
-        init(_ tag: String) throws {
+        /// With `tuningDir`, tuning keeps its backups in a scratch directory too.
+        init(_ tag: String, tuningDir: Bool = false) throws {
             node = try TestNamespace("\(tag)n")
             pod = try TestNamespace("\(tag)p")
             conf = try TestEnvironment.scratchDirectory("\(tag)-conf")
             cache = try TestEnvironment.scratchDirectory("\(tag)-cache")
             data = try TestEnvironment.scratchDirectory("\(tag)-data")
+            tuning = tuningDir ? try TestEnvironment.scratchDirectory("\(tag)-tuning") : "/run/cni/tuning"
+            let tuningKey = tuningDir ? #","dataDir":"\#(tuning)""# : ""
             let conflist =
-                #"{"cniVersion":"1.0.0","name":"cnit-tool","plugins":[{"type":"bridge","bridge":"cnittool0","isGateway":true,"ipMasq":true,"ipam":{"type":"host-local","subnet":"10.93.0.0/24","dataDir":"\#(data)"}},{"type":"portmap","capabilities":{"portMappings":true}},{"type":"firewall"},{"type":"tuning"}]}"#
+                #"{"cniVersion":"1.0.0","name":"cnit-tool","plugins":[{"type":"bridge","bridge":"cnittool0","isGateway":true,"ipMasq":true,"ipam":{"type":"host-local","subnet":"10.93.0.0/24","dataDir":"\#(data)"}},{"type":"portmap","capabilities":{"portMappings":true}},{"type":"firewall"},{"type":"tuning"\#(tuningKey)}]}"#
             try conflist.write(toFile: conf + "/10-tool.conflist", atomically: true, encoding: .utf8)
         }
 
         func tearDown() {
             try? pod.remove()
             try? node.remove()
-            for dir in [conf, cache, data] { try? FileManager.default.removeItem(atPath: dir) }
+            for dir in [conf, cache, data] + (tuning.hasPrefix("/run/") ? [] : [tuning]) {
+                try? FileManager.default.removeItem(atPath: dir)
+            }
         }
 
         var environment: [String: String] {

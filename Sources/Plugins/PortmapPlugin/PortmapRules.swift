@@ -36,14 +36,8 @@ enum PortmapRules {
 
     static func family(_ ip: IPAddress) -> NFTFamily { ip.isV4 ? .ip : .ip6 }
 
-    /// The comment that names a container's elements and rules: its ID, as the reference
-    /// writes it. An ID too long for the kernel's 256 bytes of userdata is cut and followed by
-    /// a hash of the whole, so it still names exactly that container.
-    static func owner(_ containerID: String) -> String {
-        let bytes = Array(containerID.utf8)
-        guard bytes.count > 200 else { return containerID }
-        return String(decoding: bytes.prefix(128), as: UTF8.self) + "-" + SHA512.hexPrefix(containerID, length: 32)
-    }
+    /// The comment that names a container's elements and rules (``AttachmentTag/portmapOwner(_:)``).
+    static func owner(_ containerID: String) -> String { AttachmentTag.portmapOwner(containerID) }
 
     /// Whether the fixed structure is there as built, so ADD need not touch it: re-adding base
     /// chains and flushing them makes the socket's close wait for an RCU grace period.

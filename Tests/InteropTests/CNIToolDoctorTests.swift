@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `cni doctor`: each leak made on purpose is found, `--fix` removes it, a live attachment is
+/// left alone.
+@Suite(
+    "cni doctor",
+    .enabled(if: LibcniDriver.unavailableReason == nil, Comment(rawValue: LibcniDriver.unavailableReason ?? "")))
+struct CNIToolDoctorTests {
+    @Test("A reservation, portmap and firewall elements and a tuning backup of a gone attachment; --fix removes them")
+    func leaks() throws {
+        let scratch = try CNIToolRunTests.Scratch("cnitd", tuningDir: true)
+        defer { scratch.tearDown() }
+        #expect(try scratch.cni(["run", "add", "cnit-tool", scratch.pod.path]).status == 0)
+        #expect(try scratch.cni(["doctor"]).stdout == "nothing found\n", "a live attachment is no leak")
+
+        // What an attachment the runtime forgot left: a reservation (old enough not to be an
+        // ADD in flight), its portmap and firewall elements, and a tuning backup.
+        let reservation = scratch.data + "/cnit-tool/10.93.0.77"
+        try "ghost\r\neth0".write(toFile: reservation, atomically: true, encoding: .utf8)
+        try Command.checked(["touch", "-d", "2 minutes ago", reservation])
+        let prev =
+            #"{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","sandbox":"/x"}],"ips":[{"address":"10.93.0.77/24","interface":0}]}"#
+        for plugin in ["portmap", "firewall"] {
+            var call = PluginInvocation(plugin: plugin, command: "ADD")
+            call.containerID = "ghost"
+            call.netns = scratch.pod.path
+            let conf =
+                #"{"cniVersion":"1.0.0","name":"cnit-tool","type":"\#(plugin)","runtimeConfig":{"portMappings":[{"hostPort":18094,"containerPort":80}]},"prevResult":\#(prev)}"#
+            let done = try call.run(stdin: conf, node: scratch.node)
+            #expect(done.status == 0, "\(plugin): \(done)")
+        }
+        try "{}".write(toFile: scratch.tuning + "/ghost_eth0.json", atomically: true, encoding: .utf8)
+
+        let found = try scratch.cni(["doctor"])
+        #expect(found.status == 1)
+        for leak in [
+            "reservation 10.93.0.77", "ip cni_hostport element of hostport_map owned by \"ghost\"",
+            "inet cni_plugins_firewall element of pod_addresses_v4", "tuning backup",
+        ] {
+            #expect(found.stdout.contains(leak), "\(leak): \(found.stdout)")
+        }
+        #expect(!found.stdout.contains("10.93.0.2 "), "the live pod's reservation is not a leak")
+        let fixed = try scratch.cni(["doctor", "--fix"])
+        #expect(fixed.status == 1 && !fixed.stdout.contains("not removed"), "\(fixed)")
+        #expect(try scratch.cni(["doctor"]).stdout == "nothing found\n")
+        #expect(!FileManager.default.fileExists(atPath: reservation))
+        #expect(try scratch.cni(["run", "check", "cnit-tool", scratch.pod.path]).status == 0, "the live pod is intact")
+        #expect(try scratch.cni(["run", "del", "cnit-tool", scratch.pod.path]).status == 0)
+        #expect(try !scratch.node.run(["nft", "list", "ruleset"]).stdout.contains("ghost"))
+    }
+}
