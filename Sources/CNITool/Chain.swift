@@ -39,7 +39,7 @@ public struct Chain: Sendable {
         ]
     }
 
-    private func call(
+    func callPlugin(
         _ plugin: JSONObject, _ command: String, _ containerID: String, _ netns: String,
         prevResult: JSONValue?, extra: [(String, JSONValue)] = []
     ) throws -> [UInt8] {
@@ -58,7 +58,7 @@ public struct Chain: Sendable {
     public func add(containerID: String, netns: String) throws -> JSONValue {
         var previous: JSONValue?
         for plugin in list.plugins {
-            let out = try call(plugin, "ADD", containerID, netns, prevResult: previous)
+            let out = try callPlugin(plugin, "ADD", containerID, netns, prevResult: previous)
             guard let parsed = try? JSONParser.parse(out) else {
                 throw CNIError(.decodingFailure, "\(plugin["type"]?.stringValue ?? "") printed no JSON result")
             }
@@ -87,13 +87,15 @@ public struct Chain: Sendable {
         }
         if list.disableCheck { return }
         let previous = cachedResult(containerID)
-        for plugin in list.plugins { _ = try call(plugin, "CHECK", containerID, netns, prevResult: previous) }
+        for plugin in list.plugins { _ = try callPlugin(plugin, "CHECK", containerID, netns, prevResult: previous) }
     }
 
     /// DEL through the list in reverse; the cache entry goes once every plugin succeeded.
     public func del(containerID: String, netns: String) throws {
         let previous = cachedResult(containerID)
-        for plugin in list.plugins.reversed() { _ = try call(plugin, "DEL", containerID, netns, prevResult: previous) }
+        for plugin in list.plugins.reversed() {
+            _ = try callPlugin(plugin, "DEL", containerID, netns, prevResult: previous)
+        }
         if let entry = cache.entry(network: list.name, containerID: containerID, ifname: environment.ifname) {
             cache.remove(entry)
         }
@@ -121,7 +123,9 @@ public struct Chain: Sendable {
         if (try? SpecVersion.isAtLeast(list.cniVersion, "1.1.0")) == true {
             for plugin in list.plugins {
                 let none: [(String, JSONValue)] = [("cni.dev/valid-attachments", .array([]))]
-                do { _ = try call(plugin, "GC", "", "", prevResult: nil, extra: none) } catch { errors.append(error) }
+                do { _ = try callPlugin(plugin, "GC", "", "", prevResult: nil, extra: none) } catch {
+                    errors.append(error)
+                }
             }
         }
         if let first = errors.first { throw first }
@@ -130,7 +134,7 @@ public struct Chain: Sendable {
     /// STATUS of each plugin (1.1.0 and later), stopping at the first that is not ready.
     public func status() throws {
         guard (try? SpecVersion.isAtLeast(list.cniVersion, "1.1.0")) == true else { return }
-        for plugin in list.plugins { _ = try call(plugin, "STATUS", "", "", prevResult: nil) }
+        for plugin in list.plugins { _ = try callPlugin(plugin, "STATUS", "", "", prevResult: nil) }
     }
 }
 

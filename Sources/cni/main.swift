@@ -11,6 +11,7 @@ let usage = """
       run add|check|del|gc|status NETWORK [NETNS_PATH]   run a network's plugins, as cnitool does
       show [NETWORK] [--json]                            every cached attachment, checked against the node
       doctor [--fix]                                     what attachments that are gone left behind
+      reload                                             put back the nftables state of live attachments
 
     `cni <verb> --help` explains a verb, with examples.
 
@@ -38,6 +39,8 @@ case "show" where rest.contains("--help") || rest.contains("-h"): (output, statu
 case "show": (output, status) = ShowCommand.run(rest, environment: environment)
 case "doctor" where rest.contains("--help") || rest.contains("-h"): (output, status) = (DoctorCommand.help, 0)
 case "doctor": (output, status) = DoctorCommand.run(rest, environment: environment)
+case "reload" where rest.contains("--help") || rest.contains("-h"): (output, status) = (ReloadCommand.help, 0)
+case "reload": (output, status) = ReloadCommand.run(rest, environment: environment)
 case "--help", "-h", "help": (output, status) = (usage, 0)
 default: (output, status) = (usage, 2)
 }
