@@ -115,7 +115,7 @@ public struct Chain: Sendable {
             each.capabilityArgs = entry.capabilityArgs
             do {
                 try Chain(list: list, environment: each, executor: executor).del(
-                    containerID: entry.containerID, netns: entry.netns)
+                    containerID: entry.containerID, netns: entry.netnsPath)
             } catch {
                 errors.append(error)
             }

@@ -9,7 +9,8 @@ public enum DoctorCommand {
         usage: cni doctor [--fix]
 
         Finds what leaked: host-local reservations, nftables elements and rules (portmap,
-        masquerade, firewall) and tuning backups whose attachment is not in the result cache
+        masquerade, firewall), tuning backups, host veths on a configured bridge and bandwidth's
+        IFBs whose attachment is not in the result cache
         (CNI_CACHE_DIR, default /var/lib/cni) or whose netns is gone. Each finding is one line;
         the exit status is 1 when anything was found. With --fix each one is removed, under the
         locks the plugins take, and said. Reservations younger than a minute are left alone: their
@@ -38,7 +39,7 @@ public enum DoctorCommand {
         let live = Attachments(ResultCache(root: env.cacheDirectory).entries())
         let lists = NetworkList.all(in: env.configDirectory)
         var findings = reservations(lists, live) + tuningBackups(lists, live)
-        findings += NetfilterLeaks(live: live).findings
+        findings += NetfilterLeaks(live: live).findings + LinkLeaks.findings(lists, live)
         if findings.isEmpty { return ("nothing found\n", 0) }
         var out = ""
         for finding in findings {
@@ -124,7 +125,7 @@ struct Attachments {
     let entries: [CachedAttachment]
 
     init(_ all: [CachedAttachment]) {
-        entries = all.filter { $0.netns.isEmpty || access($0.netns, F_OK) == 0 }
+        entries = all.filter { $0.netnsPath.isEmpty || access($0.netnsPath, F_OK) == 0 }
     }
 
     func holds(network: String? = nil, containerID: String, ifname: String?) -> Bool {

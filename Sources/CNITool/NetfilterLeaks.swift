@@ -13,7 +13,7 @@ struct NetfilterLeaks {
         var chains: [String]
         var byContainerID: Bool
 
-        var name: String { "\(family == .ip6 ? "ip6" : family == .ip ? "ip" : "inet") \(table)" }
+        var name: String { "\(family) \(table)" }
     }
 
     static let layouts: [Layout] = {

@@ -29,8 +29,8 @@ public enum ReloadCommand {
             let name = "\(entry.network) \(entry.containerID) \(entry.ifname)"
             do {
                 let done = try reload(entry, env)
-                out +=
-                    "[\(index + 1)/\(live.count)] \(name): \(done.isEmpty ? "nothing to restore" : done.joined(separator: ", "))\n"
+                let what = done.isEmpty ? "nothing to restore" : done.joined(separator: ", ")
+                out += "[\(index + 1)/\(live.count)] \(name): \(what)\n"
             } catch let failure as PluginFailure {
                 failed += 1
                 out +=
@@ -80,7 +80,7 @@ public enum ReloadCommand {
                     disableGC: false)
                 // Their ADD is idempotent: what is there stays, what is missing is made.
                 try Chain(list: netList, environment: each, executor: ExecExecutor(path: env.pluginPath))
-                    .rerun(plugin, containerID: entry.containerID, netns: entry.netns, prevResult: result)
+                    .rerun(plugin, containerID: entry.containerID, netns: entry.netnsPath, prevResult: result)
                 done.append(type)
             default:
                 continue

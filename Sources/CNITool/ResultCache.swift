@@ -32,6 +32,14 @@ public struct CachedAttachment: Sendable {
         self.file = "\(network)-\(containerID)-\(ifname)"
     }
 
+    /// The netns path: as cached, or (libcni releases before 1.2 do not cache it) the sandbox
+    /// of the result's container interface.
+    public var netnsPath: String {
+        guard netns.isEmpty, case .array(let interfaces)? = result?.objectValue?["interfaces"] else { return netns }
+        let sandboxes = interfaces.compactMap { $0.objectValue?["sandbox"]?.stringValue }.filter { !$0.isEmpty }
+        return sandboxes.first ?? ""
+    }
+
     var json: JSONValue {
         var pairs: [(String, JSONValue)] = [
             ("kind", .string("cniCacheV1")), ("containerId", .string(containerID)),

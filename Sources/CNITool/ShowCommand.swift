@@ -34,7 +34,7 @@ public enum ShowCommand {
         var json: JSONValue {
             JSONValue.object([
                 ("network", .string(entry.network)), ("containerID", .string(entry.containerID)),
-                ("ifname", .string(entry.ifname)), ("netns", .string(entry.netns)),
+                ("ifname", .string(entry.ifname)), ("netns", .string(entry.netnsPath)),
                 ("netnsPresent", .bool(netnsPresent)), ("ips", .array(addresses.map { .string($0) })),
                 (
                     "interfaces",
@@ -59,7 +59,8 @@ public enum ShowCommand {
 
         var text: String {
             var lines = ["\(entry.network) \(entry.containerID) \(entry.ifname)"]
-            lines.append("  netns: \(entry.netns.isEmpty ? "-" : entry.netns)\(netnsPresent ? "" : " (gone)")")
+            let netns = entry.netnsPath
+            lines.append("  netns: \(netns.isEmpty ? "-" : netns)\(netnsPresent ? "" : " (gone)")")
             lines.append("  ips: " + (addresses.isEmpty ? "-" : addresses.joined(separator: ", ")))
             for i in interfaces {
                 let place = i.sandbox.isEmpty ? "host" : "netns"
@@ -92,7 +93,7 @@ public enum ShowCommand {
             return ips.compactMap { $0.objectValue?["address"]?.stringValue }
         }()
         var interfaces: [(String, String, Bool)] = []
-        let container = entry.netns.isEmpty ? nil : try? ContainerNamespace.live(path: entry.netns)
+        let container = entry.netnsPath.isEmpty ? nil : try? ContainerNamespace.live(path: entry.netnsPath)
         let host = try? RouteNetlink()
         if case .array(let items)? = result?["interfaces"] {
             for item in items {

@@ -108,6 +108,15 @@ struct NFTEncoder {
         }
     }
 
+    /// A GETCHAIN request for one chain, answered with it or `ENOENT`.
+    func getChain(_ name: String, seq: UInt32) -> [UInt8] {
+        let chain = makeChain(name)
+        defer { nftnl_chain_free(chain) }
+        return message(NFT_MSG_GETCHAIN.rawValue, flags: NFTEncoder.ack, seq: seq) {
+            nftnl_chain_nlmsg_build_payload($0, chain)
+        }
+    }
+
     /// A GETRULE dump request for one chain (table wide when `chain` is nil).
     func listRules(chain: String?, seq: UInt32) -> [UInt8] {
         let rule = nftnl_rule_alloc()!

@@ -18,6 +18,11 @@ public enum NFTFamily: UInt8, Sendable {
     }
 }
 
+extension NFTFamily: CustomStringConvertible {
+    /// The family as `nft` names it.
+    public var description: String { text }
+}
+
 /// A table.
 public struct NFTTable: Sendable, Equatable {
     public var family: NFTFamily

@@ -2,17 +2,22 @@ import CLibnftnl
 import NetAddress
 import Netlink
 
-/// What a port-forwarding rule (`[ip daddr A] tcp dport P dnat to T:Q`) matches and where it
-/// sends packets, read back from its expressions; nil fields were not in the rule.
+/// What a rule (`[ip saddr S] [ip daddr A] [tcp dport P] dnat to T:Q`, or `... jump C`)
+/// matches and where it sends packets, read back from its expressions (ours, the reference's,
+/// and iptables-nft's native matches); nil fields were not in the rule.
 public struct NFTPortMatch: Sendable, Equatable {
+    public var source: IPAddress?
     public var destination: IPAddress?
+    /// The chain a `jump` or `goto` sends packets to.
+    public var jumpTarget: String?
     public var protocolNumber: UInt8?
     public var port: UInt16?
     /// The address the rule DNATs to.
     public var target: IPAddress?
 
     /// Reads the value each `cmp` compares against the load before it, and the address an
-    /// `immediate` puts in register 1 (the DNAT target). Nil when the rule matches no port.
+    /// `immediate` puts in register 1 (the DNAT target) or the chain of its verdict. Nil when
+    /// none of these is in the rule.
     init?(_ attributes: [Attribute]) {
         guard let list = attributes.first(where: { $0.type == 4 }), let elements = try? list.nested() else {
             return nil
@@ -34,14 +39,21 @@ public struct NFTPortMatch: Sendable, Equatable {
                 if Self.u32(data, 1) == UInt32(NFT_REG_1.rawValue), let value = Self.value(data, 2) {
                     target = IPAddress(bytes: value)
                 }
+                // NFTA_IMMEDIATE_DATA { NFTA_DATA_VERDICT { code, chain } }
+                let verdict = data.first { $0.type == 2 }.flatMap { try? $0.nested() }?.first { $0.type == 2 }
+                if let chain = verdict.flatMap({ try? $0.nested() })?.first(where: { $0.type == 2 }) {
+                    jumpTarget = String(decoding: chain.payload.prefix { $0 != 0 }, as: UTF8.self)
+                }
             default: loaded = nil
             }
         }
-        guard port != nil else { return nil }
+        guard port != nil || source != nil || destination != nil || jumpTarget != nil || target != nil else {
+            return nil
+        }
     }
 
     private enum Load {
-        case destination, protocolNumber, port
+        case source, destination, protocolNumber, port
 
         init?(payload data: [Attribute]) {
             let base = NFTPortMatch.u32(data, 2), offset = NFTPortMatch.u32(data, 3), length = NFTPortMatch.u32(data, 4)
@@ -51,6 +63,10 @@ public struct NFTPortMatch: Sendable, Equatable {
                 && ((offset == 16 && length == 4) || (offset == 24 && length == 16))
             {
                 self = .destination
+            } else if base == UInt32(NFT_PAYLOAD_NETWORK_HEADER.rawValue)
+                && ((offset == 12 && length == 4) || (offset == 8 && length == 16))
+            {
+                self = .source
             } else {
                 return nil
             }
@@ -59,6 +75,7 @@ public struct NFTPortMatch: Sendable, Equatable {
 
     private mutating func record(_ load: Load, _ value: [UInt8]) {
         switch load {
+        case .source: source = IPAddress(bytes: value)
         case .destination: destination = IPAddress(bytes: value)
         case .protocolNumber: protocolNumber = value.first
         case .port: port = value.count == 2 ? UInt16(value[0]) << 8 | UInt16(value[1]) : nil

@@ -12,6 +12,7 @@ let usage = """
       show [NETWORK] [--json]                            every cached attachment, checked against the node
       doctor [--fix]                                     what attachments that are gone left behind
       reload                                             put back the nftables state of live attachments
+      migrate [--dry-run]                                move live attachments off the reference's iptables rules
 
     `cni <verb> --help` explains a verb, with examples.
 
@@ -41,6 +42,8 @@ case "doctor" where rest.contains("--help") || rest.contains("-h"): (output, sta
 case "doctor": (output, status) = DoctorCommand.run(rest, environment: environment)
 case "reload" where rest.contains("--help") || rest.contains("-h"): (output, status) = (ReloadCommand.help, 0)
 case "reload": (output, status) = ReloadCommand.run(rest, environment: environment)
+case "migrate" where rest.contains("--help") || rest.contains("-h"): (output, status) = (MigrateCommand.help, 0)
+case "migrate": (output, status) = MigrateCommand.run(rest, environment: environment)
 case "--help", "-h", "help": (output, status) = (usage, 0)
 default: (output, status) = (usage, 2)
 }

@@ -8,7 +8,7 @@ import TestSupport
     "cni doctor",
     .enabled(if: LibcniDriver.unavailableReason == nil, Comment(rawValue: LibcniDriver.unavailableReason ?? "")))
 struct CNIToolDoctorTests {
-    @Test("A reservation, portmap and firewall elements and a tuning backup of a gone attachment; --fix removes them")
+    @Test("A gone attachment's reservation, nftables elements, tuning backup, bridge port and IFB; --fix removes them")
     func leaks() throws {
         let scratch = try CNIToolRunTests.Scratch("cnitd", tuningDir: true)
         defer { scratch.tearDown() }
@@ -32,12 +32,18 @@ struct CNIToolDoctorTests {
             #expect(done.status == 0, "\(plugin): \(done)")
         }
         try "{}".write(toFile: scratch.tuning + "/ghost_eth0.json", atomically: true, encoding: .utf8)
+        // A port of the network's bridge no cached attachment names, and an IFB of bandwidth's.
+        let ip = ["ip", "-n", scratch.node.name, "link"]
+        try Command.checked(ip + ["add", "cnitstray0", "type", "veth", "peer", "name", "cnitstray1"])
+        try Command.checked(ip + ["set", "cnitstray0", "master", "cnittool0"])
+        try Command.checked(ip + ["add", "bwp0123456789ab", "type", "ifb"])
 
         let found = try scratch.cni(["doctor"])
         #expect(found.status == 1)
         for leak in [
             "reservation 10.93.0.77", "ip cni_hostport element of hostport_map owned by \"ghost\"",
             "inet cni_plugins_firewall element of pod_addresses_v4", "tuning backup",
+            "veth cnitstray0 on a CNI bridge", "ifb bwp0123456789ab",
         ] {
             #expect(found.stdout.contains(leak), "\(leak): \(found.stdout)")
         }
@@ -46,6 +52,8 @@ struct CNIToolDoctorTests {
         #expect(fixed.status == 1 && !fixed.stdout.contains("not removed"), "\(fixed)")
         #expect(try scratch.cni(["doctor"]).stdout == "nothing found\n")
         #expect(!FileManager.default.fileExists(atPath: reservation))
+        let links = try scratch.node.run(["ip", "-o", "link"]).stdout
+        #expect(!links.contains("cnitstray") && !links.contains("bwp0123456789ab"), "\(links)")
         #expect(try scratch.cni(["run", "check", "cnit-tool", scratch.pod.path]).status == 0, "the live pod is intact")
         #expect(try scratch.cni(["run", "del", "cnit-tool", scratch.pod.path]).status == 0)
         #expect(try !scratch.node.run(["nft", "list", "ruleset"]).stdout.contains("ghost"))
