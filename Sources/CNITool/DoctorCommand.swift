@@ -10,7 +10,7 @@ public enum DoctorCommand {
 
         Finds what leaked: host-local reservations, nftables elements and rules (portmap,
         masquerade, firewall), tuning backups, host veths on a configured bridge and bandwidth's
-        IFBs whose attachment is not in the result cache
+        IFBs whose attachment is not in the result cache, and temporaries that killed plugins left
         (CNI_CACHE_DIR, default /var/lib/cni) or whose netns is gone. Each finding is one line;
         the exit status is 1 when anything was found. With --fix each one is removed, under the
         locks the plugins take, and said. Reservations younger than a minute are left alone: their
@@ -70,23 +70,35 @@ public enum DoctorCommand {
         return out
     }
 
+    /// Reservation files whose holder is not live, read as files (the store itself, which
+    /// sweeps as it opens, is used only to remove one, under host-local's lock).
     static func reservations(_ lists: [NetworkList], _ live: Attachments) -> [Finding] {
         var out: [Finding] = []
         let now = time(nil)
         for dataDir in directories(lists, type: "host-local", key: "dataDir", fallback: "/var/lib/cni/networks") {
             for network in NetworkList.entries(of: dataDir) where isDirectory(dataDir + "/" + network) {
-                guard let store = try? DiskStore(dataDir: dataDir, network: network, verify: true) else { continue }
-                for (ip, owner) in store.reservations.sorted(by: { $0.key < $1.key })
-                where !live.holds(network: network, containerID: owner.containerID, ifname: owner.ifname) {
+                let directory = dataDir + "/" + network
+                out += temporaries(in: directory, prefixes: [".swift-cni-r.", ".swift-cni-l."])
+                out += temporaries(in: directory + "/.swift-cni", prefixes: ["r.", "s.", "i.", "l."])
+                for name in NetworkList.entries(of: directory) {
+                    guard let ip = IPAddress(name),
+                        let bytes = try? FileIO.readFile(directory + "/" + name, limit: 4096, noFollow: true)
+                    else { continue }
+                    // `<containerID>\r\n<ifname>`, or the bare ID of older files.
+                    let fields = bytes.split(whereSeparator: { $0 == 13 || $0 == 10 }).map {
+                        String(decoding: $0, as: UTF8.self)
+                    }
+                    let id = fields.first ?? "", ifname = fields.count > 1 ? fields[1] : nil
                     var info = stat()
-                    let path = "\(dataDir)/\(network)/\(ip)"
-                    guard lstat(path, &info) == 0, now - info.st_mtim.tv_sec >= 60 else { continue }
-                    let holder = owner.containerID + (owner.ifname.map { "/" + $0 } ?? "")
+                    guard !live.holds(network: network, containerID: id, ifname: ifname),
+                        lstat(directory + "/" + name, &info) == 0, now - info.st_mtim.tv_sec >= 60
+                    else { continue }
+                    let holder = id + (ifname.map { "/" + $0 } ?? "")
                     out.append(
-                        Finding(text: "reservation \(ip) in \(dataDir)/\(network), held by \(holder)") {
-                            let again = try DiskStore(dataDir: dataDir, network: network, verify: true)
-                            try again.release([ip])
-                            again.commit()
+                        Finding(text: "reservation \(ip) in \(directory), held by \(holder)") {
+                            let store = try DiskStore(dataDir: dataDir, network: network, verify: true)
+                            try store.release([ip])
+                            store.commit()
                         })
                 }
             }
@@ -94,9 +106,30 @@ public enum DoctorCommand {
         return out
     }
 
+    /// Temporaries a killed writer left (`<prefix><pid>...` of a process that is gone).
+    static func temporaries(in directory: String, prefixes: [String]) -> [Finding] {
+        NetworkList.entries(of: directory, hidden: true).filter {
+            StateDirectory.isStaleTemporary($0, prefixes: prefixes)
+        }.map { name in
+            Finding(text: "temporary file \(directory)/\(name)") {
+                guard unlink(directory + "/" + name) == 0 || errno == ENOENT else {
+                    throw CNIError(.ioFailure, "unlink \(directory)/\(name): \(String(cString: strerror(errno)))")
+                }
+            }
+        }
+    }
+
     static func tuningBackups(_ lists: [NetworkList], _ live: Attachments) -> [Finding] {
         var out: [Finding] = []
         for dir in directories(lists, type: "tuning", key: "dataDir", fallback: "/run/cni/tuning") {
+            // tuning writes `.<backup>.<pid>` first.
+            let hidden = NetworkList.entries(of: dir, hidden: true).filter {
+                $0.hasPrefix(".") && $0.contains(".json.")
+            }
+            for name in hidden {
+                let prefix = String(name[..<(name.firstRange(of: ".json.")?.upperBound ?? name.endIndex)])
+                out += temporaries(in: dir, prefixes: [prefix]).filter { $0.text.hasSuffix("/" + name) }
+            }
             for name in NetworkList.entries(of: dir) where name.hasSuffix(".json") {
                 // `<containerID>_<ifname>.json`; a container ID may hold `_` too, the ifname not.
                 let stem = name.dropLast(5)

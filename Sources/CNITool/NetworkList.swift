@@ -43,7 +43,8 @@ public struct NetworkList: Sendable {
         return out
     }
 
-    static func entries(of directory: String) -> [String] {
+    /// The names in `directory`, sorted; dot files only with `hidden`.
+    static func entries(of directory: String, hidden: Bool = false) -> [String] {
         guard let dir = opendir(directory) else { return [] }
         defer { closedir(dir) }
         var names: [String] = []
@@ -51,7 +52,7 @@ public struct NetworkList: Sendable {
             let name = withUnsafePointer(to: entry.pointee.d_name) {
                 $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
             }
-            if !name.hasPrefix(".") { names.append(name) }
+            if name != "." && name != ".." && (hidden || !name.hasPrefix(".")) { names.append(name) }
         }
         return names.sorted()
     }

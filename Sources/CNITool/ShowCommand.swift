@@ -27,7 +27,7 @@ public enum ShowCommand {
         var entry: CachedAttachment
         var netnsPresent: Bool
         var addresses: [String]
-        var interfaces: [(name: String, sandbox: String, present: Bool)]
+        var interfaces: [(name: String, sandbox: String, present: Bool, qdiscs: [String])]
         var reservations: [String]
         var nftables: [(table: String, owned: Int)]
 
@@ -42,7 +42,7 @@ public enum ShowCommand {
                         interfaces.map {
                             JSONValue.object([
                                 ("name", .string($0.name)), ("sandbox", .string($0.sandbox)),
-                                ("present", .bool($0.present)),
+                                ("present", .bool($0.present)), ("qdiscs", .array($0.qdiscs.map { .string($0) })),
                             ])
                         })
                 ),
@@ -64,7 +64,8 @@ public enum ShowCommand {
             lines.append("  ips: " + (addresses.isEmpty ? "-" : addresses.joined(separator: ", ")))
             for i in interfaces {
                 let place = i.sandbox.isEmpty ? "host" : "netns"
-                lines.append("  interface \(i.name) (\(place)): \(i.present ? "present" : "missing")")
+                let qdiscs = i.qdiscs.isEmpty ? "" : ", qdiscs " + i.qdiscs.joined(separator: " ")
+                lines.append("  interface \(i.name) (\(place)): \(i.present ? "present" : "missing")\(qdiscs)")
             }
             lines.append("  reservations: " + (reservations.isEmpty ? "-" : reservations.joined(separator: ", ")))
             for (table, owned) in nftables { lines.append("  nftables \(table): \(owned)") }
@@ -92,7 +93,7 @@ public enum ShowCommand {
             guard case .array(let ips)? = result?["ips"] else { return [] }
             return ips.compactMap { $0.objectValue?["address"]?.stringValue }
         }()
-        var interfaces: [(String, String, Bool)] = []
+        var interfaces: [(String, String, Bool, [String])] = []
         let container = entry.netnsPath.isEmpty ? nil : try? ContainerNamespace.live(path: entry.netnsPath)
         let host = try? RouteNetlink()
         if case .array(let items)? = result?["interfaces"] {
@@ -100,7 +101,10 @@ public enum ShowCommand {
                 guard let name = item.objectValue?["name"]?.stringValue else { continue }
                 let sandbox = item.objectValue?["sandbox"]?.stringValue ?? ""
                 let route = sandbox.isEmpty ? host : container?.route
-                interfaces.append((name, sandbox, (try? route?.link(named: name)) != nil))
+                let link = try? route?.link(named: name)
+                // What shapes its traffic (bandwidth's ingress and tbf), as `tc qdisc show` lists it.
+                let qdiscs = link.flatMap { try? route?.qdiscs(index: $0.index) }?.map(\.kind) ?? []
+                interfaces.append((name, sandbox, link != nil, qdiscs.filter { $0 != "noqueue" }))
             }
         }
         let tag = AttachmentTag(network: entry.network, ifname: entry.ifname, containerID: entry.containerID)

@@ -32,6 +32,11 @@ struct CNIToolDoctorTests {
             #expect(done.status == 0, "\(plugin): \(done)")
         }
         try "{}".write(toFile: scratch.tuning + "/ghost_eth0.json", atomically: true, encoding: .utf8)
+        // Temporaries of writers killed mid-write (pid 4194303 is above any pid this machine hands out).
+        let temporaries = [
+            scratch.data + "/cnit-tool/.swift-cni/i.4194303", scratch.tuning + "/.ghost_eth0.json.4194303",
+        ]
+        for file in temporaries { try "x".write(toFile: file, atomically: false, encoding: .utf8) }
         // A port of the network's bridge no cached attachment names, and an IFB of bandwidth's.
         let ip = ["ip", "-n", scratch.node.name, "link"]
         try Command.checked(ip + ["add", "cnitstray0", "type", "veth", "peer", "name", "cnitstray1"])
@@ -43,7 +48,8 @@ struct CNIToolDoctorTests {
         for leak in [
             "reservation 10.93.0.77", "ip cni_hostport element of hostport_map owned by \"ghost\"",
             "inet cni_plugins_firewall element of pod_addresses_v4", "tuning backup",
-            "veth cnitstray0 on a CNI bridge", "ifb bwp0123456789ab",
+            "veth cnitstray0 on a CNI bridge", "ifb bwp0123456789ab", "temporary file \(temporaries[0])",
+            "temporary file \(temporaries[1])",
         ] {
             #expect(found.stdout.contains(leak), "\(leak): \(found.stdout)")
         }
@@ -51,7 +57,7 @@ struct CNIToolDoctorTests {
         let fixed = try scratch.cni(["doctor", "--fix"])
         #expect(fixed.status == 1 && !fixed.stdout.contains("not removed"), "\(fixed)")
         #expect(try scratch.cni(["doctor"]).stdout == "nothing found\n")
-        #expect(!FileManager.default.fileExists(atPath: reservation))
+        #expect(([reservation] + temporaries).allSatisfy { !FileManager.default.fileExists(atPath: $0) })
         let links = try scratch.node.run(["ip", "-o", "link"]).stdout
         #expect(!links.contains("cnitstray") && !links.contains("bwp0123456789ab"), "\(links)")
         #expect(try scratch.cni(["run", "check", "cnit-tool", scratch.pod.path]).status == 0, "the live pod is intact")
