@@ -10,10 +10,12 @@ public enum DoctorCommand {
 
         Finds what leaked: host-local reservations, nftables elements and rules (portmap,
         masquerade, firewall), tuning backups, host veths on a configured bridge and bandwidth's
-        IFBs whose attachment is not in the result cache, and temporaries that killed plugins left
+        IFBs, and the dhcp daemon's leases (CNI_DHCP_STATEDIR, default /var/lib/cni/dhcp) whose
+        attachment is not in the result cache, and temporaries that killed plugins left
         (CNI_CACHE_DIR, default /var/lib/cni) or whose netns is gone. Each finding is one line;
         the exit status is 1 when anything was found. With --fix each one is removed, under the
-        locks the plugins take, and said. Reservations younger than a minute are left alone: their
+        locks the plugins take, and said; a lease is released through the daemon, as the dhcp
+        plugin's DEL does. Reservations younger than a minute are left alone: their
         ADD may still be running. Like GC, --fix is for a node where no ADD is in flight.
 
         Searches the host-local and tuning data directories that the network configurations in
@@ -40,6 +42,7 @@ public enum DoctorCommand {
         let lists = NetworkList.all(in: env.configDirectory)
         var findings = reservations(lists, live) + tuningBackups(lists, live)
         findings += NetfilterLeaks(live: live).findings + LinkLeaks.findings(lists, live)
+        findings += DhcpLeaks.findings(lists, live, env)
         if findings.isEmpty { return ("nothing found\n", 0) }
         var out = ""
         for finding in findings {

@@ -2,9 +2,10 @@ import CNISkeleton
 import Netlink
 import PluginSupport
 
-/// Host links that attachments which are gone left: a port of a configured bridge that no
-/// cached attachment names as its host interface, and an IFB (`bwp<hash>`, bandwidth's) whose
-/// attachment is not cached.
+/// Host links that attachments which are gone left: a port of a configured bridge named as
+/// bridge plugins name host veths (`veth` and 8 hex digits, ours and the reference's alike) that
+/// no cached attachment names as its host interface, and an IFB (`bwp<hash>`, bandwidth's)
+/// whose attachment is not cached. Other ports (an uplink, a server) are never taken for one.
 enum LinkLeaks {
     static func findings(_ lists: [NetworkList], _ live: Attachments) -> [DoctorCommand.Finding] {
         guard let host = try? RouteNetlink(), let links = try? host.links() else { return [] }
@@ -18,7 +19,7 @@ enum LinkLeaks {
         var out: [DoctorCommand.Finding] = []
         for link in links {
             let strayPort =
-                link.kind == "veth" && link.masterIndex.map(bridgeIndexes.contains) == true
+                link.kind == "veth" && isPodVethName(link.name) && link.masterIndex.map(bridgeIndexes.contains) == true
                 && !hostInterfaces.contains(link.name)
             let strayIFB = link.kind == "ifb" && link.name.hasPrefix("bwp") && !ifbs.contains(link.name)
             guard strayPort || strayIFB else { continue }
@@ -34,6 +35,12 @@ enum LinkLeaks {
                 })
         }
         return out
+    }
+
+    static func isPodVethName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        return bytes.count == 12 && name.hasPrefix("veth")
+            && bytes[4...].allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 
     /// The host-side interfaces a cached result names.

@@ -14,6 +14,9 @@ public struct ToolEnvironment: Sendable {
     public var capabilityArgs: JSONObject
     /// `CNI_CACHE_DIR`: libcni's cache (default `/var/lib/cni`).
     public var cacheDirectory: String
+    /// `CNI_DHCP_STATEDIR` (ours): where the dhcp daemon saves leases, as its `-statedir`
+    /// (default `/var/lib/cni/dhcp`).
+    public var dhcpStateDirectory: String
 
     /// Reads `environment`; a `CAP_ARGS` that is not a JSON object is an error naming it.
     public init(_ environment: [String: String]) throws(CNIError) {
@@ -23,6 +26,7 @@ public struct ToolEnvironment: Sendable {
         ifname = environment["CNI_IFNAME"].flatMap { $0.isEmpty ? nil : $0 } ?? "eth0"
         cniArgs = environment["CNI_ARGS"] ?? ""
         cacheDirectory = environment["CNI_CACHE_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/var/lib/cni"
+        dhcpStateDirectory = environment["CNI_DHCP_STATEDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/var/lib/cni/dhcp"
         capabilityArgs = JSONObject()
         if let raw = environment["CAP_ARGS"], !raw.isEmpty {
             guard case .object(let object)? = try? JSONParser.parse(raw) else {

@@ -39,8 +39,8 @@ struct CNIToolDoctorTests {
         for file in temporaries { try "x".write(toFile: file, atomically: false, encoding: .utf8) }
         // A port of the network's bridge no cached attachment names, and an IFB of bandwidth's.
         let ip = ["ip", "-n", scratch.node.name, "link"]
-        try Command.checked(ip + ["add", "cnitstray0", "type", "veth", "peer", "name", "cnitstray1"])
-        try Command.checked(ip + ["set", "cnitstray0", "master", "cnittool0"])
+        try Command.checked(ip + ["add", "veth0badc0de", "type", "veth", "peer", "name", "cnitstray1"])
+        try Command.checked(ip + ["set", "veth0badc0de", "master", "cnittool0"])
         try Command.checked(ip + ["add", "bwp0123456789ab", "type", "ifb"])
 
         let found = try scratch.cni(["doctor"])
@@ -48,7 +48,7 @@ struct CNIToolDoctorTests {
         for leak in [
             "reservation 10.93.0.77", "ip cni_hostport element of hostport_map owned by \"ghost\"",
             "inet cni_plugins_firewall element of pod_addresses_v4", "tuning backup",
-            "veth cnitstray0 on a CNI bridge", "ifb bwp0123456789ab", "temporary file \(temporaries[0])",
+            "veth veth0badc0de on a CNI bridge", "ifb bwp0123456789ab", "temporary file \(temporaries[0])",
             "temporary file \(temporaries[1])",
         ] {
             #expect(found.stdout.contains(leak), "\(leak): \(found.stdout)")
@@ -59,7 +59,7 @@ struct CNIToolDoctorTests {
         #expect(try scratch.cni(["doctor"]).stdout == "nothing found\n")
         #expect(([reservation] + temporaries).allSatisfy { !FileManager.default.fileExists(atPath: $0) })
         let links = try scratch.node.run(["ip", "-o", "link"]).stdout
-        #expect(!links.contains("cnitstray") && !links.contains("bwp0123456789ab"), "\(links)")
+        #expect(!links.contains("veth0badc0de") && !links.contains("bwp0123456789ab"), "\(links)")
         #expect(try scratch.cni(["run", "check", "cnit-tool", scratch.pod.path]).status == 0, "the live pod is intact")
         #expect(try scratch.cni(["run", "del", "cnit-tool", scratch.pod.path]).status == 0)
         #expect(try !scratch.node.run(["nft", "list", "ruleset"]).stdout.contains("ghost"))
