@@ -54,8 +54,31 @@ public struct Chain: Sendable {
         return outcome.stdout
     }
 
+    /// libcni's checks before it runs anything: they keep the cache's file name inside its
+    /// directory. Code 3 for an empty container ID, 4 for a bad one or a bad ifname, 7 for a
+    /// bad network name.
+    static func validate(containerID: String, network: String, ifname: String) throws(CNIError) {
+        func plain(_ text: String) -> Bool {
+            let bytes = Array(text.utf8)
+            let allowed = { (b: UInt8) in (48...57).contains(b) || (65...90).contains(b) || (97...122).contains(b) }
+            return bytes.first.map(allowed) == true && bytes.allSatisfy { allowed($0) || [95, 46, 45].contains($0) }
+        }
+        guard !containerID.isEmpty else { throw CNIError(.unknownContainer, "missing containerID") }
+        guard plain(containerID) else {
+            throw CNIError(.invalidEnvironmentVariables, "invalid characters in containerID", details: containerID)
+        }
+        guard plain(network) else {
+            throw CNIError(.invalidNetworkConfig, "invalid characters found in network name", details: network)
+        }
+        let bad =
+            ifname.isEmpty || ifname.utf8.count > 15 || ifname == "." || ifname == ".."
+            || ifname.utf8.contains { $0 == 47 || $0 == 58 || $0 == 32 || $0 == 9 || $0 == 10 }
+        if bad { throw CNIError(.invalidEnvironmentVariables, "invalid interface name", details: ifname) }
+    }
+
     /// ADD through the list; the final result, cached.
     public func add(containerID: String, netns: String) throws -> JSONValue {
+        try Self.validate(containerID: containerID, network: list.name, ifname: environment.ifname)
         var previous: JSONValue?
         for plugin in list.plugins {
             let out = try callPlugin(plugin, "ADD", containerID, netns, prevResult: previous)
@@ -86,12 +109,14 @@ public struct Chain: Sendable {
                 "configuration version \"\(list.cniVersion)\" does not support the CHECK command")
         }
         if list.disableCheck { return }
+        try Self.validate(containerID: containerID, network: list.name, ifname: environment.ifname)
         let previous = cachedResult(containerID)
         for plugin in list.plugins { _ = try callPlugin(plugin, "CHECK", containerID, netns, prevResult: previous) }
     }
 
     /// DEL through the list in reverse; the cache entry goes once every plugin succeeded.
     public func del(containerID: String, netns: String) throws {
+        try Self.validate(containerID: containerID, network: list.name, ifname: environment.ifname)
         let previous = cachedResult(containerID)
         for plugin in list.plugins.reversed() {
             _ = try callPlugin(plugin, "DEL", containerID, netns, prevResult: previous)

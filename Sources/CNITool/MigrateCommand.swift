@@ -40,10 +40,14 @@ public enum MigrateCommand {
                     continue
                 }
                 let ours = try ReloadCommand.reload(entry, env)
+                // The reference's rules go only once ours do what they did.
+                guard !ours.isEmpty || plan.descriptions.isEmpty else {
+                    throw CNIError(.internalError, "nothing of ours could be put in place; the reference's rules stay")
+                }
                 try plan.apply()
                 let deleted = plan.descriptions.count
-                out +=
-                    "\(step): ours in place (\(ours.joined(separator: ", "))); deleted \(deleted) of the reference's\n"
+                let what = ours.isEmpty ? "nothing of ours needed" : "ours in place (\(ours.joined(separator: ", ")))"
+                out += "\(step): \(what); deleted \(deleted) of the reference's\n"
             } catch let failure as PluginFailure {
                 failed += 1
                 out += "\(step): \(failure.plugin) failed: " + String(decoding: failure.stdout, as: UTF8.self) + "\n"

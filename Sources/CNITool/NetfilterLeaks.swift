@@ -1,4 +1,5 @@
 import CNISkeleton
+import CNISystem
 import Netfilter
 import PluginSupport
 
@@ -83,6 +84,9 @@ struct NetfilterLeaks {
         defer { withExtendedLifetime(lock) {} }
         var tx = NFTTransaction(family: layout.family, table: layout.table)
         fill(&tx)
-        try NFTClient().run(tx)
+        do { try NFTClient().run(tx) } catch {
+            // Gone already (another fix, or the owner's late DEL): what was asked for is true.
+            if error.errno != .noSuchFileOrDirectory { throw error }
+        }
     }
 }

@@ -29,7 +29,7 @@ public enum ReloadCommand {
             let name = "\(entry.network) \(entry.containerID) \(entry.ifname)"
             do {
                 let done = try reload(entry, env)
-                let what = done.isEmpty ? "nothing to restore" : done.joined(separator: ", ")
+                let what = done.isEmpty ? "nothing of ours to restore" : done.joined(separator: ", ")
                 out += "[\(index + 1)/\(live.count)] \(name): \(what)\n"
             } catch let failure as PluginFailure {
                 failed += 1
@@ -47,9 +47,10 @@ public enum ReloadCommand {
 
     /// Restores one attachment; says what it restored.
     static func reload(_ entry: CachedAttachment, _ env: ToolEnvironment) throws -> [String] {
-        guard case .object(let list)? = try? JSONParser.parse(entry.config), let result = entry.result else {
-            return []
+        guard case .object(let list)? = try? JSONParser.parse(entry.config) else {
+            throw CNIError(.decodingFailure, "the cached network configuration does not parse")
         }
+        guard let result = entry.result else { throw CNIError(.decodingFailure, "no cached result") }
         var single = list
         if list["plugins"] == nil { single.set("plugins", .array([.object(list)])) }
         guard case .array(let plugins)? = single["plugins"] else { return [] }

@@ -34,6 +34,17 @@ public enum RunCommand {
         "cnitool-" + SHA512.hexPrefix(netns, length: 20)
     }
 
+    /// Go's `filepath.Abs`, which cnitool applies before hashing: joined to `cwd` when
+    /// relative, then cleaned (no `.`, no `..`, no doubled or trailing `/`).
+    static func absolute(_ path: String, cwd: String) -> String {
+        var parts: [Substring] = []
+        for part in ((path.hasPrefix("/") ? "" : cwd + "/") + path).split(separator: "/") {
+            if part == "." { continue }
+            if part == ".." { _ = parts.popLast() } else { parts.append(part) }
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
     /// Runs the verb; returns what to print on stdout and the exit status.
     public static func run(_ arguments: [String], environment: [String: String], cwd: String) -> (String, Int32) {
         guard let verb = arguments.first, ["add", "check", "del", "gc", "status"].contains(verb), arguments.count >= 2
@@ -45,7 +56,7 @@ public enum RunCommand {
             let list = try NetworkList.load(arguments[1], from: env.configDirectory)
             let chain = Chain(list: list, environment: env, executor: ExecExecutor(path: env.pluginPath))
             var netns = arguments.count >= 3 ? arguments[2] : ""
-            if !netns.isEmpty && !netns.hasPrefix("/") { netns = cwd + "/" + netns }
+            if !netns.isEmpty { netns = absolute(netns, cwd: cwd) }
             let id = environment["CNI_CONTAINERID"].flatMap { $0.isEmpty ? nil : $0 } ?? containerID(netns: netns)
             switch verb {
             case "add": return (JSONWriter.indented(try chain.add(containerID: id, netns: netns)) + "\n", 0)

@@ -90,8 +90,11 @@ public enum ShowCommand {
     static func report(_ entry: CachedAttachment, _ nft: NFTOwners) -> Report {
         let result = entry.result?.objectValue
         let addresses: [String] = {
-            guard case .array(let ips)? = result?["ips"] else { return [] }
-            return ips.compactMap { $0.objectValue?["address"]?.stringValue }
+            if case .array(let ips)? = result?["ips"] {
+                return ips.compactMap { $0.objectValue?["address"]?.stringValue }
+            }
+            // 0.1.0 and 0.2.0 results: `ip4` and `ip6`, each with its `ip`.
+            return ["ip4", "ip6"].compactMap { result?[$0]?.objectValue?["ip"]?.stringValue }
         }()
         var interfaces: [(String, String, Bool, [String])] = []
         let container = entry.netnsPath.isEmpty ? nil : try? ContainerNamespace.live(path: entry.netnsPath)
@@ -116,7 +119,11 @@ public enum ShowCommand {
     /// host-local's files naming this attachment (`<dataDir>/<network>/<ip>` holding the ID).
     static func reservations(_ entry: CachedAttachment) -> [String] {
         var dataDir = "/var/lib/cni/networks"
-        if case .object(let list)? = try? JSONParser.parse(entry.config), case .array(let plugins)? = list["plugins"] {
+        if case .object(let list)? = try? JSONParser.parse(entry.config) {
+            // A conflist's plugins, or a single-plugin config itself.
+            let plugins: [JSONValue] = {
+                if case .array(let p)? = list["plugins"] { return p } else { return [.object(list)] }
+            }()
             for plugin in plugins {
                 if let dir = plugin.objectValue?["ipam"]?.objectValue?["dataDir"]?.stringValue { dataDir = dir }
             }
