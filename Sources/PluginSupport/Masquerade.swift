@@ -51,16 +51,9 @@ public enum Masquerade {
         for prefix in addresses {
             let subnet = SubnetChain(prefix, exempt: exempt)
             if chains.insert(subnet.name).inserted { try subnet.ensure(client, &tx, fresh: postrouting == nil) }
-            let element = NFTElement(key: [.address(prefix.address)], value: .goto(subnet.name), comment: tag.comment)
-            let map = sources(v4: prefix.address.isV4)
-            let held =
-                postrouting == nil
-                ? nil : try client.element(family: .inet, table: table, set: map, rawKey: element.key)
-            if held == element { continue }
-            // An address is its new holder's: a stale element is replaced, so the late DEL
-            // of the attachment before leaves this one alone.
-            if let held { tx.add(.deleteElements(set: map, [held])) }
-            tx.add(.addElements(set: map, [element]))
+            try sourceMaps.claim(
+                prefix.address, value: .goto(subnet.name), comment: tag.comment, client: client,
+                fresh: postrouting == nil, into: &tx)
         }
         try client.run(tx)
     }
