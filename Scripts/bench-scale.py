@@ -99,35 +99,11 @@ def measure(label, bin_dir, steps, samples, scratch, bridge):
 
 
 def plot(rows, out):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        # Debian's matplotlib belongs to /usr/bin/python3, which may not be the python3 first in PATH.
-        if sys.executable != "/usr/bin/python3" and os.path.exists("/usr/bin/python3"):
-            code = ("import csv,importlib.util,sys;s=importlib.util.spec_from_file_location('s',sys.argv[1]);"
-                    "m=importlib.util.module_from_spec(s);s.loader.exec_module(m);"
-                    "r=[dict(x,pods=int(x['pods']),**{k:float(v) for k,v in x.items() if k.endswith('_ms')})"
-                    " for x in csv.DictReader(open(sys.argv[2]+'/scale.csv'))];m.plot(r,sys.argv[2])")
-            if subprocess.run(["/usr/bin/python3", "-c", code, os.path.abspath(__file__), out]).returncode == 0:
-                return
-        print("matplotlib missing (apt-get install python3-matplotlib): no plot", file=sys.stderr)
-        return
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for axis, op in zip(axes, ("add", "del")):
-        for color, label in zip(("tab:green", "tab:blue"), ("swift-cni", "go-reference")):
-            mine = [r for r in rows if r["implementation"] == label]
-            pods = [r["pods"] for r in mine]
-            axis.plot(pods, [r[f"{op}_median_ms"] for r in mine], marker="o", color=color, label=f"{label} median")
-            axis.plot(pods, [r[f"{op}_p90_ms"] for r in mine], linestyle="--", color=color, label=f"{label} p90")
-        axis.set_title(f"podman's chain {op.upper()}")
-        axis.set_xlabel("pods already attached")
-        axis.set_ylabel("ms per pod")
-        axis.set_ylim(bottom=0)
-        axis.legend()
-    figure.tight_layout()
-    figure.savefig(os.path.join(out, "scale.png"), dpi=100)
+    """The same plot as Scripts/bench.py's (matplotlib belongs to Debian's /usr/bin/python3)."""
+    full = importlib.util.spec_from_file_location("bench_all", os.path.join(ROOT, "Scripts", "bench.py"))
+    module = importlib.util.module_from_spec(full)
+    full.loader.exec_module(module)
+    module.plot(rows, out, "podman's chain as pods grow (Scripts/bench-scale.py)")
     print(f"plot: {os.path.join(out, 'scale.png')}")
 
 
@@ -139,13 +115,13 @@ def inner(args):
     out = option(args, "--out", ".")
     scratch = tempfile.mkdtemp(prefix="bench-scale-")
     rows = measure("swift-cni", ours, steps, samples, scratch, "scalebr0")
-    rows += measure("go-reference", bench.REFERENCE, [s for s in steps if s <= reference_max], samples, scratch, "scalebr1")
+    rows += measure("reference", bench.REFERENCE, [s for s in steps if s <= reference_max], samples, scratch, "scalebr1")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "scale.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
         writer.writeheader()
         writer.writerows(rows)
-    for label in ("swift-cni", "go-reference"):
+    for label in ("swift-cni", "reference"):
         mine = [r for r in rows if r["implementation"] == label]
         if len(mine) > 1:
             print(f"{label}: ADD at {mine[-1]['pods']} pods / at {mine[0]['pods']} = "

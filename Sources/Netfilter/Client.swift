@@ -99,11 +99,22 @@ public final class NFTClient {
     private func listOnce(family: NFTFamily, table: String, chain: String, interfaces: Bool) throws(NetlinkError)
         -> ([NFTRule]?, Bool)
     {
-        let operation = "list rules of \(table) \(chain)"
-        let encoder = NFTEncoder(family: family, table: table)
         let seq = nextSequence()
-        try transport.send(encoder.listRules(chain: chain, seq: seq))
-        var out: [NFTRule] = []
+        let request = NFTEncoder(family: family, table: table).listRules(chain: chain, seq: seq)
+        return try dump(request, seq: seq, operation: "list rules of \(table) \(chain)") { message in
+            // libnftnl's full parse builds every expression: only worth it for the interface.
+            (interfaces ? NFTClient.decodeRule(message) : NFTClient.summary(of: message)).map { [$0] } ?? []
+        }
+    }
+
+    /// Sends a dump `request` and reads its answer, each message turned into items by
+    /// `decode`: nil when the table, chain or set does not exist, and whether the kernel
+    /// marked the dump interrupted (the ruleset changed while it was read).
+    func dump<Item>(
+        _ request: [UInt8], seq: UInt32, operation: String, _ decode: (NetlinkMessage) -> [Item]
+    ) throws(NetlinkError) -> ([Item]?, Bool) {
+        try transport.send(request)
+        var out: [Item] = []
         var interrupted = false
         while true {
             for message in try NetlinkMessage.parse(try transport.receive()) where message.sequence == seq {
@@ -119,9 +130,7 @@ public final class NFTClient {
                 case .done:
                     return (out, interrupted)
                 default:
-                    // libnftnl's full parse builds every expression: only worth it for the interface.
-                    let rule = interfaces ? NFTClient.decodeRule(message) : NFTClient.summary(of: message)
-                    if let rule { out.append(rule) }
+                    out += decode(message)
                 }
             }
         }

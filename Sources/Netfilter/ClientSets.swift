@@ -67,29 +67,9 @@ extension NFTClient {
     private func dumpElements(family: NFTFamily, table: String, set: String) throws(NetlinkError)
         -> ([NFTElement]?, Bool)
     {
-        let operation = "list elements of \(table) \(set)"
         let seq = nextSequence()
-        try transport.send(NFTEncoder(family: family, table: table).getElements(set: set, key: nil, seq: seq))
-        var out: [NFTElement] = []
-        var interrupted = false
-        while true {
-            for message in try NetlinkMessage.parse(try transport.receive()) where message.sequence == seq {
-                try checkPort(message, operation)
-                if message.flags.contains(.dumpInterrupted) { interrupted = true }
-                switch message.type {
-                case .error:
-                    do { try NetlinkConnection.checkError(message, operation: operation) } catch {
-                        if error.errno == .noSuchFileOrDirectory { return (nil, false) }
-                        throw error
-                    }
-                    return (out, interrupted)
-                case .done:
-                    return (out, interrupted)
-                default:
-                    out += NFTClient.decodeElements(message)
-                }
-            }
-        }
+        let request = NFTEncoder(family: family, table: table).getElements(set: set, key: nil, seq: seq)
+        return try dump(request, seq: seq, operation: "list elements of \(table) \(set)", NFTClient.decodeElements)
     }
 
     /// The elements of a NEWSETELEM message, read with our own attribute reader:
