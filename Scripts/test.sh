@@ -11,9 +11,10 @@ if [[ $(id -u) -eq 0 ]]; then
     # golang-go + golang-github-appc-cni-dev: the libcni driver; podman + runc + busybox-static:
     # a real runtime with its CNI backend, and busybox's udhcpd a DHCP server; containerd (its
     # CRI plugin) + python3-grpcio + python3-grpc-tools: pods run over CRI gRPC as kubelet does;
-    # nftables, strace: checks; python3: traffic helpers; systemd: systemd-socket-activate for
-    # the dhcp daemon; procps, util-linux, mount: sysctl, pgrep, nsenter, unshare, findmnt.
-    wanted=(iproute2 nftables strace iputils-ping procps util-linux mount containernetworking-plugins golang-go
+    # nftables, iptables (iptables-save; the reference's rules), strace: checks; python3: traffic
+    # helpers; systemd: systemd-socket-activate for the dhcp daemon; procps, util-linux, mount:
+    # sysctl, pgrep, nsenter, unshare, findmnt.
+    wanted=(iproute2 nftables iptables strace iputils-ping procps util-linux mount containernetworking-plugins golang-go
             golang-github-appc-cni-dev libnftnl-dev libmnl-dev podman runc busybox-static
             containerd python3-grpcio python3-grpc-tools python3 systemd)
     need=()
