@@ -91,7 +91,10 @@ public final class NFTClient {
     {
         for _ in 0...NetlinkConnection.dumpRetries {
             let (rules, interrupted) = try listOnce(family: family, table: table, chain: chain, interfaces: interfaces)
-            if !interrupted { return rules }
+            guard !interrupted else { continue }
+            // An empty dump may be a missing chain: only a GET tells.
+            if rules?.isEmpty == true, try !hasChain(family: family, table: table, chain: chain) { return nil }
+            return rules
         }
         throw NetlinkError(kind: .dumpInterrupted, operation: "list rules of \(table) \(chain)")
     }
@@ -190,12 +193,31 @@ public final class NFTClient {
 
     /// True when the table exists.
     public func hasTable(family: NFTFamily, table: String) throws(NetlinkError) -> Bool {
-        do {
-            _ = try rules(family: family, table: table, chain: "\u{1}no-such-chain")
-            return true
-        } catch {
-            if error.errno == .noSuchFileOrDirectory { return false }
-            throw error
+        let seq = nextSequence()
+        return try exists(NFTEncoder(family: family, table: table).getTable(seq: seq), seq: seq, "get table \(table)")
+    }
+
+    /// Whether the chain exists.
+    public func hasChain(family: NFTFamily, table: String, chain: String) throws(NetlinkError) -> Bool {
+        let seq = nextSequence()
+        let request = NFTEncoder(family: family, table: table).getChain(chain, seq: seq)
+        return try exists(request, seq: seq, "get chain \(table) \(chain)")
+    }
+
+    /// Sends a GET for one object and reads the answer: false for `ENOENT`. (A dump is no
+    /// test: the kernel answers one for a missing table or chain with nothing, not `ENOENT`.)
+    private func exists(_ request: [UInt8], seq: UInt32, _ operation: String) throws(NetlinkError) -> Bool {
+        try transport.send(request)
+        while true {
+            for message in try NetlinkMessage.parse(try transport.receive()) where message.sequence == seq {
+                try checkPort(message, operation)
+                guard message.type == .error else { continue }
+                do { try NetlinkConnection.checkError(message, operation: operation) } catch {
+                    if error.errno == .noSuchFileOrDirectory { return false }
+                    throw error
+                }
+                return true
+            }
         }
     }
 

@@ -4,24 +4,6 @@ import Netlink
 
 /// Reading sets: one element by its key (a single request however big the set), or all.
 extension NFTClient {
-    /// Whether the chain exists (a dump of a missing table's rules is just empty on some kernels).
-    public func hasChain(family: NFTFamily, table: String, chain: String) throws(NetlinkError) -> Bool {
-        let operation = "get chain \(table) \(chain)"
-        let seq = nextSequence()
-        try transport.send(NFTEncoder(family: family, table: table).getChain(chain, seq: seq))
-        while true {
-            for message in try NetlinkMessage.parse(try transport.receive()) where message.sequence == seq {
-                try checkPort(message, operation)
-                guard message.type == .error else { continue }
-                do { try NetlinkConnection.checkError(message, operation: operation) } catch {
-                    if error.errno == .noSuchFileOrDirectory { return false }
-                    throw error
-                }
-                return true
-            }
-        }
-    }
-
     /// The element of `set` with `key`; nil when there is none, or no such set or table.
     public func element(family: NFTFamily, table: String, set: String, key: [NFTField]) throws(NetlinkError)
         -> NFTElement?

@@ -108,6 +108,16 @@ struct NFTEncoder {
         }
     }
 
+    /// A GETTABLE request, answered with the table or `ENOENT`.
+    func getTable(seq: UInt32) -> [UInt8] {
+        let object = nftnl_table_alloc()!
+        defer { nftnl_table_free(object) }
+        nftnl_table_set_str(object, attr(NFTNL_TABLE_NAME), table)
+        return message(NFT_MSG_GETTABLE.rawValue, flags: NFTEncoder.ack, seq: seq) {
+            nftnl_table_nlmsg_build_payload($0, object)
+        }
+    }
+
     /// A GETCHAIN request for one chain, answered with it or `ENOENT`.
     func getChain(_ name: String, seq: UInt32) -> [UInt8] {
         let chain = makeChain(name)

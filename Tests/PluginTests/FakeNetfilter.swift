@@ -27,6 +27,13 @@ final class FakeNetfilter: NetlinkTransport {
             let (family, attributes) = try Self.decode(message)
             switch type & 0xff {
             case 7: queue += dump(family, attributes, message.sequence)
+            case 1, 4:
+                // GETTABLE, GETCHAIN: ENOENT unless the table (a chain of it) or the chain exists.
+                let table = Self.string(attributes, 1), chain = Self.string(attributes, 3)
+                let found = chains.keys.contains {
+                    type & 0xff == 4 ? $0 == "\(family) \(table) \(chain)" : $0.hasPrefix("\(family) \(table) ")
+                }
+                queue.append(ack(message, errno: found ? 0 : 2))
             case 13: queue += getElements(family, attributes, message)
             default:
                 let errno = apply(type & 0xff, family, attributes, message)

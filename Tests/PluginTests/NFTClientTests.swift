@@ -83,15 +83,32 @@ struct NFTClientTests {
 
     @Test("An interrupted rule dump is read again; a missing table has no rules")
     func interruptedDump() throws {
-        var calls = 0
+        var dumps = 0
         let kernel = FakeNetfilterKernel { sent, _ in
-            calls += 1
-            return [FakeNetfilterKernel.done(sent[0].sequence, flags: calls == 1 ? .dumpInterrupted : [])]
+            // An empty dump is followed by a GETCHAIN (does the chain exist?): it does.
+            guard sent[0].type.rawValue & 0xff == 7 else { return [FakeNetfilterKernel.ack(sent[0])] }
+            dumps += 1
+            return [FakeNetfilterKernel.done(sent[0].sequence, flags: dumps == 1 ? .dumpInterrupted : [])]
         }
         #expect(try NFTClient(transport: kernel).rules(family: .inet, table: "t", chain: "c").isEmpty)
-        #expect(kernel.sent.count == 2, "the interrupted dump was repeated")
+        #expect(dumps == 2, "the interrupted dump was repeated")
         let missing = FakeNetfilterKernel { sent, _ in [FakeNetfilterKernel.ack(sent[0], errno: 2)] }
         #expect(try NFTClient(transport: missing).rules(family: .inet, table: "t", chain: "c").isEmpty)
+    }
+
+    @Test("A missing chain or table answers a dump with nothing, not ENOENT: a GET tells it from an empty one")
+    func missingChain() throws {
+        for exists in [true, false] {
+            let kernel = FakeNetfilterKernel { sent, _ in
+                let type = sent[0].type.rawValue & 0xff
+                if type == 7 { return [FakeNetfilterKernel.done(sent[0].sequence)] }
+                return [FakeNetfilterKernel.ack(sent[0], errno: exists ? 0 : 2)]
+            }
+            let client = NFTClient(transport: kernel)
+            let listed = try client.existingRules(family: .inet, table: "t", chain: "c")
+            #expect(exists ? listed == [] : listed == nil)
+            #expect(try client.hasTable(family: .inet, table: "t") == exists)
+        }
     }
 
     @Test("The cheap rule summary reads what libnftnl's full parse reads: chain, handle, comment")
