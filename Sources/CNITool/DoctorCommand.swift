@@ -94,7 +94,7 @@ public enum DoctorCommand {
                     let id = fields.first ?? "", ifname = fields.count > 1 ? fields[1] : nil
                     var info = stat()
                     guard !live.holds(network: network, containerID: id, ifname: ifname),
-                        lstat(directory + "/" + name, &info) == 0, now - info.st_mtim.tv_sec >= 60
+                        lstat(directory + "/" + name, &info) == 0, now &- info.st_mtim.tv_sec >= 60
                     else { continue }
                     let holder = id + (ifname.map { "/" + $0 } ?? "")
                     out.append(

@@ -26,38 +26,20 @@ public enum MigrateCommand {
     public static func run(_ arguments: [String], environment: [String: String]) -> (String, Int32) {
         guard arguments.allSatisfy({ $0 == "--dry-run" }) else { return (help, 2) }
         let dryRun = arguments.contains("--dry-run")
-        let env: ToolEnvironment
-        do { env = try ToolEnvironment(environment) } catch { return (error.json(cniVersion: "1.1.0") + "\n", 1) }
-        let live = Attachments(ResultCache(root: env.cacheDirectory).entries()).entries
-        var out = "", failed = 0
-        for (index, entry) in live.enumerated() {
-            let step = "[\(index + 1)/\(live.count)] \(entry.network) \(entry.containerID) \(entry.ifname)"
-            do {
-                let plan = try ReferenceRules(entry)
-                if dryRun {
-                    out += "\(step): would put ours in place, then delete:\n"
-                    out += plan.descriptions.map { "  \($0)\n" }.joined()
-                    continue
-                }
-                let ours = try ReloadCommand.reload(entry, env)
-                // The reference's rules go only once ours do what they did.
-                guard !ours.isEmpty || plan.descriptions.isEmpty else {
-                    throw CNIError(.internalError, "nothing of ours could be put in place; the reference's rules stay")
-                }
-                try plan.apply()
-                let deleted = plan.descriptions.count
-                let what = ours.isEmpty ? "nothing of ours needed" : "ours in place (\(ours.joined(separator: ", ")))"
-                out += "\(step): \(what); deleted \(deleted) of the reference's\n"
-            } catch let failure as PluginFailure {
-                failed += 1
-                out += "\(step): \(failure.plugin) failed: " + String(decoding: failure.stdout, as: UTF8.self) + "\n"
-            } catch {
-                failed += 1
-                out += "\(step): failed: \(error)\n"
+        return EachAttachment.run(environment, done: dryRun ? "planned" : "migrated") { entry, env in
+            let plan = try ReferenceRules(entry)
+            if dryRun {
+                return "would put ours in place, then delete:" + plan.descriptions.map { "\n  \($0)" }.joined()
             }
+            let ours = try ReloadCommand.reload(entry, env)
+            // The reference's rules go only once ours do what they did.
+            guard !ours.isEmpty || plan.descriptions.isEmpty else {
+                throw CNIError(.internalError, "nothing of ours could be put in place; the reference's rules stay")
+            }
+            try plan.apply()
+            let what = ours.isEmpty ? "nothing of ours needed" : "ours in place (\(ours.joined(separator: ", ")))"
+            return "\(what); deleted \(plan.descriptions.count) of the reference's"
         }
-        out += "\(dryRun ? "planned" : "migrated") \(live.count - failed) of \(live.count) attachments\n"
-        return (out, failed == 0 ? 0 : 1)
     }
 }
 

@@ -1,6 +1,7 @@
 import CNISkeleton
 import CNISystem
 import Netfilter
+import Netlink
 import PluginSupport
 
 /// nftables elements and rules whose owner is not a live attachment: portmap's carry the
@@ -80,10 +81,12 @@ struct NetfilterLeaks {
 
     /// One batch in `layout`'s table, holding the plugins' netfilter lock.
     static func apply(_ layout: Layout, _ fill: (inout NFTTransaction) -> Void) throws {
-        let lock = try NetfilterLock()
-        defer { withExtendedLifetime(lock) {} }
         var tx = NFTTransaction(family: layout.family, table: layout.table)
         fill(&tx)
+        try NetfilterLock.holding(.live) { try run(tx) }
+    }
+
+    private static func run(_ tx: NFTTransaction) throws(NetlinkError) {
         do { try NFTClient().run(tx) } catch {
             // Gone already (another fix, or the owner's late DEL): what was asked for is true.
             if error.errno != .noSuchFileOrDirectory { throw error }

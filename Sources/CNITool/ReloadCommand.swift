@@ -21,28 +21,10 @@ public enum ReloadCommand {
 
     public static func run(_ arguments: [String], environment: [String: String]) -> (String, Int32) {
         guard arguments.isEmpty else { return (help, 2) }
-        let env: ToolEnvironment
-        do { env = try ToolEnvironment(environment) } catch { return (error.json(cniVersion: "1.1.0") + "\n", 1) }
-        let live = Attachments(ResultCache(root: env.cacheDirectory).entries()).entries
-        var out = "", failed = 0
-        for (index, entry) in live.enumerated() {
-            let name = "\(entry.network) \(entry.containerID) \(entry.ifname)"
-            do {
-                let done = try reload(entry, env)
-                let what = done.isEmpty ? "nothing of ours to restore" : done.joined(separator: ", ")
-                out += "[\(index + 1)/\(live.count)] \(name): \(what)\n"
-            } catch let failure as PluginFailure {
-                failed += 1
-                out +=
-                    "[\(index + 1)/\(live.count)] \(name): \(failure.plugin) failed: "
-                    + String(decoding: failure.stdout, as: UTF8.self) + "\n"
-            } catch {
-                failed += 1
-                out += "[\(index + 1)/\(live.count)] \(name): failed: \(error)\n"
-            }
+        return EachAttachment.run(environment, done: "reloaded") { entry, env in
+            let done = try reload(entry, env)
+            return done.isEmpty ? "nothing of ours to restore" : done.joined(separator: ", ")
         }
-        out += "reloaded \(live.count - failed) of \(live.count) attachments\n"
-        return (out, failed == 0 ? 0 : 1)
     }
 
     /// Restores one attachment; says what it restored.

@@ -140,34 +140,22 @@ public enum ShowCommand {
     }
 }
 
-/// The nftables state of the node, read once: who owns each element and rule.
+/// The nftables state of the node, read once: who owns each element and rule of the tables
+/// the plugins write (``NetfilterLeaks/layouts``).
 struct NFTOwners {
     private var comments: [(table: String, comment: String)] = []
 
     init() {
         guard let client = try? NFTClient() else { return }
-        let layouts: [(NFTFamily, String, [String], [String])] = [
-            (
-                .ip, "cni_hostport", ["hostport_map", "hostip_hostport_map", "masquerade_pairs", "masquerade_to"],
-                ["hostports", "hostip_hostports", "masquerading"]
-            ),
-            (
-                .ip6, "cni_hostport", ["hostport_map", "hostip_hostport_map", "masquerade_pairs", "masquerade_to"],
-                ["hostports", "hostip_hostports", "masquerading"]
-            ),
-            (.inet, "cni_plugins_masquerade", ["masq_sources_v4", "masq_sources_v6"], ["masq_checks"]),
-            (.inet, "cni_plugins_firewall", ["pod_addresses_v4", "pod_addresses_v6"], ["CNI-FORWARD"]),
-        ]
-        for (family, table, sets, chains) in layouts {
-            let name = "\(family == .ip6 ? "ip6" : family == .ip ? "ip" : "inet") \(table)"
-            for set in sets {
-                for element in (try? client.elements(family: family, table: table, set: set)) ?? [] {
-                    if let comment = element.comment { comments.append((name, comment)) }
+        for layout in NetfilterLeaks.layouts {
+            for set in layout.sets {
+                for element in (try? client.elements(family: layout.family, table: layout.table, set: set)) ?? [] {
+                    if let comment = element.comment { comments.append((layout.name, comment)) }
                 }
             }
-            for chain in chains {
-                for rule in (try? client.rules(family: family, table: table, chain: chain)) ?? [] {
-                    if let comment = rule.comment { comments.append((name, comment)) }
+            for chain in layout.chains {
+                for rule in (try? client.rules(family: layout.family, table: layout.table, chain: chain)) ?? [] {
+                    if let comment = rule.comment { comments.append((layout.name, comment)) }
                 }
             }
         }
@@ -175,7 +163,7 @@ struct NFTOwners {
 
     /// How many entries of each table name this attachment.
     func owned(containerID: String, tag: String) -> [(table: String, owned: Int)] {
-        let owner = containerID.utf8.count > 200 ? nil : containerID
+        let owner = AttachmentTag.portmapOwner(containerID)
         var counts: [(String, Int)] = []
         for (table, comment) in comments where comment == owner || comment.hasPrefix(tag) {
             if let i = counts.firstIndex(where: { $0.0 == table }) {

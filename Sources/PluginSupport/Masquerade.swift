@@ -39,8 +39,15 @@ public enum Masquerade {
     ) throws {
         let client = try kernel.netfilter()
         let tag = AttachmentTag(network: network, ifname: ifname, containerID: containerID)
-        let lock = try kernel.netfilterLock()
-        defer { withExtendedLifetime(lock) {} }
+        try NetfilterLock.holding(kernel) {
+            try client.run(planSetup(addresses, tag: tag, exempt: exempt, client: client))
+        }
+    }
+
+    /// The batch that makes `addresses` masqueraded for `tag`.
+    static func planSetup(_ addresses: [IPPrefix], tag: AttachmentTag, exempt: [IPPrefix], client: NFTClient) throws
+        -> NFTTransaction
+    {
         var tx = NFTTransaction(family: .inet, table: table)
         // The fixed structure is created only when it is missing or not intact: re-adding an
         // existing base chain or flushing one makes the kernel free objects after an RCU grace
@@ -55,7 +62,7 @@ public enum Masquerade {
                 prefix.address, value: .goto(subnet.name), comment: tag.comment, client: client,
                 fresh: postrouting == nil, into: &tx)
         }
-        try client.run(tx)
+        return tx
     }
 
     /// The table, the reference's chain and the postrouting base chain with its five rules.
@@ -119,16 +126,16 @@ public enum Masquerade {
     private static func delete(_ kernel: KernelContext, addresses: [IPAddress]?, matching: (String) -> Bool) throws {
         let client = try kernel.netfilter()
         guard try client.hasTable(family: .inet, table: table) else { return }
-        let lock = try kernel.netfilterLock()
-        defer { withExtendedLifetime(lock) {} }
-        try client.run {
-            var tx = NFTTransaction(family: .inet, table: table)
-            try sourceMaps.release(addresses: addresses, matching: matching, client: client, into: &tx)
-            for rule in try client.rules(family: .inet, table: table, chain: chain)
-            where rule.comment.map(matching) ?? false {
-                if let handle = rule.handle { tx.add(.deleteRule(chain: chain, handle: handle)) }
+        try NetfilterLock.holding(kernel) {
+            try client.run {
+                var tx = NFTTransaction(family: .inet, table: table)
+                try sourceMaps.release(addresses: addresses, matching: matching, client: client, into: &tx)
+                for rule in try client.rules(family: .inet, table: table, chain: chain)
+                where rule.comment.map(matching) ?? false {
+                    if let handle = rule.handle { tx.add(.deleteRule(chain: chain, handle: handle)) }
+                }
+                return tx
             }
-            return tx
         }
     }
 }

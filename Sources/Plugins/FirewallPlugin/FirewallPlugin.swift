@@ -54,12 +54,12 @@ public struct FirewallPlugin: CNIPlugin {
         guard !addresses.isEmpty || bridge != nil else { return result }
         do {
             let client = try kernel.netfilter()
-            let lock = try kernel.netfilterLock()
-            defer { withExtendedLifetime(lock) {} }
-            try client.run {
-                try FirewallRules.setup(
-                    conf, addresses: addresses, bridge: bridge, tag: Self.tag(request),
-                    current: FirewallRules.Current(client), client: client)
+            try NetfilterLock.holding(kernel) {
+                try client.run {
+                    try FirewallRules.setup(
+                        conf, addresses: addresses, bridge: bridge, tag: Self.tag(request),
+                        current: FirewallRules.Current(client), client: client)
+                }
             }
         } catch {
             throw CNIError(
@@ -145,14 +145,15 @@ public struct FirewallPlugin: CNIPlugin {
     private func remove(addresses: [IPAddress]?, matching: (String) -> Bool) throws {
         let client = try kernel.netfilter()
         guard try client.hasTable(family: .inet, table: FirewallRules.table) else { return }
-        let lock = try kernel.netfilterLock()
-        defer { withExtendedLifetime(lock) {} }
-        try client.run {
-            var tx = NFTTransaction(family: .inet, table: FirewallRules.table)
-            try FirewallRules.addresses.release(addresses: addresses, matching: matching, client: client, into: &tx)
-            let rules = try client.rules(family: .inet, table: FirewallRules.table, chain: FirewallRules.filterChain)
-            for rule in rules where rule.comment.map(matching) ?? false { FirewallRules.delete(rule, &tx) }
-            return tx
+        try NetfilterLock.holding(kernel) {
+            try client.run {
+                var tx = NFTTransaction(family: .inet, table: FirewallRules.table)
+                try FirewallRules.addresses.release(addresses: addresses, matching: matching, client: client, into: &tx)
+                let rules = try client.rules(
+                    family: .inet, table: FirewallRules.table, chain: FirewallRules.filterChain)
+                for rule in rules where rule.comment.map(matching) ?? false { FirewallRules.delete(rule, &tx) }
+                return tx
+            }
         }
     }
 

@@ -24,7 +24,7 @@ public struct PortmapPlugin: CNIPlugin {
         guard !conf.mappings.isEmpty else { return result }
         let rollback = Rollback()
         defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("portmap: \($0)\n") }) }
-        let tables = PortmapTables(client: try kernel.netfilter(), containerID: PortmapRules.owner(request.containerID))
+        let tables = PortmapTables(client: try kernel.netfilter(), containerID: request.containerID)
         let containers = PortmapConfig.containerAddresses(result, ifname: request.ifname)
         rollback.add("port mappings") {
             try NetfilterLock.holding(kernel) { try tables.remove(conf, addresses: containers) }
@@ -80,7 +80,7 @@ public struct PortmapPlugin: CNIPlugin {
         let addresses = ((try? request.config.prevResult()) ?? nil).map {
             PortmapConfig.containerAddresses($0, ifname: request.ifname)
         }
-        let tables = PortmapTables(client: try kernel.netfilter(), containerID: PortmapRules.owner(request.containerID))
+        let tables = PortmapTables(client: try kernel.netfilter(), containerID: request.containerID)
         try NetfilterLock.holding(kernel) { try tables.remove(conf, addresses: addresses) }
         // Flows DNATed to this pod would keep going nowhere until their entries expire.
         if let conf {
@@ -102,7 +102,7 @@ public struct PortmapPlugin: CNIPlugin {
         let conf = try PortmapConfig(request)
         let result = try request.config.requiredPrevResult()
         guard !conf.mappings.isEmpty else { return }
-        let tables = PortmapTables(client: try kernel.netfilter(), containerID: PortmapRules.owner(request.containerID))
+        let tables = PortmapTables(client: try kernel.netfilter(), containerID: request.containerID)
         for container in PortmapConfig.containerAddresses(result, ifname: request.ifname) {
             let missing = try tables.missing(container, conf)
             if missing > 0 {

@@ -1,6 +1,5 @@
 import CNISkeleton
 import Netfilter
-import PluginSupport
 
 /// The nftables layout, one `cni_hostport` table per family. Mappings are elements of two
 /// maps and hairpin/localhost masquerading elements of two sets, each commented with the
@@ -35,9 +34,6 @@ enum PortmapRules {
     static let fixedChains = [("hostports_all", 4), ("prerouting", 1), ("output", 1), ("masquerade", 2)]
 
     static func family(_ ip: IPAddress) -> NFTFamily { ip.isV4 ? .ip : .ip6 }
-
-    /// The comment that names a container's elements and rules (``AttachmentTag/portmapOwner(_:)``).
-    static func owner(_ containerID: String) -> String { AttachmentTag.portmapOwner(containerID) }
 
     /// Whether the fixed structure is there as built, so ADD need not touch it: re-adding base
     /// chains and flushing them makes the socket's close wait for an RCU grace period.

@@ -1,13 +1,19 @@
 import CNISkeleton
 import Netfilter
+import PluginSupport
 
 /// ADD, DEL and CHECK against the kernel's `cni_hostport` tables: a fixed number of requests
 /// per mapping, never a listing of what other pods hold (but for the rule chains, which hold
 /// only the old layout's rules and taken host ports', and empty as their pods go).
 struct PortmapTables {
     let client: NFTClient
-    /// The comment of this container's entries (``PortmapRules/owner(_:)``).
+    /// The comment of this container's entries (``AttachmentTag/portmapOwner(_:)``), not its ID.
     let containerID: String
+
+    init(client: NFTClient, containerID: String) {
+        self.client = client
+        self.containerID = AttachmentTag.portmapOwner(containerID)
+    }
 
     /// Makes the container address's elements (and the structure, when it is not intact) in one
     /// batch, replacing what this container held before; planned again when another runtime's
