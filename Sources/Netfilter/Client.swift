@@ -75,26 +75,32 @@ public final class NFTClient {
     }
 
     /// The rules of `chain` in `table` (chain, comment and handle filled in; statements are not
-    /// decoded; with `interfaces`, `inputInterface` and `portMatch` are). A missing table or chain has no
-    /// rules. A dump the kernel marks interrupted (the ruleset changed while it was read) is
-    /// read again.
+    /// decoded; with `interfaces`, `inputInterface` and `portMatch` are). A missing table or
+    /// chain has no rules. A dump the kernel marks interrupted (the ruleset changed while it was
+    /// read) is read again.
     public func rules(family: NFTFamily, table: String, chain: String, interfaces: Bool = false) throws(NetlinkError)
         -> [NFTRule]
     {
-        try existingRules(family: family, table: table, chain: chain, interfaces: interfaces) ?? []
+        try listed(family: family, table: table, chain: chain, interfaces: interfaces) ?? []
     }
 
     /// As ``rules(family:table:chain:interfaces:)``, but nil when the table or chain does not
-    /// exist, so a caller can tell a missing chain from an empty one.
+    /// exist, so a caller can tell a missing chain from an empty one. An empty dump costs one
+    /// more request: the kernel answers a dump of a missing chain with nothing, so a GET tells.
     public func existingRules(family: NFTFamily, table: String, chain: String, interfaces: Bool = false)
         throws(NetlinkError) -> [NFTRule]?
     {
+        let rules = try listed(family: family, table: table, chain: chain, interfaces: interfaces)
+        if rules?.isEmpty == true, try !hasChain(family: family, table: table, chain: chain) { return nil }
+        return rules
+    }
+
+    private func listed(family: NFTFamily, table: String, chain: String, interfaces: Bool) throws(NetlinkError)
+        -> [NFTRule]?
+    {
         for _ in 0...NetlinkConnection.dumpRetries {
             let (rules, interrupted) = try listOnce(family: family, table: table, chain: chain, interfaces: interfaces)
-            guard !interrupted else { continue }
-            // An empty dump may be a missing chain: only a GET tells.
-            if rules?.isEmpty == true, try !hasChain(family: family, table: table, chain: chain) { return nil }
-            return rules
+            if !interrupted { return rules }
         }
         throw NetlinkError(kind: .dumpInterrupted, operation: "list rules of \(table) \(chain)")
     }
