@@ -1,6 +1,5 @@
 import CNISkeleton
 import CNISystem
-import Glibc
 
 /// A network's plugin list as libcni loads it: the first `*.conflist` (by file name) whose
 /// `name` matches, else a single-plugin `*.conf` or `*.json`, plus the plugins of
@@ -45,16 +44,7 @@ public struct NetworkList: Sendable {
 
     /// The names in `directory`, sorted; dot files only with `hidden`.
     static func entries(of directory: String, hidden: Bool = false) -> [String] {
-        guard let dir = opendir(directory) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." && (hidden || !name.hasPrefix(".")) { names.append(name) }
-        }
-        return names.sorted()
+        (DirectoryEntries.names(atPath: directory) ?? []).filter { hidden || !$0.hasPrefix(".") }.sorted()
     }
 
     static func parse(_ path: String, single: Bool) throws(CNIError) -> NetworkList? {
