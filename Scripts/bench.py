@@ -38,13 +38,13 @@ def row(measure, ours, reference, unit="ms", target=""):
 
 
 def startup(nodes):
-    report = tempfile.mktemp(prefix="cnit-bench-")
-    subprocess.run(["hyperfine", "-N", "--warmup", "50", "--runs", "300", "--export-json", report, "--style", "none",
-                    "--command-name", "swift-cni", os.path.join(nodes[0].bin_dir, "loopback"),
-                    "--command-name", "reference", os.path.join(REFERENCE, "loopback")],
-                   env=dict(os.environ, CNI_COMMAND="VERSION"), check=True, stdout=subprocess.DEVNULL)
-    results = {r["command"]: r["median"] * 1000 for r in json.load(open(report))["results"]}
-    os.unlink(report)
+    # A file of our own (not a name a planted symlink could take) for hyperfine's report.
+    with tempfile.NamedTemporaryFile("r", prefix="cnit-bench-", suffix=".json") as report:
+        subprocess.run(["hyperfine", "-N", "--warmup", "50", "--runs", "300", "--export-json", report.name,
+                        "--style", "none", "--command-name", "swift-cni", os.path.join(nodes[0].bin_dir, "loopback"),
+                        "--command-name", "reference", os.path.join(REFERENCE, "loopback")],
+                       env=dict(os.environ, CNI_COMMAND="VERSION"), check=True, stdout=subprocess.DEVNULL)
+        results = {r["command"]: r["median"] * 1000 for r in json.load(open(report.name))["results"]}
     row("VERSION start-up", results["swift-cni"], results["reference"], target="")
 
 
