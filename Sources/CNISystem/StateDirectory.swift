@@ -98,6 +98,22 @@ public final class StateDirectory {
         }
     }
 
+    /// Rewrites `name` in place, for a hint that only lock holders read: they never see a
+    /// partial write, and a crash can leave old, new or mixed bytes, never a missing file. A
+    /// rename over the file would be crash-atomic, but ext4 flushes a file renamed over another
+    /// (~0.25 ms, on every ADD). When `name` is missing or is not a plain file with one link (a
+    /// planted symlink, FIFO or hard link), it is `replace`d instead.
+    public func overwrite(_ name: String, _ bytes: [UInt8], temporary: String, in scratch: StateDirectory? = nil)
+        throws(Failure)
+    {
+        if let file = try? open(name, flags: O_WRONLY) {
+            FaultPoint.step()
+            let written = (try? FileIO.writeAll(file, bytes)) != nil && ftruncate(file, off_t(bytes.count)) == 0
+            if close(file) == 0, written { return }
+        }
+        try replace(name, bytes, temporary: temporary, in: scratch)
+    }
+
     /// Creates `name` with `bytes` unless a regular file of that name exists, atomically
     /// (written under `temporary`, then linked or renamed into place); false when a readable
     /// regular file was already there, which is left as it is. Anything else in its place (a

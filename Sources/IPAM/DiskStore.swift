@@ -41,6 +41,9 @@ public struct Owner: Sendable, Hashable {
 ///   mtime, so ADD reads one file instead of every reservation. Any change the stamp does not
 ///   explain (the reference plugin at work, a crash) triggers a rebuild from the files, and
 ///   DEL, CHECK and GC always check the cache against the directory listing.
+/// - The stamp is the index's last line, appended with the entries in one write: nothing is
+///   renamed on ADD (ext4 flushes a file renamed over another, ~0.25 ms), and the stamp can only
+///   be on disk when the entries before it are.
 public final class DiskStore {
     public let directory: String
     private let state: StateDirectory
@@ -52,6 +55,10 @@ public final class DiskStore {
     private var appended: [UInt8] = []
     private var rewrite = false
     private var changed = false
+    /// How many stamp lines the index file holds: past `stampsBeforeCompaction`, the next save
+    /// rewrites it without them.
+    private var stamps = 0
+    public static let stampsBeforeCompaction = 256
 
     static let lockName = "lock"
     static let lastReservedPrefix = "last_reserved_ip."
@@ -118,7 +125,7 @@ public final class DiskStore {
             appended += ReservationIndex.line(ip: name, owner: owner)
             changed = true
             // With a cache, every temporary lives there, so ADD never lists the reservations.
-            try state.replace(
+            try state.overwrite(
                 DiskStore.lastReservedPrefix + String(setIndex), Array(name.utf8),
                 temporary: (cache == nil ? ".swift-cni-l." : "l.") + "\(getpid())", in: cache)
             return true
@@ -156,14 +163,19 @@ public final class DiskStore {
     /// speed on the next run (a rebuild), never correctness, so errors are ignored.
     public func commit() {
         guard changed, let cache else { return }
+        var entries = index
+        if !rewrite, stamps >= DiskStore.stampsBeforeCompaction {
+            (rewrite, entries) = (true, index.withoutStamps)
+        }
+        let count = rewrite ? 1 : stamps + 1
+        // No stamp (the directory cannot be read) leaves an index the next run rebuilds.
+        let stamp = directoryStamp().map { ReservationIndex.stampLine(count: count, $0) } ?? []
         if rewrite {
-            try? cache.replace("index", index.bytes, temporary: "i.\(getpid())")
-        } else if !appended.isEmpty {
-            try? cache.append("index", appended)
+            try? cache.replace("index", entries.bytes + stamp, temporary: "i.\(getpid())")
+        } else {
+            try? cache.append("index", appended + stamp)
         }
-        if let stamp = directoryStamp() {
-            try? cache.replace("stamp", Array(stamp.utf8), temporary: "s.\(getpid())")
-        }
+        stamps = count
         appended = []
         rewrite = false
         changed = false
@@ -175,7 +187,7 @@ extension DiskStore {
     /// there changes it.
     fileprivate func directoryStamp() -> String? {
         guard let info = state.status() else { return nil }
-        return "\(info.st_ino) \(info.st_mtim.tv_sec) \(info.st_mtim.tv_nsec)\n"
+        return "\(info.st_ino) \(info.st_mtim.tv_sec) \(info.st_mtim.tv_nsec)"
     }
 
     /// Removes temporaries left by runs that were killed before cleaning up (`r.<pid>.<ip>`,
@@ -191,12 +203,13 @@ extension DiskStore {
 
     fileprivate func load(verify: Bool) throws(CNIError) {
         let stored = (try? cache?.read("index")).flatMap { $0 }.flatMap(ReservationIndex.init(stored:))
-        let stamp = (try? cache?.read("stamp")).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) }
-        if let stored, !verify, let stamp, stamp == directoryStamp() {
+        let last = stored?.lastStamp
+        stamps = last?.count ?? 0
+        if let stored, !verify, let last, last.stamp == directoryStamp() {
             index = stored
             return
         }
-        try rebuild(reuse: stored ?? ReservationIndex())
+        try rebuild(reuse: stored?.withoutStamps ?? ReservationIndex())
     }
 
     /// Builds the cache from the directory listing, reading only files `reuse` does not know.
@@ -204,7 +217,8 @@ extension DiskStore {
         let names: [String]
         do { names = try state.list() } catch { throw CNIError(.internalError, "\(error)") }
         // The listing is made anyway: temporaries an older run (or a cacheless one) left beside
-        // the reservations go now.
+        // the reservations go now, and so does the separate stamp file of index v2.
+        try? cache?.remove("stamp")
         for name in names where StateDirectory.isStaleTemporary(name, prefixes: [".swift-cni-r.", ".swift-cni-l."]) {
             try? state.remove(name)
         }

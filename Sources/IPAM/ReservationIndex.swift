@@ -1,9 +1,12 @@
 /// The cache of who holds which address: lines `<ip>\t<containerID>\t<ifname>\n` (ifname
 /// `\u{1}` for old single-line reservation files), kept as raw bytes so ADD can search it
-/// without parsing ten thousand entries.
+/// without parsing ten thousand entries. Each save ends it with a line
+/// `#stamp <count> <directory stamp>`; only the last one counts, `count` says how many the
+/// file holds.
 struct ReservationIndex: Equatable {
-    static let header = Array("# swift-cni host-local index v2: a cache of the reservation files beside it\n".utf8)
+    static let header = Array("# swift-cni host-local index v3: a cache of the reservation files beside it\n".utf8)
     static let oldFormat = "\u{1}"
+    private static let stampPrefix = Array("#stamp ".utf8)
 
     private(set) var bytes: [UInt8]
 
@@ -28,6 +31,35 @@ struct ReservationIndex: Equatable {
 
     static func line(ip: String, owner: Owner) -> [UInt8] {
         Array("\(ip)\t\(owner.containerID)\t\(owner.ifname ?? oldFormat)\n".utf8)
+    }
+
+    static func stampLine(count: Int, _ stamp: String) -> [UInt8] {
+        stampPrefix + Array("\(count) \(stamp)\n".utf8)
+    }
+
+    /// The last line's stamp and count, when the bytes end with a stamp line.
+    var lastStamp: (count: Int, stamp: String)? {
+        guard bytes.count > ReservationIndex.header.count, bytes.last == 0x0a else { return nil }
+        let body = bytes[ReservationIndex.header.count..<(bytes.count - 1)]
+        let start = (body.lastIndex(of: 0x0a) ?? (body.startIndex - 1)) + 1
+        let line = bytes[start..<(bytes.count - 1)]
+        guard line.starts(with: ReservationIndex.stampPrefix) else { return nil }
+        let rest = line.dropFirst(ReservationIndex.stampPrefix.count)
+        guard let space = rest.firstIndex(of: 0x20), let count = Int(String(decoding: rest[..<space], as: UTF8.self)),
+            count >= 1
+        else { return nil }
+        return (count, String(decoding: rest[(space + 1)...], as: UTF8.self))
+    }
+
+    /// The same entries without their stamp lines.
+    var withoutStamps: ReservationIndex {
+        var out = ReservationIndex()
+        var start = ReservationIndex.header.count
+        while start < bytes.count, let end = bytes[start...].firstIndex(of: 0x0a) {
+            if !bytes[start...end].starts(with: ReservationIndex.stampPrefix) { out.bytes += bytes[start...end] }
+            start = end + 1
+        }
+        return out
     }
 
     /// Every entry, in file order.

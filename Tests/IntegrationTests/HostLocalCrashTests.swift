@@ -47,7 +47,7 @@ struct HostLocalCrashTests {
         #expect(try add.run(stdin: config).status == 0)
         // The runs after the kills swept every temporary the killed ones left.
         let cache = try FileManager.default.contentsOfDirectory(atPath: dir + "/crashnet/.swift-cni")
-        #expect(cache.sorted() == ["index", "stamp"], "\(cache)")
+        #expect(cache.sorted() == ["index"], "\(cache)")
         #expect(
             try !FileManager.default.contentsOfDirectory(atPath: dir + "/crashnet").contains {
                 $0.hasPrefix(".swift-cni-")

@@ -40,7 +40,7 @@ struct StateFileTests {
                 .isEmpty)
     }
 
-    @Test("Symlinked index and stamp are replaced or refused, their targets never changed")
+    @Test("A symlinked index or last_reserved_ip is replaced or refused, its target never changed")
     func symlinkedFiles() throws {
         let dir = try TestEnvironment.scratchDirectory("sff")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -54,10 +54,16 @@ struct StateFileTests {
         try FileManager.default.createSymbolicLink(atPath: cache + "/index", withDestinationPath: target)
         for id in ["c2", "c3"] { #expect(try run("ADD", config(dir), id: id).status == 0) }
         #expect(try String(contentsOfFile: target, encoding: .utf8) == original)
-        try FileManager.default.removeItem(atPath: cache + "/stamp")
-        try FileManager.default.createSymbolicLink(atPath: cache + "/stamp", withDestinationPath: target)
         #expect(try run("DEL", config(dir), id: "c2").status == 0)
         #expect(try String(contentsOfFile: target, encoding: .utf8) == original)
+        // last_reserved_ip is rewritten in place, but never through a link.
+        let last = dir + "/sfnet/last_reserved_ip.0"
+        try FileManager.default.removeItem(atPath: last)
+        try FileManager.default.createSymbolicLink(atPath: last, withDestinationPath: target)
+        #expect(try run("ADD", config(dir), id: "c4").status == 0)
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == original)
+        let attributes = try FileManager.default.attributesOfItem(atPath: last)
+        #expect(attributes[.type] as? FileAttributeType == .typeRegular)
     }
 
     @Test("FIFOs planted among the state files never block host-local; a hard-linked index is not written through")
@@ -74,7 +80,7 @@ struct StateFileTests {
         #expect(try run("ADD", config(dir), id: "c2").status == 0)
         #expect(
             try String(contentsOfFile: victim, encoding: .utf8) == original, "nothing appended through the hard link")
-        for name in [network + "/10.23.0.77", network + "/last_reserved_ip.0", cache + "/stamp"] {
+        for name in [network + "/10.23.0.77", network + "/last_reserved_ip.0"] {
             try? FileManager.default.removeItem(atPath: name)
             #expect(mkfifo(name, 0o600) == 0)
         }
@@ -113,7 +119,7 @@ struct StateFileTests {
         }
         try "x".write(toFile: dir + "/sfnet/.swift-cni-l.4194305", atomically: false, encoding: .utf8)
         #expect(try run("ADD", config(dir), id: "c2").status == 0)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: cache).sorted() == ["index", "stamp"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cache).sorted() == ["index"])
         // Beside the reservations they go when the directory is listed anyway (DEL checks the
         // cache against it), so an ADD never lists thousands of reservations.
         #expect(try run("DEL", config(dir), id: "c2").status == 0)
