@@ -6,19 +6,24 @@ public enum FileIO {
     /// Reads `fd` to its end. With `limit`, stops keeping bytes past it but still reads on (so
     /// a writer on the other end of a pipe completes), and returns the total seen.
     public static func readAll(_ fd: Int32, limit: Int = .max) throws(Errno) -> (bytes: [UInt8], total: Int) {
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        var total = 0
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n > 0 {
-                total += n
-                if out.count < limit { out += chunk[0..<min(n, limit - out.count)] }
-                continue
+        // Never zeroed: most reads are a few bytes of /proc or state, and zeroing 64 KB (and
+        // touching fresh heap pages) for each cost more than the read.
+        try withUnsafeTemporaryAllocation(byteCount: 65536, alignment: 1) { (chunk) throws(Errno) in
+            var out: [UInt8] = []
+            var total = 0
+            while true {
+                let n = Glibc.read(fd, chunk.baseAddress, chunk.count)
+                if n > 0 {
+                    total += n
+                    if out.count < limit {
+                        out += UnsafeRawBufferPointer(rebasing: chunk[0..<min(n, limit - out.count)])
+                    }
+                    continue
+                }
+                if n == 0 { return (out, total) }
+                let error = Errno.current
+                if error != .interrupted { throw error }
             }
-            if n == 0 { return (out, total) }
-            let error = Errno.current
-            if error != .interrupted { throw error }
         }
     }
 

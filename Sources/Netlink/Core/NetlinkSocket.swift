@@ -40,6 +40,16 @@ public final class NetlinkSocket: NetlinkTransport {
 
     private let fd: Int32
     public let portID: UInt32
+    /// One datagram's room, reused by every receive and never zeroed: a fresh zeroed 64 KB
+    /// per reply cost a memset and fresh heap pages on each of an ADD's round trips.
+    private var buffer: UnsafeMutableRawBufferPointer?
+
+    private var receiveBuffer: UnsafeMutableRawBufferPointer {
+        if let buffer { return buffer }
+        let made = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 8)
+        buffer = made
+        return made
+    }
 
     /// Opens and binds a socket for `netlinkProtocol` in the calling thread's netns.
     public init(protocol netlinkProtocol: Int32 = NetlinkSocket.routeProtocol) throws(NetlinkError) {
@@ -80,6 +90,7 @@ public final class NetlinkSocket: NetlinkTransport {
 
     deinit {
         if deferred { DeferredClose.close(fd) } else { close(fd) }
+        buffer?.deallocate()
     }
 
     public func releaseInBackground() { deferred = true }
@@ -117,17 +128,17 @@ public final class NetlinkSocket: NetlinkTransport {
     }
 
     public func receive() throws(NetlinkError) -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        let room = receiveBuffer
         while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_TRUNC)) }
+            let n = recv(fd, room.baseAddress, room.count, Int32(MSG_TRUNC))
             if n < 0 {
                 if errno == EINTR { continue }
                 throw NetlinkSocket.systemError("recv")
             }
-            guard n <= buffer.count else {
-                throw NetlinkError.malformed("reply of \(n) bytes truncated to \(buffer.count)")
+            guard n <= room.count else {
+                throw NetlinkError.malformed("reply of \(n) bytes truncated to \(room.count)")
             }
-            return Array(buffer[0..<n])
+            return Array(UnsafeRawBufferPointer(rebasing: room[0..<n]))
         }
     }
 
