@@ -59,8 +59,8 @@ extension ContainerNetwork {
                 try host.setLink(index: hostLink.index, up: true)
                 // We own the routes of this interface.
                 try? hostSysctl.access { try $0.write("net/ipv6/conf/\(name)/accept_ra", "0") }
-                return VethPair(
-                    host: try host.link(index: hostLink.index), container: try container.link(named: ifname))
+                // Name, index and MAC are all a caller uses, and going up changes none of them.
+                return VethPair(host: hostLink, container: try container.link(named: ifname))
             } catch {
                 try? host.deleteLink(index: hostLink.index)
                 throw error

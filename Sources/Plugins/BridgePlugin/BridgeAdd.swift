@@ -133,8 +133,7 @@ struct BridgeAdd {
             target = gateway
         }
         for gateway in gateways {
-            _ = try BridgeDevice.ensureAddress(
-                host, bridge: try host.link(index: target.index), gateway: gateway, force: conf.forceAddress)
+            _ = try BridgeDevice.ensureAddress(host, bridge: target, gateway: gateway, force: conf.forceAddress)
         }
         try Forwarding.enable(
             v4: gateways.contains { $0.address.isV4 }, v6: gateways.contains { !$0.address.isV4 },

@@ -10,13 +10,8 @@ enum BridgeDevice {
         -> (Link, created: Bool)
     {
         var created = false
-        if let existing = try? route.link(named: conf.bridge) {
-            guard existing.kind == "bridge" else {
-                throw CNIError(
-                    .invalidNetworkConfig, "\"\(conf.bridge)\" already exists but is not a bridge",
-                    details: "key: bridge")
-            }
-        } else {
+        var found = try? route.link(named: conf.bridge)
+        if found == nil {
             let spec = LinkSpec(
                 name: conf.bridge, kind: .bridge(vlanFiltering: conf.usesVlans ? true : nil), mtu: conf.mtu)
             switch Result(catching: { () throws(NetlinkError) in try route.addLink(spec) }) {
@@ -27,18 +22,24 @@ enum BridgeDevice {
                     .internalError, error.description, details: "key: vlan/vlanTrunk need bridge VLAN filtering")
             case .failure(let error): throw error
             }
+            found = try route.link(named: conf.bridge)
         }
-        var bridge = try route.link(named: conf.bridge)
-        guard bridge.kind == "bridge" else {
+        guard var bridge = found, bridge.kind == "bridge" else {
             throw CNIError(
                 .invalidNetworkConfig, "\"\(conf.bridge)\" already exists but is not a bridge", details: "key: bridge")
         }
+        var changed = false
         if conf.promiscMode, !bridge.flags.contains(.promiscuous) {
             try route.setLink(index: bridge.index, .promiscuous(true))
+            changed = true
         }
         try? sysctl.access { try $0.write("net/ipv6/conf/\(conf.bridge)/accept_ra", "0") }
-        if !bridge.isUp { try route.setLink(index: bridge.index, up: true) }
-        bridge = try route.link(index: bridge.index)
+        if !bridge.isUp {
+            try route.setLink(index: bridge.index, up: true)
+            changed = true
+        }
+        // Read again only what this call changed: most ADDs find the bridge up and as configured.
+        if changed { bridge = try route.link(index: bridge.index) }
         return (bridge, created)
     }
 
@@ -73,9 +74,10 @@ enum BridgeDevice {
         case .failure(let error):
             throw CNIError(.internalError, "could not add IP address to \"\(bridge.name)\": \(error)")
         }
-        // Pin the bridge MAC so it stops following its lowest-numbered port.
-        if !bridge.hardwareAddress.isEmpty {
-            try? route.setLink(index: bridge.index, .hardwareAddress(bridge.hardwareAddress))
+        // Pin the bridge MAC, as it is now that ports have joined, so it stops following its
+        // lowest-numbered port.
+        if let current = try? route.link(index: bridge.index), !current.hardwareAddress.isEmpty {
+            try? route.setLink(index: bridge.index, .hardwareAddress(current.hardwareAddress))
         }
         return true
     }
