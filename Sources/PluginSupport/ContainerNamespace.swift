@@ -29,14 +29,21 @@ public protocol SysctlScope: Sendable {
 
 /// The values of the namespace the calling thread is in, through `/proc/sys`.
 struct ProcSysctls: SysctlValues {
-    func read(_ key: String) throws -> String { try Sysctl.read(key) }
-    func write(_ key: String, _ value: String) throws { try Sysctl.write(key, value) }
+    let directories: SysctlDirectories
+    func read(_ key: String) throws -> String { try Sysctl.read(key, in: directories) }
+    func write(_ key: String, _ value: String) throws { try Sysctl.write(key, value, in: directories) }
 }
 
 /// The host's (node's) sysctls: the plugin runs in the host netns.
 public struct HostSysctls: SysctlScope {
+    /// The host's directories, shared by every access: plugins use the host scope only from
+    /// threads that never leave the host's namespace, one at a time.
+    nonisolated(unsafe) private static let directories = SysctlDirectories()
+
     public init() {}
-    public func access<T>(_ body: (any SysctlValues) throws -> T) throws -> T { try body(ProcSysctls()) }
+    public func access<T>(_ body: (any SysctlValues) throws -> T) throws -> T {
+        try body(ProcSysctls(directories: HostSysctls.directories))
+    }
 }
 
 /// A container's sysctls: `/proc/sys/net` answers for the netns of the thread that opens
@@ -44,7 +51,7 @@ public struct HostSysctls: SysctlScope {
 struct EnteredSysctls: SysctlScope {
     let namespace: NetworkNamespace
     func access<T>(_ body: (any SysctlValues) throws -> T) throws -> T {
-        try namespace.withEntered { try body(ProcSysctls()) }
+        try namespace.withEntered { try body(ProcSysctls(directories: SysctlDirectories())) }
     }
 }
 

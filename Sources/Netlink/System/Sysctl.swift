@@ -15,10 +15,11 @@ public enum Sysctl {
         return "/proc/sys/" + slashForm
     }
 
-    /// The current value, without the trailing newline.
-    public static func read(_ key: String) throws(SystemError) -> String {
+    /// The current value, without the trailing newline. `directories` (of the calling
+    /// thread's namespace) saves the lookup of `/proc/sys/net/ipv4` and `ipv6`.
+    public static func read(_ key: String, in directories: SysctlDirectories? = nil) throws(SystemError) -> String {
         let file = try checkedPath(key)
-        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        let fd = directories?.open(file, O_RDONLY | O_CLOEXEC) ?? open(file, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("open", file) }
         defer { close(fd) }
         let bytes: [UInt8]
@@ -41,10 +42,12 @@ public enum Sysctl {
     }
 
     /// Writes a value.
-    public static func write(_ key: String, _ value: String) throws(SystemError) {
+    public static func write(_ key: String, _ value: String, in directories: SysctlDirectories? = nil)
+        throws(SystemError)
+    {
         let file = try checkedPath(key)
         FaultPoint.step()
-        let fd = open(file, O_WRONLY | O_CLOEXEC)
+        let fd = directories?.open(file, O_WRONLY | O_CLOEXEC) ?? open(file, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("open", file) }
         defer { close(fd) }
         let bytes = Array(value.utf8)
@@ -59,6 +62,46 @@ public enum Sysctl {
         if (try? read(key)) == value { return false }
         try write(key, value)
         return true
+    }
+}
+
+/// `/proc/sys/net/ipv4` and `/proc/sys/net/ipv6` of one network namespace, opened on first
+/// use, so that files under them are opened relative to them.
+///
+/// Why: every namespace that ever looked up `/proc/sys/net/ipv6/...` leaves its own `net` and
+/// `ipv6` entries under the same shared parents, and a path lookup compares them all. With
+/// 1,000 pods an open of a `/proc/sys/net` file took 0.13 ms instead of 4 µs; below the
+/// family directories each namespace has entries of its own. Use an instance only on threads
+/// in the namespace it was made in.
+public final class SysctlDirectories {
+    private var net: Int32 = -1
+    private var families: [String: Int32] = [:]
+
+    public init() {}
+
+    deinit {
+        for fd in families.values where fd >= 0 { close(fd) }
+        if net >= 0 { close(net) }
+    }
+
+    /// `file` opened relative to its family's directory when it is under one, else as a path.
+    func open(_ file: String, _ flags: Int32) -> Int32 {
+        for family in ["ipv4", "ipv6"] {
+            let prefix = "/proc/sys/net/" + family + "/"
+            guard file.hasPrefix(prefix) else { continue }
+            let directory = self.directory(family)
+            guard directory >= 0 else { break }
+            return openat(directory, String(file.dropFirst(prefix.count)), flags)
+        }
+        return Glibc.open(file, flags)
+    }
+
+    private func directory(_ family: String) -> Int32 {
+        if let fd = families[family] { return fd }
+        if net < 0 { net = Glibc.open("/proc/sys/net", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        let fd = net >= 0 ? openat(net, family, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
+        families[family] = fd
+        return fd
     }
 }
 
