@@ -87,9 +87,11 @@ public enum FileIO {
 
     /// `mkdir -p` with `mode` for the directories it creates.
     public static func makeDirectories(_ path: String, mode: mode_t) throws(SystemError) {
+        // The directory is nearly always there already: one call, not one per component.
+        if mkdir(path, mode) == 0 || errno == EEXIST { return }
         var prefix = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
-            prefix += "/" + component
+            prefix = prefix + "/" + String(component)
             if mkdir(prefix, mode) != 0 {
                 let error = SystemError("mkdir", prefix)
                 if error.errno != .fileExists { throw error }

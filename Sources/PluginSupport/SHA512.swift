@@ -69,8 +69,13 @@ public enum SHA512 {
     /// Lowercase hex of the digest of `text`, cut to `length` characters (Go's
     /// `utils.MustFormatHashWithPrefix(length, "", text)`).
     public static func hexPrefix(_ text: String, length: Int) -> String {
-        let hex = digest(Array(text.utf8)).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-        return String(hex.prefix(length))
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        for byte in digest(Array(text.utf8)) where hex.count < length {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: hex.prefix(max(length, 0)), as: UTF8.self)
     }
 
     private static func rotr(_ x: UInt64, _ n: UInt64) -> UInt64 { (x >> n) | (x << (64 - n)) }
