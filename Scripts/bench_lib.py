@@ -145,6 +145,18 @@ def _link_up(index, master=0):
     return _request(16, 0, body)
 
 
+def set_pod_links(node, pods, up):
+    """Sets each pod's `eth0` up or down: a down one has no carrier on its bridge port, so the
+    bridge floods nothing to it."""
+    for pod in pods:
+        _enter(f"/run/netns/{pod}")
+        body = struct.pack("=BxHiII", 0, 0, socket.if_nametoindex("eth0"), 1 if up else 0, 1)
+        errno = _request(16, 0, body)
+        if errno:
+            sys.exit(f"link set {'up' if up else 'down'} in {pod}: errno {errno}")
+    node.enter()
+
+
 def pod_veth(node, name, pod, bridge, octets):
     """A pod's veth as bridge ADD leaves it: host end up in `bridge`, `eth0` up with an address
     in the pod. Returns the milliseconds of the create alone and of the whole setup."""
