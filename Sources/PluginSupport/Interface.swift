@@ -63,7 +63,13 @@ extension RouteSpec {
 
 /// IP forwarding on the host, written only when not already on.
 public enum Forwarding {
-    public static func enable(v4: Bool, v6: Bool, sysctl: any SysctlScope = HostSysctls()) throws {
+    /// `route` (the host's), when given, answers for IPv4 first: most ADDs find forwarding on
+    /// and never look up `/proc/sys/net/ipv4`.
+    public static func enable(
+        v4: Bool, v6: Bool, sysctl: any SysctlScope = HostSysctls(), route: RouteNetlink? = nil
+    ) throws {
+        let v4 = v4 && (try? route?.ipv4Forwarding()) != true
+        guard v4 || v6 else { return }
         do {
             try sysctl.access { values in
                 if v4 { try values.ensure("net/ipv4/ip_forward", "1") }

@@ -265,6 +265,28 @@ struct NetlinkVerbTests {
         #expect(try s.route.addresses(family: .inet, index: UInt32(index)).isEmpty)
     }
 
+    @Test("IPv4 device settings over netlink: read from the link message, set, and seen in /proc/sys")
+    func ipv4Settings() throws {
+        let s = try Scratch("nl4")
+        defer { try? s.ns.remove() }
+        try s.route.addLink(LinkSpec(name: "cnitp0", kind: .veth(peer: VethPeer(name: "cnitp1"))))
+        let index = try s.route.link(named: "cnitp0").index
+        #expect(try s.route.link(index: index).ipv4(.arpNotify) == 0)
+        try s.route.setLink(index: index, .ipv4(.arpNotify, 1))
+        try s.route.setLink(index: index, .ipv4(.routeLocalnet, 1))
+        #expect(try s.route.link(index: index).ipv4(.arpNotify) == 1)
+        #expect(try s.route.link(index: index).ipv4(.routeLocalnet) == 1)
+        for key in ["arp_notify", "route_localnet"] {
+            let shown = try s.ns.run(["sysctl", "-n", "net.ipv4.conf.cnitp0.\(key)"])
+            #expect(shown.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(key)")
+        }
+        #expect(try s.route.link(named: "lo").ipv4(.routeLocalnet) == 0)
+        for value in ["1", "0"] {
+            _ = try s.ns.run(["sysctl", "-w", "net.ipv4.ip_forward=\(value)"])
+            #expect(try s.route.ipv4Forwarding() == (value == "1"))
+        }
+    }
+
     @Test("Sysctls are read and written inside the netns only")
     func sysctls() throws {
         let s = try Scratch("nls")

@@ -134,6 +134,28 @@ enum Fixtures {
         00 00 00 00 03 00 00 00 00 01 00 00 00 01 00 00  // ifinfomsg
         """)
 
+    // No iproute2 command sets IPv4 device settings over netlink, so this one is laid out by
+    // hand from <linux/if_link.h> and <linux/ip.h>: { IFLA_AF_SPEC { AF_INET { IFLA_INET_CONF
+    // { IPV4_DEVCONF_ARP_NOTIFY (22): 1 } } } }. NetlinkVerbTests checks it against the kernel.
+    static let setArpNotify = hex(
+        """
+        34 00 00 00 10 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 52, RTM_NEWLINK, flags 0x5, seq 1
+        00 00 00 00 03 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg
+        14 00 1a 00  // IFLA_AF_SPEC, len 20
+        10 00 02 00  // AF_INET, len 16
+        0c 00 01 00  // IFLA_INET_CONF, len 12
+        08 00 16 00 01 00 00 00  // IPV4_DEVCONF_ARP_NOTIFY = 1
+        """)
+
+    // ip -4 netconf show dev lo, with NETCONFA_IFINDEX_ALL (-1) for lo's 1 and without the
+    // NLM_F_ACK iproute2 adds
+    static let getNetconfAll = hex(
+        """
+        1c 00 00 00 52 00 01 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 28, RTM_GETNETCONF, flags 0x1, seq 1
+        02 00 00 00  // netconfmsg: AF_INET, padded
+        08 00 01 00 ff ff ff ff  // NETCONFA_IFINDEX = NETCONFA_IFINDEX_ALL
+        """)
+
     // ip link set dev cnitp0 allmulticast off
     static let setAllmulti = hex(
         """

@@ -63,6 +63,7 @@ struct GoldenVerbTests {
             (3, .hardwareAddress(MACAddress(bytes: [2, 0, 0, 0, 0, 9])), Fixtures.setAddress),
             (3, .txQueueLength(500), Fixtures.setTxqlen),
             (3, .promiscuous(true), Fixtures.setPromisc),
+            (3, .ipv4(.arpNotify, 1), Fixtures.setArpNotify),
             (3, .allMulticast(false), Fixtures.setAllmulti),
             (2, .master(4), Fixtures.setMaster),
             (2, .master(nil), Fixtures.setNomaster),

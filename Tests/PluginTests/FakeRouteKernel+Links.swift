@@ -9,6 +9,7 @@ private enum Field {
     static let master: UInt16 = 10
     static let linkinfo: UInt16 = 18
     static let netnsFD: UInt16 = 28
+    static let afSpec: UInt16 = 26
 }
 
 extension FakeRouteKernel {
@@ -65,6 +66,12 @@ extension FakeRouteKernel {
                 moved.master = nil
                 _ = target.adopt(moved)
                 return 0
+            case Field.afSpec:
+                // { AF_INET { IFLA_INET_CONF { setting: value, ... } } }
+                guard let inet = try? attribute.nested().first(where: { $0.type == 2 }),
+                    let conf = try? inet.nested().first(where: { $0.type == 1 }), let settings = try? conf.nested()
+                else { return 22 }
+                for setting in settings { links[position].ipv4[setting.type] = setting.u32 ?? 0 }
             default: break
             }
         }

@@ -38,6 +38,9 @@ final class FakeRouteKernel: NetlinkTransport {
         var info: [UInt8]? = nil
         /// The other end of a veth, in whichever fake namespace holds it.
         var peer: (kernel: FakeRouteKernel, index: Int32)? = nil
+        /// IPv4 settings set over netlink (`IPV4_DEVCONF_*` number: value), answered back in
+        /// `IFLA_AF_SPEC` as the kernel's `IFLA_INET_CONF` array.
+        var ipv4: [UInt16: UInt32] = [:]
     }
 
     let portID: UInt32 = 6262
@@ -177,6 +180,12 @@ final class FakeRouteKernel: NetlinkTransport {
             w.bytes(RawAttribute(rawValue: 18), info)
         } else {
             w.nested(RawAttribute(rawValue: 18)) { $0.string(RawAttribute(rawValue: 1), link.kind) }
+        }
+        if !link.ipv4.isEmpty {
+            let conf = (1...33).flatMap { AttributeWriter.encode(link.ipv4[UInt16($0)] ?? 0) }
+            w.nested(RawAttribute(rawValue: 26)) { spec in
+                spec.nested(RawAttribute(rawValue: 2)) { $0.bytes(RawAttribute(rawValue: 1), conf) }
+            }
         }
         return NetlinkMessage(
             type: .newLink, flags: multi ? .multi : [], sequence: seq, portID: portID, payload: w.bytes

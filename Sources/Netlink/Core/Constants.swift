@@ -31,6 +31,8 @@ public struct MessageType: RawRepresentable, Sendable, Hashable, CustomStringCon
     public static let newFilter = MessageType(rawValue: 44)
     public static let delFilter = MessageType(rawValue: 45)
     public static let getFilter = MessageType(rawValue: 46)
+    public static let newNetconf = MessageType(rawValue: 80)
+    public static let getNetconf = MessageType(rawValue: 82)
 
     public var description: String {
         switch self {
@@ -50,6 +52,7 @@ public struct MessageType: RawRepresentable, Sendable, Hashable, CustomStringCon
         case .newFilter: return "RTM_NEWTFILTER"
         case .delFilter: return "RTM_DELTFILTER"
         case .getFilter: return "RTM_GETTFILTER"
+        case .getNetconf: return "RTM_GETNETCONF"
         case .newAddress: return "RTM_NEWADDR"
         case .delAddress: return "RTM_DELADDR"
         case .getAddress: return "RTM_GETADDR"

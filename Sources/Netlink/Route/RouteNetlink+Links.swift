@@ -57,6 +57,8 @@ extension RouteNetlink {
         case alias(String)
         /// `IFF_UP` on or off.
         case up(Bool)
+        /// One IPv4 setting of the device (`/proc/sys/net/ipv4/conf/<if>/...`).
+        case ipv4(IPv4DeviceSetting, UInt32)
     }
 
     static func changeRequest(index: Int32, _ change: LinkChange) -> [UInt8] {
@@ -77,6 +79,7 @@ extension RouteNetlink {
         case .master(let master): w.u32(LinkAttribute.master, UInt32(bitPattern: master ?? 0))
         case .namespace(let fd): w.u32(LinkAttribute.netnsFD, UInt32(bitPattern: fd))
         case .alias(let alias): w.bytes(LinkAttribute.ifalias, Array(alias.utf8))
+        case .ipv4(let setting, let value): RouteNetlink.ipv4SettingSpec(&w, setting, value)
         case .promiscuous, .allMulticast, .up: break
         }
         return w.bytes

@@ -51,7 +51,7 @@ struct BridgeAdd {
             result.routes = ipam.routes
             result.dns = ipam.dns
             let gateways = computeGateways(&result, conf)
-            try configureContainer(result, conf, namespace)
+            try configureContainer(result, conf, namespace, index: veth.container.index)
             if conf.isGateway { try configureGateways(host, bridge: bridge, gateways: gateways, conf, &result) }
             if conf.ipMasq {
                 try Masquerade.setup(
@@ -106,7 +106,9 @@ struct BridgeAdd {
         return gateways
     }
 
-    private func configureContainer(_ result: CNIResult, _ conf: BridgeConfig, _ namespace: ContainerNamespace) throws {
+    private func configureContainer(
+        _ result: CNIResult, _ conf: BridgeConfig, _ namespace: ContainerNamespace, index: Int32
+    ) throws {
         let ifname = request.ifname
         try namespace.sysctl.access { values in
             if conf.enableDAD {
@@ -115,8 +117,9 @@ struct BridgeAdd {
             } else {
                 try? values.write("net/ipv6/conf/\(ifname)/accept_dad", "0")
             }
-            try? values.write("net/ipv4/conf/\(ifname)/arp_notify", "1")
         }
+        // arp_notify over netlink: no /proc/sys/net/ipv4 lookup (see IPv4DeviceSetting).
+        try? namespace.route.setLink(index: index, .ipv4(.arpNotify, 1))
         try ContainerNetwork.configureInterface(result, ifname: ifname, container: namespace)
     }
 
@@ -137,7 +140,7 @@ struct BridgeAdd {
         }
         try Forwarding.enable(
             v4: gateways.contains { $0.address.isV4 }, v6: gateways.contains { !$0.address.isV4 },
-            sysctl: kernel.hostSysctl)
+            sysctl: kernel.hostSysctl, route: host)
     }
 
     /// The host port must reach operational UP; retries as the reference: 0, 50, 500, 1000, 1000 ms.

@@ -66,6 +66,9 @@ public struct PortmapPlugin: CNIPlugin {
         guard let route = try? kernel.hostRoute(), let output = try? route.routeGet(container).outputIndex,
             let link = try? route.link(index: output)
         else { return }
+        // The link message carries the device's IPv4 settings: most ADDs find it on already
+        // and never look up /proc/sys/net/ipv4 (see IPv4DeviceSetting).
+        if link.ipv4(.routeLocalnet) == 1 { return }
         _ = try? kernel.hostSysctl.access { try $0.ensure("net/ipv4/conf/\(link.name)/route_localnet", "1") }
     }
 

@@ -62,7 +62,7 @@ public struct PtpPlugin: CNIPlugin {
         }
         try Forwarding.enable(
             v4: result.ips.contains { $0.address.address.isV4 }, v6: result.ips.contains { !$0.address.address.isV4 },
-            sysctl: kernel.hostSysctl)
+            sysctl: kernel.hostSysctl, route: host)
 
         let veth = try ContainerNetwork.createVeth(
             host: host, in: namespace, tag: AttachmentTag(request), mtu: conf.mtu, containerMAC: nil,

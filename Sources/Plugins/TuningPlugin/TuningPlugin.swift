@@ -35,9 +35,14 @@ public struct TuningPlugin: CNIPlugin {
         guard let link = try? container.link(named: request.ifname) else {
             throw CNIError(.internalError, "failed to get \"\(request.ifname)\"")
         }
-        let previous = try namespace.sysctl.access { try Self.writeSysctls(conf.sysctl, ifname: request.ifname, $0) }
-        rollback.add("sysctls") {
-            try namespace.sysctl.access { values in for (key, value) in previous { try? values.write(key, value) } }
+        // Entering the container's namespace costs a thread: only when there is a sysctl to write.
+        if !conf.sysctl.isEmpty {
+            let previous = try namespace.sysctl.access {
+                try Self.writeSysctls(conf.sysctl, ifname: request.ifname, $0)
+            }
+            rollback.add("sysctls") {
+                try namespace.sysctl.access { values in for (key, value) in previous { try? values.write(key, value) } }
+            }
         }
         if conf.changesLink {
             let backup = TuningBackup(of: link, for: conf)
@@ -117,16 +122,19 @@ public struct TuningPlugin: CNIPlugin {
         let conf = try TuningConfig(request)
         _ = try request.config.requiredPrevResult()
         let namespace = try kernel.container(request.netns)
-        let mismatch = try namespace.sysctl.access { values throws -> String? in
-            for (key, value) in conf.sysctl {
-                let path = try TuningConfig.path(of: key, ifname: request.ifname)
-                let current = try values.read(path)
-                if current != value {
-                    return "Error: Tuning configured value of \(path) is \(value), current value is \(current)"
+        let mismatch =
+            conf.sysctl.isEmpty
+            ? nil
+            : try namespace.sysctl.access { values throws -> String? in
+                for (key, value) in conf.sysctl {
+                    let path = try TuningConfig.path(of: key, ifname: request.ifname)
+                    let current = try values.read(path)
+                    if current != value {
+                        return "Error: Tuning configured value of \(path) is \(value), current value is \(current)"
+                    }
                 }
+                return nil
             }
-            return nil
-        }
         if let mismatch { throw CNIError(.internalError, mismatch) }
         guard let link = try? namespace.route.link(named: request.ifname) else {
             throw CNIError(.internalError, "Cannot find container link \(request.ifname)")
