@@ -128,6 +128,29 @@ struct TuningTests {
         #expect(try pod.run(["sysctl", "-n", "net.ipv4.conf.eth0.arp_filter"]).stdout.hasPrefix("0"), "restored")
     }
 
+    @Test("A key with an empty component stays under /proc/sys: a host file is never read or written")
+    func keyEscape() throws {
+        let node = try Node("tue")
+        defer { node.tearDown() }
+        let pod = try node.pod()
+        let prev = try attach(node, pod)
+        let victim = node.dataDir + "/victim"
+        try FileManager.default.createDirectory(atPath: node.dataDir, withIntermediateDirectories: true)
+        try "original".write(toFile: victim, atomically: true, encoding: .utf8)
+        for key in ["net/ipv4/\(victim)", "net/ipv6/\(victim)"] {
+            let keys = #","sysctl":{"\#(key)":"PWNED"}"#
+            let conf = tuning(keys, prev: prev, dataDir: node.dataDir + "/t")
+            for command in ["ADD", "CHECK"] {
+                #expect(try node.run("tuning", command, config: conf, id: "ctr1", pod: pod).status == 1, "\(command)")
+            }
+        }
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "original")
+        let doubled = tuning(
+            #","sysctl":{"net/ipv4//conf/eth0/arp_filter":"1"}"#, prev: prev, dataDir: node.dataDir + "/t")
+        #expect(try node.run("tuning", "ADD", config: doubled, id: "ctr1", pod: pod).status == 0, "as the path would")
+        #expect(try pod.run(["sysctl", "-n", "net.ipv4.conf.eth0.arp_filter"]).stdout.hasPrefix("1"))
+    }
+
     @Test("Without prevResult ADD fails; duplicate sysctl keys are refused")
     func invalid() throws {
         let node = try Node("tui")

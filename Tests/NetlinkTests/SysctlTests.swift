@@ -12,6 +12,13 @@ struct SysctlTests {
             #expect(try Sysctl.read(key, in: directories) == Sysctl.read(key), "\(key)")
         }
         #expect(throws: (any Error).self) { try Sysctl.read("net/ipv4/../../kernel/ostype", in: directories) }
+        // An empty component must not turn the rest into an absolute path outside /proc/sys.
+        for key in ["net/ipv4//ip_forward", "net/ipv4/./ip_forward", "net.ipv4..ip_forward"] {
+            #expect(try Sysctl.read(key, in: directories) == Sysctl.read("net/ipv4/ip_forward"), "\(key)")
+        }
+        for key in ["net/ipv4//etc/hostname", "net/ipv6//etc/hostname", "net.ipv4./etc/hostname", "net/ipv4/"] {
+            #expect(throws: (any Error).self, "\(key)") { try Sysctl.read(key, in: directories) }
+        }
         #expect(throws: (any Error).self) { try Sysctl.read("net/ipv6/conf/cnit-missing/mtu", in: directories) }
     }
 }

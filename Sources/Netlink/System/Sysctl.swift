@@ -86,13 +86,17 @@ public final class SysctlDirectories {
     }
 
     /// `file` opened relative to its family's directory when it is under one, else as a path.
+    /// The rest is rebuilt from its non-empty components (`..` never reaches here), so
+    /// `net/ipv4//x` opens what the path would and can never become an absolute path, which
+    /// `openat` would take from `/` instead of from the directory.
     func open(_ file: String, _ flags: Int32) -> Int32 {
         for family in ["ipv4", "ipv6"] {
             let prefix = "/proc/sys/net/" + family + "/"
             guard file.hasPrefix(prefix) else { continue }
+            let rest = file.dropFirst(prefix.count).split(separator: "/").filter { $0 != "." }.joined(separator: "/")
             let directory = self.directory(family)
-            guard directory >= 0 else { break }
-            return openat(directory, String(file.dropFirst(prefix.count)), flags)
+            guard directory >= 0, !rest.isEmpty else { break }
+            return openat(directory, rest, flags)
         }
         return Glibc.open(file, flags)
     }
