@@ -9,6 +9,8 @@ final class FakeSysctls: SysctlScope, SysctlValues, @unchecked Sendable {
     var values: [String: String] = [:]
     private(set) var writes: [String] = []
     var strict = false
+    /// Keys that can be written but not read (`net/ipv4/route/flush`).
+    var writeOnly: Set<String> = []
 
     static func key(_ key: String) -> String {
         let path = key.hasPrefix("/proc/sys/") ? String(key.dropFirst("/proc/sys/".count)) : key
@@ -18,13 +20,16 @@ final class FakeSysctls: SysctlScope, SysctlValues, @unchecked Sendable {
     func access<T>(_ body: (any SysctlValues) throws -> T) throws -> T { try body(self) }
 
     func read(_ key: String) throws -> String {
+        if writeOnly.contains(Self.key(key)) {
+            throw CNIError(.internalError, "open /proc/sys/\(Self.key(key)): permission denied")
+        }
         if let value = values[Self.key(key)] { return value }
         if strict { throw CNIError(.internalError, "open /proc/sys/\(Self.key(key)): no such file or directory") }
         return "0"
     }
 
     func write(_ key: String, _ value: String) throws {
-        if strict, values[Self.key(key)] == nil {
+        if strict, values[Self.key(key)] == nil, !writeOnly.contains(Self.key(key)) {
             throw CNIError(.internalError, "open /proc/sys/\(Self.key(key)): no such file or directory")
         }
         writes.append("\(Self.key(key))=\(value)")

@@ -87,4 +87,19 @@ struct TuningFlowTests {
         #expect(node.containerSysctls.writes == ["net/ipv4/conf/eth0/arp_filter=1", "net/ipv4/conf/eth0/arp_filter=0"])
         #expect(node.log.isEmpty, "no link attribute was touched")
     }
+
+    @Test("Sysctls only: no interface is needed, and a value that cannot be read back is still written")
+    func sysctlsOnly() throws {
+        let node = FakeNode()
+        node.containerSysctls.strict = true
+        node.containerSysctls.values["net/ipv4/conf/all/arp_filter"] = "0"
+        node.containerSysctls.writeOnly = ["net/ipv4/route/flush"]
+        let dir = try Self.temporaryDirectory()
+        defer { _ = rmdir(dir) }
+        let conf =
+            #"{"cniVersion":"1.0.0","name":"t","type":"tuning","sysctl":{"net.ipv4.conf.all.arp_filter":"1","net.ipv4.route.flush":"1"},"dataDir":"\#(dir)","prevResult":\#(Self.prevResult)}"#
+        _ = try TuningPlugin(kernel: node.kernel()).add(flowRequest(.add, conf))
+        #expect(node.containerSysctls.writes == ["net/ipv4/conf/all/arp_filter=1", "net/ipv4/route/flush=1"])
+        #expect(node.log.isEmpty, "no link was looked up or changed")
+    }
 }

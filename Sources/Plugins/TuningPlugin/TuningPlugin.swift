@@ -32,8 +32,14 @@ public struct TuningPlugin: CNIPlugin {
         defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("tuning: \($0)\n") }) }
         let namespace = try kernel.container(request.netns)
         let container = namespace.route
-        guard let link = try? container.link(named: request.ifname) else {
-            throw CNIError(.internalError, "failed to get \"\(request.ifname)\"")
+        // The interface is needed only to change it: like the reference, a sysctl-only config
+        // works without one. Looked up before anything is written, so a failure leaves nothing.
+        var link: Link? = nil
+        if conf.changesLink {
+            guard let found = try? container.link(named: request.ifname) else {
+                throw CNIError(.internalError, "failed to get \"\(request.ifname)\"")
+            }
+            link = found
         }
         // Entering the container's namespace costs a thread: only when there is a sysctl to write.
         if !conf.sysctl.isEmpty {
@@ -44,7 +50,7 @@ public struct TuningPlugin: CNIPlugin {
                 try namespace.sysctl.access { values in for (key, value) in previous { try? values.write(key, value) } }
             }
         }
-        if conf.changesLink {
+        if let link {
             let backup = TuningBackup(of: link, for: conf)
             let name = backupName(request)
             // Root-only, complete when it appears, and never through a planted link. A backup
@@ -81,9 +87,11 @@ public struct TuningPlugin: CNIPlugin {
         do {
             for (key, value) in sysctls {
                 let path = try TuningConfig.path(of: key, ifname: ifname)
-                let old = try values.read(path)
+                // Some values cannot be read back (write-only `route/flush`, an unset
+                // `stable_secret`): written as the reference writes them, with nothing to restore.
+                let old = try? values.read(path)
                 try values.write(path, value)
-                previous.append((path, old))
+                if let old { previous.append((path, old)) }
             }
         } catch {
             for (path, value) in previous.reversed() { try? values.write(path, value) }
