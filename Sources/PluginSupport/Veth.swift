@@ -26,12 +26,14 @@ extension ContainerNetwork {
     /// Creates a veth pair whose container end is `ifname` inside `namespace` and whose host
     /// end is named ``vethName(_:)`` (or, when that name is taken, a fresh random
     /// `veth<8hex>`, retrying clashes up to 10 times). The host end is brought up with
-    /// `accept_ra=0`, as the reference does.
+    /// `accept_ra=0`, as the reference does, and joins `master` (a bridge) when given. Both are
+    /// part of the creating request: the same end state as separate requests, two round trips
+    /// fewer.
     ///
     /// Fails when the container already has `ifname` (the spec requires that ADD fails then).
     public static func createVeth(
         host: RouteNetlink, in namespace: ContainerNamespace, tag: AttachmentTag, mtu: UInt32?,
-        containerMAC: MACAddress?, hostSysctl: any SysctlScope = HostSysctls()
+        containerMAC: MACAddress?, master: Int32? = nil, hostSysctl: any SysctlScope = HostSysctls()
     ) throws -> VethPair {
         let container = namespace.route
         let ifname = tag.ifname
@@ -40,12 +42,13 @@ extension ContainerNetwork {
         }
         for attempt in 0..<11 {
             let name = attempt == 0 ? vethName(tag) : randomVethName()
-            let spec = LinkSpec(
+            var spec = LinkSpec(
                 name: name,
                 kind: .veth(
                     peer: VethPeer(
                         name: ifname, mtu: mtu, hardwareAddress: containerMAC,
                         namespaceFD: namespace.descriptor)), mtu: mtu)
+            (spec.master, spec.up) = (master, true)
             switch Result(catching: { () throws(NetlinkError) in try host.addLink(spec) }) {
             case .success: break
             case .failure(let error):
@@ -56,7 +59,6 @@ extension ContainerNetwork {
             }
             let hostLink = try host.link(named: name)
             do {
-                try host.setLink(index: hostLink.index, up: true)
                 // We own the routes of this interface.
                 try? hostSysctl.access { try $0.write("net/ipv6/conf/\(name)/accept_ra", "0") }
                 // Name, index and MAC are all a caller uses, and going up changes none of them.

@@ -17,6 +17,22 @@ enum Fixtures {
                 3c 00 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 08 00 04 00 78 05 00 00 0a 00 01 00 02 00 00 00 00 02 00 00 08 00 1c 00 04 00 00 00 0b 00 03 00 63 6e 69 74 76 31 00 00  // attr 1, len 60
         """)
 
+    // ip link add cnitv4 master cnitbr0 up type veth peer name cnitv5 netns cnit-cap2
+    // (cnitbr0 index 2, the netns fd 4)
+    static let vethMasterUp = hex(
+        """
+        6c 00 00 00 10 00 05 06 01 00 00 00 00 00 00 00  // nlmsghdr: len 108, RTM_NEWLINK, flags 0x605, seq 1
+        00 00 00 00 00 00 00 00 01 00 00 00 01 00 00 00  // ifinfomsg: IFF_UP in flags and change
+        08 00 0a 00 02 00 00 00  // IFLA_MASTER 2
+        0b 00 03 00 63 6e 69 74 76 34 00 00  // IFLA_IFNAME "cnitv4"
+        38 00 12 00  // IFLA_LINKINFO
+            08 00 01 00 76 65 74 68  // IFLA_INFO_KIND "veth"
+            2c 00 02 00  // IFLA_INFO_DATA
+                28 00 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  // VETH_INFO_PEER: ifinfomsg
+                08 00 1c 00 04 00 00 00  // IFLA_NET_NS_FD 4
+                0b 00 03 00 63 6e 69 74 76 35 00 00  // IFLA_IFNAME "cnitv5"
+        """)
+
     // ip link add cnitv2 type veth peer name cnitv3
     static let vethPlain = hex(
         """

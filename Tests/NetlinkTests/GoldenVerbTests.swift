@@ -17,6 +17,12 @@ struct GoldenVerbTests {
 
     static let mac1 = MACAddress(bytes: [2, 0, 0, 0, 0, 1])
 
+    static var masterUp: LinkSpec {
+        var spec = LinkSpec(name: "cnitv4", kind: .veth(peer: VethPeer(name: "cnitv5", namespaceFD: 4)))
+        (spec.master, spec.up) = (2, true)
+        return spec
+    }
+
     @Test("Link creation: veth (peer in another netns), bridge, macvlan, ipvlan, vlan, ifb")
     func createLinks() throws {
         let cases: [(LinkSpec, [UInt8])] = [
@@ -30,6 +36,7 @@ struct GoldenVerbTests {
                     mtu: 1400, hardwareAddress: Self.mac1), Fixtures.vethFull
             ),
             (LinkSpec(name: "cnitv2", kind: .veth(peer: VethPeer(name: "cnitv3"))), Fixtures.vethPlain),
+            (Self.masterUp, Fixtures.vethMasterUp),
             (LinkSpec(name: "cnitbr1", kind: .bridge(vlanFiltering: nil)), Fixtures.bridge),
             (
                 LinkSpec(

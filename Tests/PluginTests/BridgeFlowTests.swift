@@ -20,8 +20,7 @@ struct BridgeFlowTests {
         #expect(
             node.log == [
                 "host: new link cni0 bridge", "host: set link cni0", "host: new link \(Self.veth) veth",
-                "host: set link \(Self.veth)", "host: set link \(Self.veth)", "ctr: set link eth0",
-                "ctr: new addr eth0 10.1.2.5/24",
+                "ctr: set link eth0", "ctr: new addr eth0 10.1.2.5/24",
                 "ctr: set link eth0", "ctr: new route 0.0.0.0/0 via 10.1.2.1 dev eth0",
                 "host: new addr cni0 10.1.2.1/24", "host: set link cni0",
             ])

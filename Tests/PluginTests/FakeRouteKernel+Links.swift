@@ -95,6 +95,10 @@ extension FakeRouteKernel {
         link.mac = attributes.first { $0.type == Field.address }?.payload
         link.linkIndex = attributes.first { $0.type == Field.link }?.i32
         link.info = linkinfo?.payload
+        // `master B` and `up` given with the creation apply to the new link (not a veth's peer).
+        link.master = attributes.first { $0.type == Field.master }?.i32
+        let flags = Self.int32(message.payload, 8), change = Self.int32(message.payload, 12)
+        link.up = flags & change & 1 == 1
         guard kind == "veth" else {
             _ = target.adopt(link)
             return ack(message, 0)

@@ -18,7 +18,7 @@ struct PtpFlowTests {
         var result = try plugin.add(flowRequest(.add, Self.conf))
         #expect(
             node.log == [
-                "host: new link \(Self.veth) veth", "host: set link \(Self.veth)", "ctr: new addr eth0 10.1.2.5/24",
+                "host: new link \(Self.veth) veth", "ctr: new addr eth0 10.1.2.5/24",
                 "ctr: set link eth0", "ctr: new route 0.0.0.0/0 via 10.1.2.1 dev eth0",
                 "ctr: del route 10.1.2.0/24 dev eth0", "ctr: new route 10.1.2.1/32 dev eth0",
                 "ctr: new route 10.1.2.0/24 via 10.1.2.1 dev eth0", "host: new addr \(Self.veth) 10.1.2.1/32",

@@ -75,6 +75,10 @@ public struct LinkSpec: Sendable, Equatable {
     public var txQueueLength: UInt32?
     /// macvlan only: `IFLA_MACVLAN_BC_QUEUE_LEN`, the broadcast queue length.
     public var macvlanBroadcastQueueLength: UInt32?
+    /// Enslave the new link to this device (a bridge) as it is created (`master B`).
+    public var master: Int32?
+    /// Bring the new link up as it is created (`up`); a veth's peer stays down.
+    public var up = false
 
     public init(
         name: String, kind: Kind, mtu: UInt32? = nil, hardwareAddress: MACAddress? = nil,
@@ -136,11 +140,14 @@ struct VlanAttribute: AttributeType {
 
 extension LinkSpec {
     /// The `RTM_NEWLINK` payload, attribute order as iproute2 emits it for
-    /// `ip link add [link P] NAME mtu M address A netns N txqueuelen Q type KIND ...`.
+    /// `ip link add [link P] NAME mtu M address A netns N txqueuelen Q master B [up] type KIND ...`.
     var requestPayload: [UInt8] {
         var w = AttributeWriter()
-        w.header(InterfaceInfoHeader().encoded)
+        var header = InterfaceInfoHeader()
+        if up { (header.flags, header.change) = (.up, .up) }
+        w.header(header.encoded)
         LinkSpec.common(&w, mtu: mtu, mac: hardwareAddress, namespaceFD: namespaceFD, txqlen: txQueueLength)
+        if let master { w.u32(LinkAttribute.master, UInt32(bitPattern: master)) }
         if let parent = kind.parent { w.u32(LinkAttribute.link, UInt32(bitPattern: parent)) }
         w.string(LinkAttribute.ifname, name)
         w.nested(LinkAttribute.linkinfo) { info in

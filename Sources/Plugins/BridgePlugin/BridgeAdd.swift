@@ -23,9 +23,8 @@ struct BridgeAdd {
 
         let veth = try ContainerNetwork.createVeth(
             host: host, in: namespace, tag: AttachmentTag(request), mtu: conf.mtu, containerMAC: conf.mac,
-            hostSysctl: kernel.hostSysctl)
+            master: bridge.index, hostSysctl: kernel.hostSysctl)
         rollback.add("veth \(veth.host.name)") { try? host.deleteLink(index: veth.host.index) }
-        try host.setLink(index: veth.host.index, .master(bridge.index))
         var portSettings: [(BridgePortAttribute, Bool)] = []
         if conf.hairpinMode { portSettings.append((.hairpin, true)) }
         if conf.portIsolation { portSettings.append((.isolated, true)) }
