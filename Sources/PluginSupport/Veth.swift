@@ -57,7 +57,12 @@ extension ContainerNetwork {
                 throw CNIError(
                     .internalError, "container veth name (\"\(ifname)\") peer provided (\"\(name)\") already exists")
             }
-            let hostLink = try host.link(named: name)
+            let hostLink: Link
+            do { hostLink = try host.link(named: name) } catch {
+                // Created a moment ago under a name only this attachment uses: never left behind.
+                try? host.deleteLink(named: name)
+                throw error
+            }
             do {
                 // We own the routes of this interface.
                 try? hostSysctl.access { try $0.write("net/ipv6/conf/\(name)/accept_ra", "0") }

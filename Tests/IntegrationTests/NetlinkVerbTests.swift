@@ -281,6 +281,9 @@ struct NetlinkVerbTests {
             #expect(shown.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(key)")
         }
         #expect(try s.route.link(named: "lo").ipv4(.routeLocalnet) == 0)
+        try s.route.deleteLink(named: "cnitp0")
+        #expect(try s.ns.ipJSON(["link", "show"]).count == 1, "the veth pair is gone by name")
+        #expect(throws: NetlinkError.self) { try s.route.deleteLink(named: "cnitp0") }
         for value in ["1", "0"] {
             _ = try s.ns.run(["sysctl", "-w", "net.ipv4.ip_forward=\(value)"])
             #expect(try s.route.ipv4Forwarding() == (value == "1"))

@@ -33,6 +33,15 @@ enum Fixtures {
                 0b 00 03 00 63 6e 69 74 76 35 00 00  // IFLA_IFNAME "cnitv5"
         """)
 
+    // RTM_DELLINK by name: iproute2's `ip link del cnitv0` looks the index up first, so this one
+    // is laid out by hand (ifinfomsg with index 0, then IFLA_IFNAME); NetlinkVerbTests checks it.
+    static let delLinkByName = hex(
+        """
+        2c 00 00 00 11 00 05 00 01 00 00 00 00 00 00 00  // nlmsghdr: len 44, RTM_DELLINK, flags 0x5, seq 1
+        00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  // ifinfomsg, index 0
+        0b 00 03 00 63 6e 69 74 76 30 00 00  // IFLA_IFNAME "cnitv0"
+        """)
+
     // ip link add cnitv2 type veth peer name cnitv3
     static let vethPlain = hex(
         """

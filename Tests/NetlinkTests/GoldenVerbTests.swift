@@ -83,6 +83,7 @@ struct GoldenVerbTests {
             #expect(try Link(payload: message.payload).index == index)
         }
         #expect(try sent { r throws(NetlinkError) in try r.deleteLink(index: 8) } == Fixtures.delLink)
+        #expect(try sent { r throws(NetlinkError) in try r.deleteLink(named: "cnitv0") } == Fixtures.delLinkByName)
     }
 
     @Test("Addresses: IPv4, with broadcast, IPv6 nodad noprefixroute, point-to-point peer; delete")

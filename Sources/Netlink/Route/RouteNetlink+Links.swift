@@ -29,6 +29,19 @@ extension RouteNetlink {
         }
     }
 
+    /// Deletes the link called `name` with one `RTM_DELLINK` naming it (`IFLA_IFNAME`, index 0):
+    /// for a link whose index a caller could not learn. A link already gone fails with `.notFound`.
+    public func deleteLink(named name: String) throws(NetlinkError) {
+        var w = AttributeWriter()
+        w.header(InterfaceInfoHeader().encoded)
+        w.string(LinkAttribute.ifname, name)
+        do {
+            try connection.acknowledged(.delLink, payload: w.bytes)
+        } catch let error where error.kind == .kernel && error.errno == .noSuchDevice {
+            throw NetlinkError(kind: .notFound, operation: "link \"\(name)\" not found", errno: .noSuchDevice)
+        }
+    }
+
     /// The link with `index`. The corresponding kernel message is `RTM_GETLINK`.
     public func link(index: Int32) throws(NetlinkError) -> Link {
         var w = AttributeWriter()
