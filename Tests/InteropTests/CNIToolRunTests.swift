@@ -128,6 +128,30 @@ struct CNIToolRunTests {
         _ = try? scratch.node.run(["ip", "link", "del", "cnittool0"])
     }
 
+    @Test("A plugin that refuses before reading its config: the tool still reports its CNI error, not SIGPIPE")
+    func pluginExitsEarly() throws {
+        let scratch = try Scratch("cnitm")
+        defer { scratch.tearDown() }
+        let bin = try TestEnvironment.scratchDirectory("cnitm-bin")
+        defer { try? FileManager.default.removeItem(atPath: bin) }
+        let refusal = #"{"cniVersion":"1.0.0","code":7,"msg":"cnit refused"}"#
+        try "#!/bin/sh\necho '\(refusal)'\nexit 1\n".write(
+            toFile: bin + "/cnit-mute", atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin + "/cnit-mute")
+        // Far more than a pipe holds, so writing the config after the plugin is gone must fail.
+        let padding = String(repeating: "x", count: 1 << 20)
+        let conflist =
+            #"{"cniVersion":"1.0.0","name":"cnit-mute","plugins":[{"type":"cnit-mute","pad":"\#(padding)"}]}"#
+        try conflist.write(toFile: scratch.conf + "/20-mute.conflist", atomically: true, encoding: .utf8)
+        for _ in 0..<3 {
+            let refused = try scratch.cni(
+                ["run", "add", "cnit-mute", scratch.pod.path],
+                extra: ["CNI_PATH": bin + ":" + TestEnvironment.pluginDirectory, "CNI_CONTAINERID": "cnit-mute"])
+            #expect(refused.status == 1, "\(refused)")
+            #expect(refused.stdout.contains("cnit refused"), "\(refused)")
+        }
+    }
+
     @Test("--help for every verb, and usage on stderr with exit 2 for a mistake")
     func help() throws {
         let scratch = try Scratch("cnith")

@@ -35,6 +35,16 @@ public struct ChildProcess {
         posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
 
+        // The child may exit without reading its stdin (a plugin refusing its arguments): writing
+        // the rest would raise SIGPIPE and kill this process with no CNI error. Blocked here, the
+        // write fails with EPIPE instead; the child starts with the caller's mask and SIGPIPE default.
+        let sigpipe = SigpipeBlock()
+        defer { sigpipe.restore() }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        sigpipe.prepare(&attributes)
+
         var pid: pid_t = 0
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup(executable), nil]
         let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
@@ -42,10 +52,10 @@ public struct ChildProcess {
         // A plugin binary still open for writing (being installed, or a forked process holding the
         // writer's descriptor) refuses exec with ETXTBSY for a moment: retried like libcni does,
         // up to five times a second apart.
-        var rc = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        var rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         for _ in 0..<5 where rc == ETXTBSY {
             Sleep.microseconds(1_000_000)
-            rc = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+            rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         }
         close(inPipe[0]); close(outPipe[1])
         guard rc == 0 else {
@@ -89,6 +99,40 @@ public struct ChildProcess {
         if writing { close(writeFD) }
         close(readFD)
         return output
+    }
+
+    /// SIGPIPE blocked for the life of one child, and a SIGPIPE raised meanwhile discarded.
+    private struct SigpipeBlock {
+        private var previous = sigset_t()
+        private var pipeOnly = sigset_t()
+        private let alreadyPending: Bool
+
+        init() {
+            sigemptyset(&pipeOnly)
+            sigaddset(&pipeOnly, SIGPIPE)
+            var pending = sigset_t()
+            sigpending(&pending)
+            alreadyPending = sigismember(&pending, SIGPIPE) == 1
+            pthread_sigmask(SIG_BLOCK, &pipeOnly, &previous)
+        }
+
+        /// The child gets the mask as it was before the block, and SIGPIPE's default action.
+        func prepare(_ attributes: inout posix_spawnattr_t) {
+            var mask = previous, defaults = pipeOnly
+            posix_spawnattr_setsigmask(&attributes, &mask)
+            posix_spawnattr_setsigdefault(&attributes, &defaults)
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        }
+
+        func restore() {
+            var pending = sigset_t(), set = pipeOnly, mask = previous
+            sigpending(&pending)
+            if !alreadyPending, sigismember(&pending, SIGPIPE) == 1 {
+                var now = timespec(tv_sec: 0, tv_nsec: 0)
+                _ = sigtimedwait(&set, nil, &now)
+            }
+            pthread_sigmask(SIG_SETMASK, &mask, nil)
+        }
     }
 
     private func failure(_ call: String) -> CNIError {
