@@ -11,12 +11,16 @@ public final class NFTClient {
     public convenience init() throws(NetlinkError) {
         let socket = try NetlinkSocket(protocol: NetlinkSocket.netfilterProtocol)
         socket.setReceiveTimeout(seconds: 10)
-        self.init(transport: socket)
+        self.init(transport: socket, deletions: .node)
     }
 
+    /// Where deleting commits are marked and read (see ``NetfilterDeletions``).
+    let deletions: NetfilterDeletions
+
     /// Talks over `transport`: a real socket, or a test's recording fake kernel.
-    public init(transport: any NetlinkTransport) {
+    public init(transport: any NetlinkTransport, deletions: NetfilterDeletions) {
         self.transport = transport
+        self.deletions = deletions
     }
 
     /// Rejects a reply addressed to another port (not ours, not the kernel's broadcast 0).
@@ -59,8 +63,14 @@ public final class NFTClient {
         }
         try transport.send(bytes)
         // Deleting (or flushing) makes the socket's release wait for an RCU grace period:
-        // a plugin should not make the runtime wait for it.
-        if transaction.operations.contains(where: \.deletes) { transport.releaseInBackground() }
+        // a plugin should not make the runtime wait for it. Nor should it wait for another
+        // attachment's deletions still pending in the kernel (see NetfilterDeletions).
+        if transaction.operations.contains(where: \.deletes) {
+            transport.releaseInBackground()
+            deletions.mark()
+        } else if deletions.recent {
+            transport.releaseInBackground()
+        }
         while !pending.isEmpty {
             for message in try NetlinkMessage.parse(try transport.receive()) where message.type == .error {
                 try checkPort(message, "nftables batch")

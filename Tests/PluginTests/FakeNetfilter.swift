@@ -1,3 +1,4 @@
+import CNISystem
 import Netlink
 
 @testable import Netfilter
@@ -132,4 +133,9 @@ final class FakeNetfilter: NetlinkTransport {
     private func ack(_ message: NetlinkMessage, errno: Int32) -> [UInt8] {
         message.fakeAnswer(errno: errno, port: portID)
     }
+}
+
+extension NetfilterDeletions {
+    /// No mark file: nothing a test runs touches the node's, and no deletion is ever recent.
+    static let unmarked = NetfilterDeletions(path: "")
 }

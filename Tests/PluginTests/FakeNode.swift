@@ -104,7 +104,7 @@ struct FakeNode {
         nonisolated(unsafe) let (h, c, f) = (host, container, netfilter)
         let sysctls = containerSysctls
         return KernelContext(
-            netfilter: { NFTClient(transport: f) },
+            netfilter: { NFTClient(transport: f, deletions: .unmarked) },
             hostRoute: { RouteNetlink(connection: NetlinkConnection(transport: h)) },
             hostSysctl: hostSysctls,
             container: { path in

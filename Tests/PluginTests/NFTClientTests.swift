@@ -6,6 +6,8 @@ import Testing
 final class FakeNetfilterKernel: NetlinkTransport {
     let portID: UInt32 = 4242
     private(set) var sent: [[UInt8]] = []
+    /// How often the client asked for its socket's release to happen in a helper.
+    private(set) var backgroundReleases = 0
     /// Called with each sent datagram; returns the datagrams the kernel answers with.
     var answer: (_ sent: [NetlinkMessage], _ call: Int) -> [[UInt8]]
     private var queue: [[UInt8]] = []
@@ -21,6 +23,8 @@ final class FakeNetfilterKernel: NetlinkTransport {
         guard !queue.isEmpty else { throw NetlinkError(kind: .system, operation: "recv", errno: .interrupted) }
         return queue.removeFirst()
     }
+
+    func releaseInBackground() { backgroundReleases += 1 }
 
     /// `NLMSG_ERROR` answering `message` (0 is an ACK).
     static func ack(_ message: NetlinkMessage, errno: Int32 = 0, port: UInt32 = 4242) -> [UInt8] {
@@ -53,7 +57,7 @@ struct NFTClientTests {
     @Test("One atomic batch: begin, every operation with an ACK asked for, end; every ACK is awaited")
     func batch() throws {
         let kernel = FakeNetfilterKernel { sent, _ in Self.acknowledged(sent).map { FakeNetfilterKernel.ack($0) } }
-        try NFTClient(transport: kernel).run(transaction(rules: 3))
+        try NFTClient(transport: kernel, deletions: .unmarked).run(transaction(rules: 3))
         #expect(kernel.sent.count == 1, "one datagram: the kernel applies it all or nothing")
         let messages = try NetlinkMessage.parse(kernel.sent[0])
         #expect(messages.count == 7)
@@ -65,7 +69,7 @@ struct NFTClientTests {
         let kernel = FakeNetfilterKernel { sent, _ in
             Self.acknowledged(sent).enumerated().map { FakeNetfilterKernel.ack($1, errno: $0 == 3 ? 22 : 0) }
         }
-        #expect { try NFTClient(transport: kernel).run(transaction(rules: 3)) } throws: { error in
+        #expect { try NFTClient(transport: kernel, deletions: .unmarked).run(transaction(rules: 3)) } throws: { error in
             guard let error = error as? NetlinkError else { return false }
             return error.errno == .invalidArgument && error.operation.contains("r1")
         }
@@ -76,7 +80,7 @@ struct NFTClientTests {
         let kernel = FakeNetfilterKernel { sent, _ in
             Self.acknowledged(sent).map { FakeNetfilterKernel.ack($0, port: 99) }
         }
-        #expect { try NFTClient(transport: kernel).run(transaction(rules: 1)) } throws: { error in
+        #expect { try NFTClient(transport: kernel, deletions: .unmarked).run(transaction(rules: 1)) } throws: { error in
             (error as? NetlinkError)?.kind == .unexpectedReply
         }
     }
@@ -90,10 +94,13 @@ struct NFTClientTests {
             dumps += 1
             return [FakeNetfilterKernel.done(sent[0].sequence, flags: dumps == 1 ? .dumpInterrupted : [])]
         }
-        #expect(try NFTClient(transport: kernel).rules(family: .inet, table: "t", chain: "c").isEmpty)
+        #expect(
+            try NFTClient(transport: kernel, deletions: .unmarked).rules(family: .inet, table: "t", chain: "c").isEmpty)
         #expect(dumps == 2, "the interrupted dump was repeated")
         let missing = FakeNetfilterKernel { sent, _ in [FakeNetfilterKernel.ack(sent[0], errno: 2)] }
-        #expect(try NFTClient(transport: missing).rules(family: .inet, table: "t", chain: "c").isEmpty)
+        #expect(
+            try NFTClient(transport: missing, deletions: .unmarked).rules(family: .inet, table: "t", chain: "c").isEmpty
+        )
     }
 
     @Test("A missing chain or table answers a dump with nothing, not ENOENT: a GET tells it from an empty one")
@@ -104,7 +111,7 @@ struct NFTClientTests {
                 if type == 7 { return [FakeNetfilterKernel.done(sent[0].sequence)] }
                 return [FakeNetfilterKernel.ack(sent[0], errno: exists ? 0 : 2)]
             }
-            let client = NFTClient(transport: kernel)
+            let client = NFTClient(transport: kernel, deletions: .unmarked)
             let listed = try client.existingRules(family: .inet, table: "t", chain: "c")
             #expect(exists ? listed == [] : listed == nil)
             #expect(try client.hasTable(family: .inet, table: "t") == exists)

@@ -32,7 +32,7 @@ struct NetfilterFlowTests {
     static func kernel(_ fake: FakeNetfilter, conntrack: ConntrackLog = ConntrackLog()) -> KernelContext {
         nonisolated(unsafe) let shared = fake
         return KernelContext(
-            netfilter: { NFTClient(transport: shared) },
+            netfilter: { NFTClient(transport: shared, deletions: .unmarked) },
             hostRoute: { throw NetlinkError(kind: .unsupported, operation: "no route netlink in this test") },
             deleteConntrack: { family, proto, port, destination in
                 conntrack.calls.append([Int(family), Int(proto), Int(port)] + (destination?.bytes ?? []).map(Int.init))
