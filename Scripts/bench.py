@@ -21,22 +21,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_lib import (REFERENCE, Node, alternate, attach, detach, median, netlink_traffic, p90,  # noqa: E402
-                       pod_veth, pod_veth_delete, set_pod_links, timed)
+from bench_lib import (REFERENCE, ROWS, Node, alternate, attach, detach, median, pod_veth,  # noqa: E402
+                       pod_veth_delete, row, timed)
+from bench_scale import scale  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ROWS = []
-
-
-def row(measure, ours, reference, unit="ms", target=""):
-    ratio = ours / reference if reference else float("nan")
-    ROWS.append({"measure": measure, "swift-cni": ours, "reference": reference, "unit": unit, "ratio": ratio,
-                 "target": target})
-    shown = "-" if reference is None else f"{reference:.2f}"
-    print(f"  {measure:<52} {ours:>9.2f} {shown:>9} {unit:<3} {ratio if reference else float('nan'):>6.2f}  {target}",
-          flush=True)
-
-
 def startup(nodes):
     # A file of our own (not a name a planted symlink could take) for hyperfine's report.
     with tempfile.NamedTemporaryFile("r", prefix="cnit-bench-", suffix=".json") as report:
@@ -126,92 +115,6 @@ def libcni_chain(nodes, count, binary):
     row(f"podman's chain DEL via libcni ({count} pods)", median(ours["DEL"]), median(ref["DEL"]), target="<= 0.2")
 
 
-def scale(nodes, steps, reference_max, samples):
-    """podman's chain ADD and DEL (direct exec) with N pods already attached and mapped."""
-    points = []
-    for n in nodes:
-        n.scale_plugins = n.plugins("cnitbs0", True, f"10.{n.octet + 2}.0.0/16")
-        n.background, n.probes = {}, [n.pod() for _ in range(samples)]
-    for step in steps:
-        active = [n for n in nodes if n.label == "swift-cni" or step <= reference_max]
-        for n in active:
-            n.enter()
-            while len(n.background) < step:
-                i = len(n.background)
-                pod = n.pod()
-                n.background[i] = (pod, attach(n, n.scale_plugins, i, pod))
-        adds = {n.label: [] for n in active}
-        dels = {n.label: [] for n in active}
-        by_plugin = {n.label: ({}, {}) for n in active}
-        for k in range(samples):
-            def probe(n):
-                i = 40000 + k
-                add_times, del_times = by_plugin[n.label]
-                elapsed, result = timed(attach, n, n.scale_plugins, i, n.probes[k], add_times)
-                adds[n.label].append(elapsed)
-                dels[n.label].append(timed(detach, n, n.scale_plugins, i, n.probes[k], result, del_times)[0])
-            alternate(active, probe)
-        # The kernel's own cost at this step: a veth set up as bridge ADD leaves it, and deleted.
-        floor = nodes[0]
-        floor.enter()
-        setups, deletes = [], []
-        for k, pod in enumerate(floor.probes):
-            setups.append(pod_veth(floor, f"cnitf{k}", pod, "cnitbs0", [10, floor.octet + 2, 250, 1 + k])[1])
-            deletes.append(pod_veth_delete(floor, pod))
-        traffic = {}
-        for n in active:
-            n.enter()
-            probe_pod, result = n.probes[0], {}
-            add = netlink_traffic(lambda w: result.setdefault("r", attach(n, n.scale_plugins, 45000, probe_pod, None, w)))
-            remove = netlink_traffic(lambda w: detach(n, n.scale_plugins, 45000, probe_pod, result["r"], None, w))
-            traffic[n.label] = (add, remove)
-        for n in active:
-            add_times, del_times = by_plugin[n.label]
-            points.append({"implementation": n.label, "pods": step, "add_median_ms": median(adds[n.label]),
-                           "add_p90_ms": p90(adds[n.label]), "del_median_ms": median(dels[n.label]),
-                           "del_p90_ms": p90(dels[n.label]), "kernel_setup_ms": median(setups),
-                           "kernel_delete_ms": median(deletes), "add_requests": traffic[n.label][0][0],
-                           "add_kb_read": traffic[n.label][0][1], "del_requests": traffic[n.label][1][0],
-                           "del_kb_read": traffic[n.label][1][1],
-                           "add_by_plugin": {name: median(v) for name, v in add_times.items()},
-                           "del_by_plugin": {name: median(v) for name, v in del_times.items()}})
-            mine = points[-1]
-            print(f"    {n.label} at {step}: ADD by plugin "
-                  + " ".join(f"{name} {v:.1f}" for name, v in mine["add_by_plugin"].items())
-                  + "; DEL " + " ".join(f"{name} {v:.1f}" for name, v in mine["del_by_plugin"].items())
-                  + f"; kernel veth setup {median(setups):.1f}, delete {median(deletes):.1f} ms", flush=True)
-        ref = {p["implementation"]: p for p in points if p["pods"] == step}
-        for op in ("add", "del"):
-            theirs = ref.get("reference", {}).get(f"{op}_median_ms")
-            row(f"chain {op.upper()} with {step} pods mapped", ref["swift-cni"][f"{op}_median_ms"], theirs)
-        for op in ("add", "del"):
-            mine, theirs = ref["swift-cni"], ref.get("reference", {})
-            row(f"  netlink requests of that chain {op.upper()} at {step}", mine[f"{op}_requests"],
-                theirs.get(f"{op}_requests"), unit="req")
-            row(f"  KB read from the kernel, {op.upper()} at {step}", mine[f"{op}_kb_read"], theirs.get(f"{op}_kb_read"),
-                unit="KB")
-    ours = [p for p in points if p["implementation"] == "swift-cni"]
-    theirs = [p for p in points if p["implementation"] == "reference"]
-    quiet = quiet_background(nodes[0], samples)
-    for op in ("add", "del"):
-        # The plugins after bridge, whose work is all netfilter and sysctls: bridge's own time
-        # grows with the L2 broadcast domain (every new port's announcements reach every pod).
-        def rest(p):
-            return sum(v for name, v in p[f"{op}_by_plugin"].items() if name != "bridge")
-        ratio = rest(theirs[-1]) / rest(theirs[0]) if len(theirs) > 1 else None
-        row(f"portmap+firewall+tuning {op.upper()}: at {ours[-1]['pods']} / at {ours[0]['pods']}",
-            rest(ours[-1]) / rest(ours[0]), ratio, unit="x", target="")
-    for op in ("add", "del"):
-        first, last = ours[0][f"{op}_median_ms"], ours[-1][f"{op}_median_ms"]
-        mine = [p for p in points if p["implementation"] == "reference"]
-        theirs = mine[-1][f"{op}_median_ms"] / mine[0][f"{op}_median_ms"] if len(mine) > 1 else None
-        row(f"chain {op.upper()} at {ours[-1]['pods']} / at {ours[0]['pods']} pods (ref: at {mine[-1]['pods']})",
-            last / first, theirs, unit="x", target="ours <= 1.2")
-        row(f"  the same with those {ours[-1]['pods']} pods' eth0 down (nothing flooded to them)", quiet[op] / first,
-            None, unit="x")
-    return points
-
-
 def host_local(nodes, scratch, runs):
     """host-local ADD in a /16 with 10,000 reservations already on disk."""
     spec = importlib.util.spec_from_file_location("bench_ipam", os.path.join(ROOT, "Scripts", "bench-ipam.py"))
@@ -285,23 +188,6 @@ def installed_size(nodes):
         sizes[n.label] = total / 1e6
     row("installed size of the plugins (hard links once)", sizes["swift-cni"], sizes["reference"], unit="MB")
     row("  and of `cni`, the operator's tool", tool, None, unit="MB")
-
-
-def quiet_background(node, samples):
-    """Chain ADD and DEL medians at the last step with every background pod's eth0 down: the
-    same plugins, state and nftables maps, minus the kernel's delivery of each new port's
-    broadcasts and multicasts to every pod."""
-    node.enter()
-    pods = [pod for pod, _ in node.background.values()]
-    set_pod_links(node, pods, up=False)
-    adds, dels = [], []
-    for k in range(samples):
-        i = 40000 + k
-        elapsed, result = timed(attach, node, node.scale_plugins, i, node.probes[k])
-        adds.append(elapsed)
-        dels.append(timed(detach, node, node.scale_plugins, i, node.probes[k], result)[0])
-    set_pod_links(node, pods, up=True)
-    return {"add": median(adds), "del": median(dels)}
 
 
 def machine():
