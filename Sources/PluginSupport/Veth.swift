@@ -49,20 +49,16 @@ extension ContainerNetwork {
                         name: ifname, mtu: mtu, hardwareAddress: containerMAC,
                         namespaceFD: namespace.descriptor)), mtu: mtu)
             (spec.master, spec.up) = (master, true)
-            let echoed: Link?
-            switch Result(catching: { () throws(NetlinkError) in try host.addLinkEchoed(spec) }) {
-            case .success(let link): echoed = link
+            switch Result(catching: { () throws(NetlinkError) in try host.addLink(spec) }) {
+            case .success: break
             case .failure(let error):
                 guard error.errno == .fileExists else { throw error }
                 if (try? host.link(named: name)) != nil { continue }
                 throw CNIError(
                     .internalError, "container veth name (\"\(ifname)\") peer provided (\"\(name)\") already exists")
             }
-            // The kernel's echo of the creation names the index and MAC. Reading the link instead
-            // would also make the kernel apply the new port's pending carrier change right then,
-            // walking every IPv6 route of the node (linkwatch does it in the background otherwise).
             let hostLink: Link
-            do { hostLink = try echoed ?? host.link(named: name) } catch {
+            do { hostLink = try host.link(named: name) } catch {
                 // Created a moment ago under a name only this attachment uses: never left behind.
                 try? host.deleteLink(named: name)
                 throw error

@@ -23,21 +23,6 @@ struct GoldenVerbTests {
         return spec
     }
 
-    @Test("A veth created asking for its echo: iproute2's request plus NLM_F_ECHO; the echo is the link, none is nil")
-    func echoedCreate() throws {
-        var golden = Fixtures.vethMasterUp
-        golden[6] |= 0x08  // NLM_F_ECHO in the low byte of nlmsg_flags (iproute2 6.1 has no -echo)
-        let echo = NetlinkMessage(
-            type: .newLink, flags: [], sequence: 1, portID: 4242, payload: Array(Fixtures.vethMasterUp.dropFirst(16)))
-        let echoing = Recorder(replies: [echo.encoded() + GoldenRequestTests.ack(seq: 1)])
-        let link = try RouteNetlink(connection: NetlinkConnection(transport: echoing)).addLinkEchoed(Self.masterUp)
-        #expect(echoing.sent == [golden])
-        #expect(link?.name == "cnitv4" && link?.masterIndex == 2)
-        let older = Recorder(replies: [GoldenRequestTests.ack(seq: 1)])
-        #expect(try RouteNetlink(connection: NetlinkConnection(transport: older)).addLinkEchoed(Self.masterUp) == nil)
-        #expect(older.sent == [golden])
-    }
-
     @Test("Link creation: veth (peer in another netns), bridge, macvlan, ipvlan, vlan, ifb")
     func createLinks() throws {
         let cases: [(LinkSpec, [UInt8])] = [

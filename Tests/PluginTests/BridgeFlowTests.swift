@@ -50,21 +50,6 @@ struct BridgeFlowTests {
         #expect(node.log.count == changes && node.netfilter.log.count == rules, "a second DEL changes nothing")
     }
 
-    @Test("ADD learns its new host veth from the kernel's echo; a kernel that does not echo is asked for it")
-    func echoedVeth() throws {
-        for echoes in [true, false] {
-            let node = FakeNode()
-            node.host.echoesNewLink = echoes
-            let result = try BridgePlugin(kernel: node.kernel()).add(flowRequest(.add, Self.conf))
-            let index = try #require(node.host.links.first { $0.name == Self.veth }?.index)
-            #expect(node.host.linkReads.filter { $0 == Self.veth }.count == (echoes ? 0 : 1), "\(node.host.linkReads)")
-            // Only the wait for the port to come up reads it (by index), once the container end is up.
-            #expect(node.host.linkReads.filter { $0 == "#\(index)" }.count == 1, "\(node.host.linkReads)")
-            let read = try RouteNetlink(connection: NetlinkConnection(transport: node.host)).link(index: index)
-            #expect(result.interfaces[1].mac == read.hardwareAddress.description)
-        }
-    }
-
     @Test("A failed step rolls back exactly what this ADD made, newest first: IPAM, veth, the bridge it created")
     func rollback() throws {
         let node = FakeNode()

@@ -22,7 +22,6 @@ extension FakeRouteKernel {
         }
         switch message.type {
         case .getLink:
-            linkReads.append(name ?? "#\(index)")
             guard let position = position(index: index, name: name) else { return ack(message, 19) }
             return reply(links[position], message.sequence)
         case .delLink:
@@ -101,7 +100,8 @@ extension FakeRouteKernel {
         let flags = Self.int32(message.payload, 8), change = Self.int32(message.payload, 12)
         link.up = flags & change & 1 == 1
         guard kind == "veth" else {
-            return echo(message, target, index: target.adopt(link)) + ack(message, 0)
+            _ = target.adopt(link)
+            return ack(message, 0)
         }
         let infoData = info.first { $0.type == 2 }
         let data = try infoData.map { a throws(NetlinkError) in try a.nested() } ?? []
@@ -120,15 +120,7 @@ extension FakeRouteKernel {
             target.links[position].linkIndex = peerIndex
             target.links[position].peer = (peerTarget, peerIndex)
         }
-        return echo(message, target, index: hostIndex) + ack(message, 0)
-    }
-
-    /// The new link as the kernel echoes it when the request asked (`NLM_F_ECHO`).
-    private func echo(_ message: NetlinkMessage, _ target: FakeRouteKernel, index: Int32) -> [UInt8] {
-        guard message.flags.contains(.echo), echoesNewLink,
-            let link = target.links.first(where: { $0.index == index })
-        else { return [] }
-        return reply(link, message.sequence)
+        return ack(message, 0)
     }
 
     /// What a link going down and up again loses: routes through it, global IPv6 addresses.

@@ -57,11 +57,6 @@ final class FakeRouteKernel: NetlinkTransport {
     var fail: (_ entry: String) -> Int32? = { _ in nil }
     /// Where the changes of several namespaces are recorded together, in order.
     var journal: FakeJournal?
-    /// Whether an `RTM_NEWLINK` asking for `NLM_F_ECHO` gets the new link back before its ACK,
-    /// as from Linux 6.3 on; `false` models an older kernel.
-    var echoesNewLink = true
-    /// Each `RTM_GETLINK` of one link: the name it asked for, or `#index`.
-    var linkReads: [String] = []
     /// Fake nsfs descriptors: where links sent to `IFLA_NET_NS_FD` go.
     var namespaces: [Int32: FakeRouteKernel] = [:]
     private var nextIndex: Int32 = 100

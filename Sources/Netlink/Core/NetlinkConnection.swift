@@ -26,16 +26,6 @@ public final class NetlinkConnection {
         _ = try exchange(type, flags: flags.union([.request, .ack]), payload: payload, until: .ack)
     }
 
-    /// Like ``acknowledged(_:flags:payload:)``, asking the kernel (`NLM_F_ECHO`) to send back
-    /// what the request made. Returns the messages it echoed before its ACK: none from a kernel
-    /// that does not echo this request (`RTM_NEWLINK` is echoed from Linux 6.3 on).
-    public func echoed(_ type: MessageType, flags: MessageFlags = [], payload: [UInt8]) throws(NetlinkError)
-        -> [NetlinkMessage]
-    {
-        FaultPoint.step()
-        return try exchange(type, flags: flags.union([.request, .ack, .echo]), payload: payload, until: .ack).messages
-    }
-
     /// Sends a GET for one object and returns the kernel's single reply.
     public func single(_ type: MessageType, payload: [UInt8]) throws(NetlinkError) -> NetlinkMessage {
         guard let reply = try exchange(type, flags: .request, payload: payload, until: .firstReply).messages.first

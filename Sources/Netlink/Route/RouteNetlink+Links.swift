@@ -6,25 +6,8 @@ extension RouteNetlink {
     ///
     /// A kind this kernel does not support fails with `.unsupported`, naming what is missing.
     public func addLink(_ spec: LinkSpec) throws(NetlinkError) {
-        _ = try create(spec, echo: false)
-    }
-
-    /// Creates a link as ``addLink(_:)`` does and returns it as the kernel echoed it, so that no
-    /// `RTM_GETLINK` is needed to learn its index and MAC; `nil` from a kernel that does not echo
-    /// (before Linux 6.3), where the caller reads the link itself.
-    public func addLinkEchoed(_ spec: LinkSpec) throws(NetlinkError) -> Link? {
-        for message in try create(spec, echo: true) where message.type == .newLink {
-            if let link = try? Link(payload: message.payload), link.name == spec.name { return link }
-        }
-        return nil
-    }
-
-    private func create(_ spec: LinkSpec, echo: Bool) throws(NetlinkError) -> [NetlinkMessage] {
-        let flags: MessageFlags = [.create, .exclusive]
         do {
-            if echo { return try connection.echoed(.newLink, flags: flags, payload: spec.requestPayload) }
-            try connection.acknowledged(.newLink, flags: flags, payload: spec.requestPayload)
-            return []
+            try connection.acknowledged(.newLink, flags: [.create, .exclusive], payload: spec.requestPayload)
         } catch let error where error.kind == .kernel && error.errno == .notSupported {
             var feature = "\(spec.kind.name) links"
             if case .bridge(vlanFiltering: true) = spec.kind { feature = "bridge VLAN filtering" }
