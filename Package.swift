@@ -61,7 +61,7 @@ var targets: [Target] = [
     // `cni`, the operator's tool: its own executable, so nothing of it reaches the plugins.
     .target(
         name: "CNITool", dependencies: ["CNISkeleton", "CNISystem", "Netlink", "Netfilter", "PluginSupport", "IPAM"]),
-    .executableTarget(name: "cni", dependencies: ["CNITool"], path: "Sources/cni"),
+    .executableTarget(name: "cni", dependencies: ["CNITool", "CNISkeleton", "CNISystem"], path: "Sources/cni"),
     .target(name: "TestSupport", dependencies: [], path: "Tests/TestSupport"),
     .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"]),
     .testTarget(name: "CNISkeletonTests", dependencies: ["CNISkeleton"]),

@@ -67,6 +67,12 @@ public enum RunCommand {
             }
             return ("", 0)
         } catch let failure as PluginFailure {
+            // A plugin killed by a signal (or one that printed nothing) still gets a CNI error,
+            // in libcni's words.
+            guard !failure.stdout.isEmpty else {
+                let message = "netplugin failed with no error message: exit status \(failure.status)"
+                return (CNIError(.internalError, message).json(cniVersion: "1.1.0") + "\n", 1)
+            }
             return (String(decoding: failure.stdout, as: UTF8.self), 1)
         } catch let error as CNIError {
             return (error.json(cniVersion: "1.1.0") + "\n", 1)

@@ -1,6 +1,11 @@
 import CNISkeleton
+import CNISystem
 import CNITool
 import Glibc
+
+// First of all: the tool's own netfilter commits (reload, migrate, doctor --fix) hand their
+// socket's release to this same executable started as the helper (see DeferredClose).
+DeferredClose.runHelperIfAsked()
 
 // `cni`: the operator's tool. Verbs dispatch to CNITool; every one reads the same
 // environment as cnitool (NETCONFPATH, CNI_PATH, CNI_IFNAME, CNI_ARGS, CAP_ARGS, CNI_CACHE_DIR).

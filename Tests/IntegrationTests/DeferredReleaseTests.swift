@@ -49,4 +49,29 @@ struct DeferredReleaseTests {
         }
         #expect(eventually(10) { Set(helpers()).intersection(started).isEmpty }, "the helper exits by itself")
     }
+
+    @Test(
+        "An ADD right after a DEL hands its socket to a helper too: the kernel may still be destroying what DEL removed"
+    )
+    func addAfterDelete() throws {
+        let node = try Node("dfa")
+        defer { node.tearDown() }
+        let (first, second) = (try node.pod(), try node.pod())
+        let conf =
+            #"{"cniVersion":"1.0.0","name":"dfa","type":"bridge","bridge":"cnitdfa0","isGateway":true,"ipMasq":true,"ipam":{"type":"host-local","subnet":"10.54.0.0/24","dataDir":"\#(node.dataDir)"}}"#
+        #expect(try node.run("bridge", "ADD", config: conf, id: "ctr1", pod: first).status == 0)
+        #expect(try node.run("bridge", "DEL", config: conf, id: "ctr1", pod: first).status == 0)
+        let before = Set(helpers())
+        var invocation = PluginInvocation(plugin: "bridge", command: "ADD")
+        invocation.containerID = "ctr2"
+        invocation.netns = second.path
+        invocation.extra = ["SWIFT_CNI_RELEASE_DELAY_MS": "3000"]
+        let added = try invocation.run(stdin: conf, node: node.ns)
+        #expect(added.status == 0, "\(added)")
+        let started = Set(helpers()).subtracting(before)
+        #expect(!started.isEmpty, "the ADD's only-adding batch came within 200 ms of the DEL's deleting one")
+        #expect(try node.nftRuleset().contains("ctr2"), "committed before the handoff")
+        #expect(try node.run("bridge", "DEL", config: conf, id: "ctr2", pod: second).status == 0)
+        #expect(eventually(10) { Set(helpers()).intersection(started).isEmpty }, "the helper exits by itself")
+    }
 }

@@ -150,6 +150,22 @@ struct CNIToolRunTests {
             #expect(refused.status == 1, "\(refused)")
             #expect(refused.stdout.contains("cnit refused"), "\(refused)")
         }
+        // A plugin killed by a signal prints nothing: the tool still answers with a CNI error.
+        try "#!/bin/sh\nkill -9 $$\n".write(toFile: bin + "/cnit-killed", atomically: false, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin + "/cnit-killed")
+        try #"{"cniVersion":"1.0.0","name":"cnit-killed","plugins":[{"type":"cnit-killed"}]}"#.write(
+            toFile: scratch.conf + "/30-killed.conflist", atomically: false, encoding: .utf8)
+        let killed = try scratch.cni(
+            ["run", "add", "cnit-killed", scratch.pod.path],
+            extra: ["CNI_PATH": bin + ":" + TestEnvironment.pluginDirectory, "CNI_CONTAINERID": "cnit-killed"])
+        #expect(killed.status == 1)
+        #expect(killed.stdout.contains("netplugin failed with no error message: exit status 137"), "\(killed)")
+    }
+
+    @Test("cni started as the release helper holds nothing and exits 0 without a word, as the plugins do")
+    func releaseHelper() throws {
+        let helper = try Command.run(["bash", "-c", #"exec -a swift-cni-release "$0""#, TestEnvironment.cniTool])
+        #expect(helper.status == 0 && helper.stdout.isEmpty && helper.stderr.isEmpty, "\(helper)")
     }
 
     @Test("--help for every verb, and usage on stderr with exit 2 for a mistake")
