@@ -39,3 +39,18 @@ struct ChildProcessTests {
         }
     }
 }
+
+extension ChildProcessTests {
+    @Test("A child writing without end is drained to its exit and reported, its output not kept")
+    func endlessOutput() throws {
+        let child = ChildProcess(executable: "/bin/sh", environment: ["PATH=/usr/bin:/bin"])
+        let script = Array("head -c \(ChildProcess.outputLimit + 1) /dev/zero\n".utf8)
+        #expect {
+            try child.run(stdin: script)
+        } throws: { error in
+            (error as? CNIError)?.msg.contains("more than 16 MiB") == true
+        }
+        let exact = try child.run(stdin: Array("head -c \(ChildProcess.outputLimit) /dev/zero\n".utf8))
+        #expect(exact.status == 0 && exact.stdout.count == ChildProcess.outputLimit)
+    }
+}

@@ -111,4 +111,27 @@ struct DelegationTests {
         #expect(try status.object()["code"] as? Int == 50)
         #expect(log(dir) == ["GC", "STATUS"])
     }
+
+    @Test("An IPAM that exits before reading its config, or writes without end, is a CNI error; nothing is left")
+    func hostileIPAM() throws {
+        let node = try Node("dlh")
+        let dir = try TestEnvironment.scratchDirectory("fake")
+        defer { node.tearDown(); try? FileManager.default.removeItem(atPath: dir) }
+        let pod = try node.pod()
+        let scripts = [
+            "exit 3": "netplugin failed with no error message: exit status 3",
+            "head -c 20000000 /dev/zero; exit 0": "wrote more than 16 MiB to stdout",
+        ]
+        // A config far larger than a pipe holds, so the first IPAM's early exit meets our write.
+        let padded = config().replacingOccurrences(
+            of: #""type":"bridge""#, with: #""type":"bridge","pad":"\#(String(repeating: "x", count: 1 << 20))""#)
+        for (body, message) in scripts {
+            try "#!/bin/sh\n\(body)\n".write(toFile: dir + "/fake-ipam", atomically: false, encoding: .utf8)
+            chmod(dir + "/fake-ipam", 0o755)
+            let added = try invocation("ADD", dir: dir, pod: pod).run(stdin: padded, node: node.ns)
+            #expect(added.status == 1, "\(body): \(added.stdout.prefix(300))")
+            #expect(added.stdout.contains(message) && added.stdout.count < 4096, "\(body): \(added.stdout.prefix(300))")
+            #expect(try pod.ipJSON(["link", "show"]).count == 1, "only lo: the veth was rolled back")
+        }
+    }
 }

@@ -62,16 +62,25 @@ public struct ChildProcess {
             close(inPipe[1]); close(outPipe[0])
             throw CNIError(.internalError, "failed to execute \(executable): \(String(cString: strerror(rc)))")
         }
-        let output = pump(stdin: stdin, writeFD: inPipe[1], readFD: outPipe[0])
+        let (output, overflowed) = pump(stdin: stdin, writeFD: inPipe[1], readFD: outPipe[0])
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        guard !overflowed else {
+            throw CNIError(.internalError, "\(executable) wrote more than \(Self.outputLimit >> 20) MiB to stdout")
+        }
         let exited = (status & 0x7f) == 0
         return Outcome(status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), stdout: output)
     }
 
-    /// Feeds stdin and drains stdout together, so neither side can block the other.
-    private func pump(stdin: [UInt8], writeFD: Int32, readFD: Int32) -> [UInt8] {
+    /// The most of a child's stdout that is kept: a result or an error is a few KiB, and a
+    /// child that writes without end must not take the caller's memory with it.
+    public static let outputLimit = 16 << 20
+
+    /// Feeds stdin and drains stdout together, so neither side can block the other. Output past
+    /// ``outputLimit`` is read and dropped (so the child can finish), and reported.
+    private func pump(stdin: [UInt8], writeFD: Int32, readFD: Int32) -> (output: [UInt8], overflowed: Bool) {
         var output: [UInt8] = []
+        var overflowed = false
         var written = 0
         var writing = true
         if stdin.isEmpty { close(writeFD); writing = false } else { _ = fcntl(writeFD, F_SETFL, O_NONBLOCK) }
@@ -91,14 +100,17 @@ public struct ChildProcess {
             }
             if fds[0].revents != 0 {
                 let n = buffer.withUnsafeMutableBytes { read(readFD, $0.baseAddress, $0.count) }
-                if n > 0 { output.append(contentsOf: buffer[0..<n]); continue }
+                if n > 0 {
+                    if output.count + n > Self.outputLimit { overflowed = true } else { output += buffer[0..<n] }
+                    continue
+                }
                 if n < 0, errno == EINTR { continue }
                 break
             }
         }
         if writing { close(writeFD) }
         close(readFD)
-        return output
+        return (output, overflowed)
     }
 
     /// SIGPIPE blocked for the life of one child, and a SIGPIPE raised meanwhile discarded.
