@@ -38,6 +38,44 @@ struct IndexStampTests {
         #expect(try DiskStore(dataDir: dir, network: "n").reservations.count == saves)
     }
 
+    @Test("A release rewrites the index as a new file; a link planted in its place goes and its target stays")
+    func releaseRewrite() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let owner = Owner(containerID: "c1", ifname: "eth0")
+        let (a, b) = (try #require(IPAddress("10.1.0.2")), try #require(IPAddress("10.1.0.3")))
+        // Each store holds the network's lock until it goes: one at a time.
+        do {
+            let first = try DiskStore(dataDir: dir, network: "n")
+            #expect(try first.reserve(a, for: owner, setIndex: 0) && first.reserve(b, for: owner, setIndex: 0))
+            first.commit()
+        }
+        let before = try inode(dir + "/n/.swift-cni/index")
+        do {
+            let second = try DiskStore(dataDir: dir, network: "n", verify: true)
+            try second.release([a])
+            second.commit()
+        }
+        #expect(try inode(dir + "/n/.swift-cni/index") != before)
+        #expect(try lines(dir + "/n/.swift-cni/index").filter { $0.contains("\t") } == ["10.1.0.3\tc1\teth0"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/n/.swift-cni") == ["index"])
+
+        let victim = dir + "/victim"
+        try "precious".write(toFile: victim, atomically: false, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: dir + "/n/.swift-cni/index")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/n/.swift-cni/index", withDestinationPath: victim)
+        do {
+            let third = try DiskStore(dataDir: dir, network: "n", verify: true)
+            try third.release([b])
+            third.commit()
+        }
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious")
+        let kind =
+            try FileManager.default.attributesOfItem(atPath: dir + "/n/.swift-cni/index")[.type] as? FileAttributeType
+        #expect(kind == .typeRegular)
+        #expect(try DiskStore(dataDir: dir, network: "n").reservations.isEmpty)
+    }
+
     @Test("An index of v2 with its separate stamp file is rebuilt from the files, and the stamp file goes")
     func fromV2() throws {
         let dir = try scratch()
