@@ -10,8 +10,11 @@ import Glibc
 /// Deletions by other programs (kube-proxy, firewalld) leave no mark; an ADD after one of
 /// those still waits at most one grace period, as it did before.
 public struct NetfilterDeletions: Sendable {
-    /// The mark every plugin on the node shares: the netfilter lock file (see `NetfilterLock`).
-    public static let node = NetfilterDeletions(path: "/run/cni/swift-cni-netfilter.lock")
+    /// Where the plugins' netfilter lock lives (`NetfilterLock` takes it), and so the mark.
+    public static let lockDirectory = "/run/cni"
+    public static let lockName = "swift-cni-netfilter.lock"
+    /// The mark every plugin on the node shares: the netfilter lock file.
+    public static let node = NetfilterDeletions(path: lockDirectory + "/" + lockName)
     /// How long after a deleting commit a release is deferred: a grace period is ~10-30 ms
     /// here, longer on a loaded node; a needless deferral costs only a helper's start.
     static let window: Int64 = 200_000_000

@@ -10,7 +10,7 @@ public final class NetfilterLock {
 
     /// Waits for the lock.
     public init() throws(SystemError) {
-        descriptor = try StateDirectory("/run/cni").lock("swift-cni-netfilter.lock")
+        descriptor = try StateDirectory(NetfilterDeletions.lockDirectory).lock(NetfilterDeletions.lockName)
     }
 
     deinit { close(descriptor) }
