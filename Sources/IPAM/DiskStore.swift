@@ -209,6 +209,8 @@ extension DiskStore {
             index = stored
             return
         }
+        // Not an index of this version: the separate stamp file of index v2 may be beside it.
+        if stored == nil { try? cache?.remove("stamp") }
         try rebuild(reuse: stored?.withoutStamps ?? ReservationIndex())
     }
 
@@ -217,8 +219,7 @@ extension DiskStore {
         let names: [String]
         do { names = try state.list() } catch { throw CNIError(.internalError, "\(error)") }
         // The listing is made anyway: temporaries an older run (or a cacheless one) left beside
-        // the reservations go now, and so does the separate stamp file of index v2.
-        try? cache?.remove("stamp")
+        // the reservations go now.
         for name in names where StateDirectory.isStaleTemporary(name, prefixes: [".swift-cni-r.", ".swift-cni-l."]) {
             try? state.remove(name)
         }
