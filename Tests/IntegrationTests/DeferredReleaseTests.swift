@@ -15,6 +15,17 @@ struct DeferredReleaseTests {
         return out.split(separator: "\n").compactMap { Int32($0) }
     }
 
+    /// bridge `command` with its release helper holding the socket for 3 s, long enough to look at.
+    static func holdingRelease(_ command: String, _ conf: String, id: String, pod: TestNamespace, node: Node) throws
+        -> CommandResult
+    {
+        var invocation = PluginInvocation(plugin: "bridge", command: command)
+        invocation.containerID = id
+        invocation.netns = pod.path
+        invocation.extra = ["SWIFT_CNI_RELEASE_DELAY_MS": "3000"]
+        return try invocation.run(stdin: conf, node: node.ns)
+    }
+
     @Test(
         "The rules are gone when DEL returns; the helper has only /dev/null and the socket, in its own session, and exits"
     )
@@ -26,11 +37,7 @@ struct DeferredReleaseTests {
             #"{"cniVersion":"1.0.0","name":"dfr","type":"bridge","bridge":"cnitdfr0","isGateway":true,"ipMasq":true,"ipam":{"type":"host-local","subnet":"10.53.0.0/24","dataDir":"\#(node.dataDir)"}}"#
         #expect(try node.run("bridge", "ADD", config: conf, id: "ctr1", pod: pod).status == 0)
         let before = Set(helpers())
-        var invocation = PluginInvocation(plugin: "bridge", command: "DEL")
-        invocation.containerID = "ctr1"
-        invocation.netns = pod.path
-        invocation.extra = ["SWIFT_CNI_RELEASE_DELAY_MS": "3000"]
-        let deleted = try invocation.run(stdin: conf, node: node.ns)
+        let deleted = try Self.holdingRelease("DEL", conf, id: "ctr1", pod: pod, node: node)
         #expect(deleted.status == 0, "\(deleted)")
         #expect(try !node.nftRuleset().contains("id: ctr1"), "committed before the handoff")
         let started = Set(helpers()).subtracting(before)
@@ -62,11 +69,7 @@ struct DeferredReleaseTests {
         #expect(try node.run("bridge", "ADD", config: conf, id: "ctr1", pod: first).status == 0)
         #expect(try node.run("bridge", "DEL", config: conf, id: "ctr1", pod: first).status == 0)
         let before = Set(helpers())
-        var invocation = PluginInvocation(plugin: "bridge", command: "ADD")
-        invocation.containerID = "ctr2"
-        invocation.netns = second.path
-        invocation.extra = ["SWIFT_CNI_RELEASE_DELAY_MS": "3000"]
-        let added = try invocation.run(stdin: conf, node: node.ns)
+        let added = try Self.holdingRelease("ADD", conf, id: "ctr2", pod: second, node: node)
         #expect(added.status == 0, "\(added)")
         let started = Set(helpers()).subtracting(before)
         #expect(!started.isEmpty, "the ADD's only-adding batch came within 200 ms of the DEL's deleting one")
