@@ -46,9 +46,19 @@ public enum FileIO {
 
     /// Writes all of `bytes`; a short write is continued, `EINTR` retried.
     public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(Errno) {
+        try writeAll(bytes) { Glibc.write(fd, $0.baseAddress, $0.count) }
+    }
+
+    /// Sends all of `bytes` on a connected socket as ``writeAll(_:_:)`` writes them, with
+    /// `MSG_NOSIGNAL`: a peer that has gone is an `EPIPE` to report, never a SIGPIPE that kills.
+    public static func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws(Errno) {
+        try writeAll(bytes) { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    private static func writeAll(_ bytes: [UInt8], _ once: (UnsafeRawBufferPointer) -> Int) throws(Errno) {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            let n = bytes[offset...].withUnsafeBytes(once)
             if n < 0 {
                 let error = Errno.current
                 if error == .interrupted { continue }

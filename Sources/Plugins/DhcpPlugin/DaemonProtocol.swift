@@ -40,18 +40,8 @@ enum DaemonProtocol {
         return address
     }
 
-    /// Sends all of `bytes` on a connected socket. MSG_NOSIGNAL: a peer that has gone (a daemon
-    /// killed mid-request, a plugin that gave up) is an EPIPE to report, never a SIGPIPE that kills.
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { return false }
-            offset += n
-        }
-        return true
-    }
+    /// A daemon killed mid-request, or a plugin that gave up, is a failed write, never a SIGPIPE.
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool { (try? FileIO.sendAll(fd, bytes)) != nil }
 
     /// Reads until end of stream (bounded at 1 MiB).
     static func readAll(_ fd: Int32) -> [UInt8] {
