@@ -33,18 +33,18 @@ public enum Delegate {
     /// Plugins linked into this very binary, by type, each made only when it is run. The
     /// multi-call binary registers them at start-up, before any delegation can happen, and
     /// never changes them afterwards.
-    nonisolated(unsafe) public static var linkedPlugins: [String: () -> any CNIPlugin] = [:]
+    nonisolated(unsafe) public static var linkedPlugin: (_ type: String) -> (any CNIPlugin)? = { _ in nil }
 
     /// The linked plugin to run in-process instead of exec'ing `executable`: only when the
     /// file found in CNI_PATH is this binary itself (a hard link of the multi-call binary),
     /// so running it in-process is exactly what the exec would run, minus the exec.
     static func inProcess(_ type: String, executable: String) -> (any CNIPlugin)? {
-        guard let plugin = linkedPlugins[type] else { return nil }
+        guard let plugin = linkedPlugin(type) else { return nil }
         var theirs = stat(), ours = stat()
         guard stat(executable, &theirs) == 0, stat("/proc/self/exe", &ours) == 0,
             theirs.st_dev == ours.st_dev, theirs.st_ino == ours.st_ino
         else { return nil }
-        return plugin()
+        return plugin
     }
 
     private static func inProcessRequest(_ request: CNIRequest, _ command: CNICommand) -> CNIRequest {
