@@ -41,9 +41,9 @@ public struct Owner: Sendable, Hashable {
 ///   mtime, so ADD reads one file instead of every reservation. Any change the stamp does not
 ///   explain (the reference plugin at work, a crash) triggers a rebuild from the files, and
 ///   DEL, CHECK and GC always check the cache against the directory listing.
-/// - The stamp is the index's last line, appended with the entries in one write: nothing is
-///   renamed on ADD (ext4 flushes a file renamed over another, ~0.25 ms), and the stamp can only
-///   be on disk when the entries before it are.
+/// - The stamp is the index's last line, appended with the entries (or, on DEL, the release
+///   lines) in one write: nothing is renamed on ADD or DEL (ext4 flushes a file renamed over
+///   another, 0.25-1 ms), and the stamp can only be on disk when the lines before it are.
 public final class DiskStore {
     public let directory: String
     private let state: StateDirectory
@@ -56,7 +56,7 @@ public final class DiskStore {
     private var rewrite = false
     private var changed = false
     /// How many stamp lines the index file holds: past `stampsBeforeCompaction`, the next save
-    /// rewrites it without them.
+    /// rewrites it without them and without the entries released since.
     private var stamps = 0
     public static let stampsBeforeCompaction = 256
 
@@ -142,8 +142,11 @@ public final class DiskStore {
         for name in names {
             do { try state.remove(name) } catch { failures.append("\(error)") }
         }
-        index = ReservationIndex(entries: index.entries.filter { !names.contains($0.ip) })
-        rewrite = true
+        // A release line each, appended with the stamp like an ADD's entries: no rewrite.
+        for name in names.sorted() {
+            index.appendRelease(ip: name)
+            appended += ReservationIndex.releaseLine(ip: name)
+        }
         changed = true
         if !failures.isEmpty { throw CNIError(.internalError, failures.joined(separator: ";")) }
     }
@@ -163,14 +166,13 @@ public final class DiskStore {
     /// speed on the next run (a rebuild), never correctness, so errors are ignored.
     public func commit() {
         guard changed, let cache else { return }
-        var entries = index
-        if !rewrite, stamps >= DiskStore.stampsBeforeCompaction {
-            (rewrite, entries) = (true, index.withoutStamps)
-        }
+        if stamps >= DiskStore.stampsBeforeCompaction { rewrite = true }
+        let entries = rewrite ? index.compacted : index
         let count = rewrite ? 1 : stamps + 1
         // No stamp (the directory cannot be read) leaves an index the next run rebuilds.
         let stamp = directoryStamp().map { ReservationIndex.stampLine(count: count, $0) } ?? []
         if rewrite {
+            index = entries
             try? cache.replace("index", entries.bytes + stamp, temporary: "i.\(getpid())")
         } else {
             try? cache.append("index", appended + stamp)
@@ -211,7 +213,7 @@ extension DiskStore {
         }
         // Not an index of this version: the separate stamp file of index v2 may be beside it.
         if stored == nil { try? cache?.remove("stamp") }
-        try rebuild(reuse: stored?.withoutStamps ?? ReservationIndex())
+        try rebuild(reuse: stored ?? ReservationIndex())
     }
 
     /// Builds the cache from the directory listing, reading only files `reuse` does not know.
@@ -220,30 +222,24 @@ extension DiskStore {
         do { names = try state.list() } catch { throw CNIError(.internalError, "\(error)") }
         // The listing is made anyway: temporaries an older run (or a cacheless one) left beside
         // the reservations go now.
-        for name in names where StateDirectory.isStaleTemporary(name, prefixes: [".swift-cni-r.", ".swift-cni-l."]) {
+        for name in names
+        where name.utf8.first == UInt8(ascii: ".")
+            && StateDirectory.isStaleTemporary(name, prefixes: [".swift-cni-r.", ".swift-cni-l."])
+        {
             try? state.remove(name)
         }
-        var known: [String: Owner] = [:]
-        for entry in reuse.entries { known[entry.ip] = entry.owner }
-        var entries: [(ip: String, owner: Owner)] = []
-        for name in names
-        where !name.hasPrefix(".") && name != DiskStore.lockName && !name.hasPrefix(DiskStore.lastReservedPrefix) {
-            guard IPAddress(name) != nil else { continue }
-            if let owner = known[name] {
-                entries.append((name, owner))
-            } else if let content = try? state.read(name) {
-                entries.append((name, Owner(content: content)))
-            }
+        let listed = names.filter {
+            !$0.hasPrefix(".") && $0 != DiskStore.lockName && !$0.hasPrefix(DiskStore.lastReservedPrefix)
         }
-        let rebuilt = ReservationIndex(entries: entries)
-        if rebuilt != reuse || reuse.bytes.count == ReservationIndex.header.count {
-            index = rebuilt
-            rewrite = true
-            changed = true
-        } else {
-            index = rebuilt
-            changed = true  // refresh the stamp
+        let (reconciled, differs) = reuse.reconciled(with: listed) { name in
+            guard IPAddress(name) != nil, let content = try? state.read(name) else { return nil }
+            return Owner(content: content)
         }
+        index = reconciled
+        // Unchanged entries keep the file as it is and only get a fresh stamp appended; an
+        // empty one is written whole, so that the file starts with its header.
+        rewrite = differs || reuse.isEmpty
+        changed = true
     }
 }
 

@@ -38,7 +38,7 @@ struct IndexStampTests {
         #expect(try DiskStore(dataDir: dir, network: "n").reservations.count == saves)
     }
 
-    @Test("A release rewrites the index as a new file; a link planted in its place goes and its target stays")
+    @Test("A release appends its line to the same file; a link planted in the index's place goes, its target stays")
     func releaseRewrite() throws {
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -56,9 +56,25 @@ struct IndexStampTests {
             try second.release([a])
             second.commit()
         }
-        #expect(try inode(dir + "/n/.swift-cni/index") != before)
-        #expect(try lines(dir + "/n/.swift-cni/index").filter { $0.contains("\t") } == ["10.1.0.3\tc1\teth0"])
+        #expect(try inode(dir + "/n/.swift-cni/index") == before)
+        #expect(
+            try lines(dir + "/n/.swift-cni/index").filter { !$0.hasPrefix("#") }
+                == ["10.1.0.2\tc1\teth0", "10.1.0.3\tc1\teth0", "-10.1.0.2"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/n/.swift-cni") == ["index"])
+        do {
+            let store = try DiskStore(dataDir: dir, network: "n")
+            #expect(store.addresses(of: owner) == [b], "the released entry no longer counts")
+            #expect(store.reservations == [b: owner])
+            // Reserved again after its release: held again.
+            #expect(try store.reserve(a, for: owner, setIndex: 0))
+            store.commit()
+        }
+        #expect(try DiskStore(dataDir: dir, network: "n", verify: true).addresses(of: owner) == [a, b])
+        do {
+            let store = try DiskStore(dataDir: dir, network: "n", verify: true)
+            try store.release([a])
+            store.commit()
+        }
 
         let victim = dir + "/victim"
         try "precious".write(toFile: victim, atomically: false, encoding: .utf8)
@@ -91,8 +107,86 @@ struct IndexStampTests {
         store.commit()
         #expect(!FileManager.default.fileExists(atPath: dir + "/n/.swift-cni/stamp"))
         let index = try lines(dir + "/n/.swift-cni/index")
-        #expect(index.first?.contains("index v3") == true)
+        #expect(index.first?.contains("index v4") == true)
         #expect(index.dropFirst().first == "10.1.0.2\tlive\teth0")
         #expect(index.last?.hasPrefix("#stamp 1 ") == true)
+    }
+
+    @Test("A compaction drops released entries with their release lines")
+    func compactionDropsReleases() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let owner = Owner(containerID: "c", ifname: "eth0")
+        let (kept, churned) = (try #require(IPAddress("10.1.0.2")), try #require(IPAddress("10.1.0.3")))
+        for i in 0..<(DiskStore.stampsBeforeCompaction + 1) {
+            let store = try DiskStore(dataDir: dir, network: "n", verify: i % 2 == 1)
+            if i == 0 { #expect(try store.reserve(kept, for: owner, setIndex: 0)) }
+            if i % 2 == 1 {
+                try store.release([churned])
+            } else {
+                #expect(try store.reserve(churned, for: owner, setIndex: 0))
+            }
+            store.commit()
+        }
+        let index = try lines(dir + "/n/.swift-cni/index").filter { !$0.hasPrefix("#") }
+        #expect(index == ["10.1.0.2\tc\teth0", "10.1.0.3\tc\teth0"], "one stamp, two entries, no release line")
+    }
+
+    @Test("An index of v3, which has no release lines, is not trusted even with its stamp matching")
+    func fromV3() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let a = try #require(IPAddress("10.1.0.2"))
+        do {
+            let store = try DiskStore(dataDir: dir, network: "n")
+            #expect(try store.reserve(a, for: Owner(containerID: "a", ifname: "eth0"), setIndex: 0))
+            store.commit()
+        }
+        // An entry the files do not back, put in without touching the state directory, so
+        // the stamp still matches: trusted under this version's header, not under v3's.
+        let path = dir + "/n/.swift-cni/index"
+        let stored = try String(contentsOfFile: path, encoding: .utf8)
+        let header = try #require(stored.split(separator: "\n").first)
+        let planted = stored.replacingOccurrences(of: header + "\n", with: header + "\n10.1.0.9\tgone\teth0\n")
+        try planted.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try DiskStore(dataDir: dir, network: "n").reservations.count == 2, "the stamp matches")
+        try planted.replacingOccurrences(of: "index v4", with: "index v3").write(
+            toFile: path, atomically: true, encoding: .utf8)
+        #expect(try DiskStore(dataDir: dir, network: "n").reservations == [a: Owner(containerID: "a", ifname: "eth0")])
+    }
+
+    @Test("A verified open keeps a matching index and only stamps it; stale, repeated and missing lines are fixed")
+    func verifyReconciles() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (a, b) = (try #require(IPAddress("10.1.0.2")), try #require(IPAddress("10.1.0.3")))
+        do {
+            let store = try DiskStore(dataDir: dir, network: "n")
+            #expect(try store.reserve(a, for: Owner(containerID: "a", ifname: "eth0"), setIndex: 0))
+            #expect(try store.reserve(b, for: Owner(containerID: "b", ifname: "eth0"), setIndex: 0))
+            store.commit()
+        }
+        let path = dir + "/n/.swift-cni/index"
+        let before = try inode(path)
+        do { try DiskStore(dataDir: dir, network: "n", verify: true).commit() }
+        #expect(try inode(path) == before, "nothing to fix: the stamp is appended to the same file")
+        #expect(try lines(path).filter { $0.contains("\t") } == ["10.1.0.2\ta\teth0", "10.1.0.3\tb\teth0"])
+
+        // A line repeated, one for a file that is gone, and a file the index lacks.
+        let header = try lines(path)[0]
+        try (header + "\n10.1.0.3\tb\teth0\n10.1.0.9\tgone\teth0\n10.1.0.3\tb\teth0\n").write(
+            toFile: path, atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: dir + "/n/10.1.0.2")
+        try "c\r\neth1".write(toFile: dir + "/n/10.1.0.4", atomically: true, encoding: .utf8)
+        do {
+            let store = try DiskStore(dataDir: dir, network: "n", verify: true)
+            #expect(
+                store.reservations == [
+                    b: Owner(containerID: "b", ifname: "eth0"),
+                    try #require(IPAddress("10.1.0.4")): Owner(containerID: "c", ifname: "eth1"),
+                ])
+            store.commit()
+        }
+        #expect(try lines(path).filter { $0.contains("\t") } == ["10.1.0.3\tb\teth0", "10.1.0.4\tc\teth1"])
     }
 }
