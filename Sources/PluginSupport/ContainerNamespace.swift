@@ -47,12 +47,47 @@ public struct HostSysctls: SysctlScope {
 }
 
 /// A container's sysctls: `/proc/sys/net` answers for the netns of the thread that opens
-/// the file, so the body runs on a thread that entered it.
+/// the file, so the body runs on a thread that entered it, unless the family directories its
+/// keys are under were opened in the namespace beforehand.
 struct EnteredSysctls: SysctlScope {
     let namespace: NetworkNamespace
+    /// Opened on the thread that made the route socket (see `ContainerNeeds`); read only.
+    nonisolated(unsafe) let opened: SysctlDirectories?
+
     func access<T>(_ body: (any SysctlValues) throws -> T) throws -> T {
-        try namespace.withEntered { try body(ProcSysctls(directories: SysctlDirectories())) }
+        if let opened { return try body(PreopenedSysctls(directories: opened, namespace: namespace)) }
+        return try namespace.withEntered { try body(ProcSysctls(directories: SysctlDirectories())) }
     }
+}
+
+/// A container's values through directories opened inside its namespace, from the calling
+/// thread; a key outside them still goes through a thread that enters the namespace.
+private struct PreopenedSysctls: SysctlValues {
+    let directories: SysctlDirectories
+    let namespace: NetworkNamespace
+
+    func read(_ key: String) throws -> String {
+        guard directories.covers(Sysctl.path(key)) else { return try namespace.withEntered { try Sysctl.read(key) } }
+        return try Sysctl.read(key, in: directories)
+    }
+
+    func write(_ key: String, _ value: String) throws {
+        guard directories.covers(Sysctl.path(key)) else {
+            return try namespace.withEntered { try Sysctl.write(key, value) }
+        }
+        try Sysctl.write(key, value, in: directories)
+    }
+}
+
+/// What a flow does in a container's namespace besides using its route socket, so that
+/// opening the namespace prepares it on the same thread: every thread that enters the
+/// namespace costs 0.05-2 ms (its creation, then waiting for a CPU on a busy node).
+public struct ContainerNeeds: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+
+    /// Keys under `/proc/sys/net/ipv6` (the IPv6 and DAD settings of the interface).
+    public static let ipv6Sysctls = ContainerNeeds(rawValue: 1)
 }
 
 /// A container's network namespace as the flows use it: a route socket inside it, the nsfs
@@ -77,19 +112,22 @@ public struct ContainerNamespace {
         self.owner = owner
     }
 
-    /// Opens the netns at `path`: the socket is created on a thread that entered it, as
-    /// ARCHITECTURE.md describes, and everything else is done from here.
+    /// Opens the netns at `path`: the socket (and what `needs` asks for) is created on a
+    /// thread that entered it, as ARCHITECTURE.md describes, and everything else is done from
+    /// here.
     ///
     /// Throws `NamespaceError.notExist` when the path is gone (DEL treats that as done).
-    public static func live(path: String) throws -> ContainerNamespace {
-        try ContainerNamespace(entering: NetworkNamespace(path: path))
+    public static func live(path: String, needs: ContainerNeeds = []) throws -> ContainerNamespace {
+        try ContainerNamespace(entering: NetworkNamespace(path: path), needs: needs)
     }
 
     /// The namespace a plugin already opened (tap and host-device also work inside it).
-    public init(entering namespace: NetworkNamespace) throws {
-        let route = try namespace.withEntered { try RouteNetlink() }
+    public init(entering namespace: NetworkNamespace, needs: ContainerNeeds = []) throws {
+        let (route, opened) = try namespace.withEntered { () throws -> (RouteNetlink, SysctlDirectories?) in
+            (try RouteNetlink(), needs.contains(.ipv6Sysctls) ? SysctlDirectories(opening: ["ipv6"]) : nil)
+        }
         self.init(
             path: namespace.path, route: route, descriptor: namespace.descriptor,
-            sysctl: EnteredSysctls(namespace: namespace), owner: namespace)
+            sysctl: EnteredSysctls(namespace: namespace, opened: opened), owner: namespace)
     }
 }

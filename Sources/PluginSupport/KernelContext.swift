@@ -13,9 +13,9 @@ public struct KernelContext: Sendable {
     public var hostRoute: @Sendable () throws -> RouteNetlink
     /// The host's `/proc/sys`.
     public var hostSysctl: any SysctlScope
-    /// The container's network namespace (`CNI_NETNS`); throws `NamespaceError.notExist`
-    /// when it is gone.
-    public var container: @Sendable (_ netns: String) throws -> ContainerNamespace
+    /// The container's network namespace (`CNI_NETNS`), prepared for `needs`; throws
+    /// `NamespaceError.notExist` when it is gone.
+    public var openContainer: @Sendable (_ netns: String, _ needs: ContainerNeeds) throws -> ContainerNamespace
     /// Deletes the conntrack entries of one destination port (`Conntrack.deleteEntries`).
     public var deleteConntrack:
         @Sendable (_ family: UInt8, _ protocolNumber: UInt8, _ port: UInt16, _ destination: IPAddress?) throws -> Int
@@ -28,8 +28,8 @@ public struct KernelContext: Sendable {
     public init(
         netfilter: @escaping @Sendable () throws -> NFTClient, hostRoute: @escaping @Sendable () throws -> RouteNetlink,
         hostSysctl: any SysctlScope = HostSysctls(),
-        container: @escaping @Sendable (_ netns: String) throws -> ContainerNamespace = {
-            try ContainerNamespace.live(path: $0)
+        container: @escaping @Sendable (_ netns: String, _ needs: ContainerNeeds) throws -> ContainerNamespace = {
+            try ContainerNamespace.live(path: $0, needs: $1)
         },
         deleteConntrack:
             @escaping @Sendable (
@@ -42,7 +42,7 @@ public struct KernelContext: Sendable {
         self.netfilter = netfilter
         self.hostRoute = hostRoute
         self.hostSysctl = hostSysctl
-        self.container = container
+        self.openContainer = container
         self.deleteConntrack = deleteConntrack
         self.ipam = ipam
         self.netfilterLock = netfilterLock
@@ -51,6 +51,11 @@ public struct KernelContext: Sendable {
     /// The running kernel.
     public static let live = KernelContext(
         netfilter: { try NFTClient() }, hostRoute: { try RouteNetlink() }, netfilterLock: { try NetfilterLock() })
+
+    /// The container's network namespace (`CNI_NETNS`), prepared for `needs`.
+    public func container(_ netns: String, needs: ContainerNeeds = []) throws -> ContainerNamespace {
+        try openContainer(netns, needs)
+    }
 
     /// A route socket inside the container's netns.
     public func containerRoute(_ netns: String) throws -> RouteNetlink { try container(netns).route }

@@ -120,4 +120,22 @@ struct BridgeKeyTests {
         #expect(try add(node, noDAD, keys: "", id: "c4").status == 0)
         #expect(try noDAD.run(["sysctl", "-n", "net.ipv6.conf.eth0.accept_dad"]).stdout.hasPrefix("0"))
     }
+
+    @Test("An IPv6 pod's settings (DAD off, IPv6 on, addresses kept on down) are written in its namespace")
+    func ipv6Settings() throws {
+        let node = try Node("bk6")
+        defer { node.tearDown() }
+        let pod = try node.pod()
+        let conf =
+            #"{"cniVersion":"1.0.0","name":"keynet","type":"bridge","bridge":"cnitbr5","isGateway":true,"#
+            + #""ipam":{"type":"host-local","subnet":"fd70::/64","dataDir":"\#(node.dataDir)"}}"#
+        var invocation = PluginInvocation(plugin: "bridge", command: "ADD")
+        invocation.netns = pod.path
+        let result = try invocation.run(stdin: conf, node: node.ns)
+        #expect(result.status == 0, "\(result)")
+        for (key, value) in [("accept_dad", "0"), ("disable_ipv6", "0"), ("keep_addr_on_down", "1")] {
+            #expect(try pod.run(["sysctl", "-n", "net.ipv6.conf.eth0.\(key)"]).stdout.hasPrefix(value), "\(key)")
+        }
+        #expect(try node.ns.run(["sysctl", "-n", "net.ipv6.conf.all.keep_addr_on_down"]).stdout.hasPrefix("0"))
+    }
 }

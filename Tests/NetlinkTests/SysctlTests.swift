@@ -21,4 +21,18 @@ struct SysctlTests {
         }
         #expect(throws: (any Error).self) { try Sysctl.read("net/ipv6/conf/cnit-missing/mtu", in: directories) }
     }
+
+    @Test("Directories opened up front cover their family only, and never fall back to a path")
+    func openedUpFront() throws {
+        let directories = SysctlDirectories(opening: ["ipv6"])
+        #expect(directories.covers(Sysctl.path("net/ipv6/conf/lo/mtu")))
+        #expect(try Sysctl.read("net.ipv6.conf.lo.mtu", in: directories) == Sysctl.read("net.ipv6.conf.lo.mtu"))
+        // A path would resolve in the caller's namespace, which may not be the one the
+        // directories were opened in: refused instead.
+        for key in ["net/ipv4/ip_forward", "kernel/ostype", "net/core/somaxconn"] {
+            #expect(!directories.covers(Sysctl.path(key)), "\(key)")
+            #expect(throws: (any Error).self, "\(key)") { try Sysctl.read(key, in: directories) }
+        }
+        #expect(!SysctlDirectories(opening: []).covers(Sysctl.path("net/ipv6/conf/lo/mtu")))
+    }
 }

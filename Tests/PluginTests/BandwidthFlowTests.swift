@@ -22,7 +22,7 @@ struct BandwidthFlowTests {
         let context = KernelContext(
             netfilter: { throw NetlinkError(kind: .unsupported, operation: "no netfilter here") },
             hostRoute: { RouteNetlink(connection: NetlinkConnection(transport: h)) },
-            container: { path in
+            container: { path, _ in
                 ContainerNamespace(
                     path: path, route: RouteNetlink(connection: NetlinkConnection(transport: c)), descriptor: -1,
                     sysctl: FakeSysctls())

@@ -107,7 +107,7 @@ struct FakeNode {
             netfilter: { NFTClient(transport: f, deletions: .unmarked) },
             hostRoute: { RouteNetlink(connection: NetlinkConnection(transport: h)) },
             hostSysctl: hostSysctls,
-            container: { path in
+            container: { path, _ in
                 if netnsGone || path != FakeNode.netns { throw NamespaceError.notExist(path: path) }
                 return ContainerNamespace(
                     path: path, route: RouteNetlink(connection: NetlinkConnection(transport: c)),

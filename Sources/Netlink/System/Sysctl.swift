@@ -72,13 +72,25 @@ public enum Sysctl {
 /// its own under the one `/proc/sys/net` they share, newest first, and a lookup compares them
 /// until it finds its own. With 1,000 pods an open of a `/proc/sys/net` file took 0.13 ms
 /// instead of 4 µs (the node's entries are among the oldest); below the family directories each
-/// namespace has entries of its own. Use an instance only on threads in the namespace it was
-/// made in.
+/// namespace has entries of its own. Use an instance made by `init()` only on threads in the
+/// namespace it was made in; one made by `init(opening:)` works from any thread.
 public final class SysctlDirectories {
     private var net: Int32 = -1
     private var families: [String: Int32] = [:]
+    /// Opened once by `init(opening:)`: nothing more is opened later, when the calling thread
+    /// may be in another namespace.
+    private var complete: Bool
 
-    public init() {}
+    public init() { complete = false }
+
+    /// Opens the directories of `families` (`"ipv6"`) now, on the calling thread. Files under
+    /// them can then be opened from any thread and still belong to this thread's namespace
+    /// (a directory found once stays that namespace's); ``covers(_:)`` says which.
+    public init(opening families: [String]) {
+        complete = false
+        for family in families { _ = directory(family) }
+        complete = true
+    }
 
     deinit {
         for fd in families.values where fd >= 0 { close(fd) }
@@ -98,11 +110,22 @@ public final class SysctlDirectories {
             guard directory >= 0, !rest.isEmpty else { break }
             return openat(directory, rest, flags)
         }
+        // Opened for another thread's namespace: a path would resolve in the caller's.
+        if complete {
+            errno = EXDEV
+            return -1
+        }
         return Glibc.open(file, flags)
+    }
+
+    /// Whether `file` (a `/proc/sys/...` path) lies under a family directory opened here.
+    public func covers(_ file: String) -> Bool {
+        families.contains { family, fd in fd >= 0 && file.hasPrefix("/proc/sys/net/" + family + "/") }
     }
 
     private func directory(_ family: String) -> Int32 {
         if let fd = families[family] { return fd }
+        if complete { return -1 }
         if net < 0 { net = Glibc.open("/proc/sys/net", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         let fd = net >= 0 ? openat(net, family, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
         families[family] = fd

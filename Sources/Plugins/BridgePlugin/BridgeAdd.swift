@@ -13,7 +13,8 @@ struct BridgeAdd {
         defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("bridge: \($0)\n") }) }
         let conf = try BridgeConfig(request)
         let host = try kernel.hostRoute()
-        let namespace = try kernel.container(request.netns)
+        // With IPAM, the pod's IPv6 settings are written: opened with the route socket.
+        let namespace = try kernel.container(request.netns, needs: conf.ipamType.isEmpty ? [] : .ipv6Sysctls)
         let container = namespace.route
 
         let (bridge, created) = try BridgeDevice.ensure(host, conf, sysctl: kernel.hostSysctl)
