@@ -51,11 +51,14 @@ public struct HostSysctls: SysctlScope {
 /// keys are under were opened in the namespace beforehand.
 struct EnteredSysctls: SysctlScope {
     let namespace: NetworkNamespace
-    /// Opened on the thread that made the route socket (see `ContainerNeeds`); read only.
-    nonisolated(unsafe) let opened: SysctlDirectories?
+    /// Made by the thread that made the route socket (see `ContainerNeeds`). Plugins run
+    /// their flows on one thread, the only one that uses it.
+    nonisolated(unsafe) let setup: ContainerSetup
 
     func access<T>(_ body: (any SysctlValues) throws -> T) throws -> T {
-        if let opened { return try body(PreopenedSysctls(directories: opened, namespace: namespace)) }
+        if let opened = try setup.resolve().1 {
+            return try body(PreopenedSysctls(directories: opened, namespace: namespace))
+        }
         return try namespace.withEntered { try body(ProcSysctls(directories: SysctlDirectories())) }
     }
 }
@@ -102,6 +105,8 @@ public struct ContainerNamespace {
     public let sysctl: any SysctlScope
     /// What keeps `descriptor` open (the live `NetworkNamespace`).
     private let owner: AnyObject?
+    /// The thread making `route`'s socket, for a live namespace.
+    private let setup: ContainerSetup?
 
     public init(path: String, route: RouteNetlink, descriptor: Int32, sysctl: any SysctlScope, owner: AnyObject? = nil)
     {
@@ -110,11 +115,27 @@ public struct ContainerNamespace {
         self.descriptor = descriptor
         self.sysctl = sysctl
         self.owner = owner
+        self.setup = nil
     }
+
+    private init(_ namespace: NetworkNamespace, setup: ContainerSetup) {
+        path = namespace.path
+        route = RouteNetlink(connection: NetlinkConnection(transport: DeferredTransport(setup)))
+        descriptor = namespace.descriptor
+        sysctl = EnteredSysctls(namespace: namespace, setup: setup)
+        owner = namespace
+        self.setup = setup
+    }
+
+    /// Waits until the container's socket is made; throws what making it threw. Requests
+    /// wait by themselves: this is for a caller that would otherwise take a failed request
+    /// for an answer (a link that is not there).
+    public func ready() throws { _ = try setup?.resolve() }
 
     /// Opens the netns at `path`: the socket (and what `needs` asks for) is created on a
     /// thread that entered it, as ARCHITECTURE.md describes, and everything else is done from
-    /// here.
+    /// here. That thread runs while the caller goes on; the first request through `route` (or
+    /// sysctl access) waits for it, and fails as it failed.
     ///
     /// Throws `NamespaceError.notExist` when the path is gone (DEL treats that as done).
     public static func live(path: String, needs: ContainerNeeds = []) throws -> ContainerNamespace {
@@ -123,11 +144,6 @@ public struct ContainerNamespace {
 
     /// The namespace a plugin already opened (tap and host-device also work inside it).
     public init(entering namespace: NetworkNamespace, needs: ContainerNeeds = []) throws {
-        let (route, opened) = try namespace.withEntered { () throws -> (RouteNetlink, SysctlDirectories?) in
-            (try RouteNetlink(), needs.contains(.ipv6Sysctls) ? SysctlDirectories(opening: ["ipv6"]) : nil)
-        }
-        self.init(
-            path: namespace.path, route: route, descriptor: namespace.descriptor,
-            sysctl: EnteredSysctls(namespace: namespace, opened: opened), owner: namespace)
+        self.init(namespace, setup: try ContainerSetup(namespace, needs: needs))
     }
 }

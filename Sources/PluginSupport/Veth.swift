@@ -30,16 +30,17 @@ extension ContainerNetwork {
     /// part of the creating request: the same end state as separate requests, two round trips
     /// fewer.
     ///
-    /// Fails when the container already has `ifname` (the spec requires that ADD fails then).
+    /// Fails when the container already has `ifname` (the spec requires that ADD fails then),
+    /// and then creates nothing.
     public static func createVeth(
         host: RouteNetlink, in namespace: ContainerNamespace, tag: AttachmentTag, mtu: UInt32?,
         containerMAC: MACAddress?, master: Int32? = nil, hostSysctl: any SysctlScope = HostSysctls()
     ) throws -> VethPair {
         let container = namespace.route
         let ifname = tag.ifname
-        if (try? container.link(named: ifname)) != nil {
-            throw CNIError(.internalError, "container veth name (\"\(ifname)\") already exists in \(namespace.path)")
-        }
+        // No look in the container first: the kernel refuses a peer name that is taken there
+        // (EEXIST, checked below), and the container's socket is not needed before the veth
+        // exists, so its thread can still be starting.
         for attempt in 0..<11 {
             let name = attempt == 0 ? vethName(tag) : randomVethName()
             var spec = LinkSpec(
@@ -53,6 +54,10 @@ extension ContainerNetwork {
             case .success: break
             case .failure(let error):
                 guard error.errno == .fileExists else { throw error }
+                if (try? container.link(named: ifname)) != nil {
+                    throw CNIError(
+                        .internalError, "container veth name (\"\(ifname)\") already exists in \(namespace.path)")
+                }
                 if (try? host.link(named: name)) != nil { continue }
                 throw CNIError(
                     .internalError, "container veth name (\"\(ifname)\") peer provided (\"\(name)\") already exists")
@@ -81,15 +86,28 @@ extension ContainerNetwork {
     /// DEL's removal of the container interface: deletes `ifname` in the netns (which takes
     /// the host end of a veth with it). A netns or link that is already gone is success.
     /// Returns whether a link was deleted here.
-    @discardableResult
+    ///
     /// `leftovers` are names only this attachment's ADD uses (a child link's temporary name),
     /// deleted too when an ADD killed part-way left one.
+    @discardableResult
     public static func deleteContainerInterface(
         netns: String, ifname: String, leftovers: [String] = [], kernel: KernelContext = .live
     ) throws -> Bool {
         guard !netns.isEmpty else { return false }
+        return try deleteContainerInterface(
+            in: Result { try kernel.container(netns) }, ifname: ifname, leftovers: leftovers)
+    }
+
+    /// The same, in a namespace the caller opened earlier (``KernelContext/container(_:needs:)``),
+    /// so that its thread ran while the caller did other work (IPAM's DEL, say).
+    @discardableResult
+    public static func deleteContainerInterface(
+        in opened: Result<ContainerNamespace, any Error>, ifname: String, leftovers: [String] = []
+    ) throws -> Bool {
         do {
-            let container = try kernel.containerRoute(netns)
+            let namespace = try opened.get()
+            try namespace.ready()
+            let container = namespace.route
             deleteLinks(named: leftovers, container)
             guard let link = try? container.link(named: ifname) else { return false }
             do { try container.deleteLink(index: link.index) } catch  where error.kind == .notFound {

@@ -82,37 +82,60 @@ public final class NetworkNamespace: @unchecked Sendable {
     /// from the calling thread. The helper thread exits when `body` returns.
     public func withEntered<T>(_ body: () throws -> T) throws -> T {
         try withoutActuallyEscaping(body) { escapable in
-            let job = EnteredJob(fd: fd, body: escapable)
-            try job.runOnFreshThread()
-            switch job.outcome {
-            case .success(let value)?: return value as! T
-            case .failure(let error)?: throw error
-            case nil: throw NamespaceError.system(operation: "setns \(path)", errno: job.setnsErrno)
-            }
+            let job = EnteredJob(namespace: self, body: escapable)
+            try job.start()
+            return try job.join(as: T.self)
         }
+    }
+
+    /// Starts `body` on a fresh thread that has entered this namespace and returns at once:
+    /// the caller goes on with other work (on the host) while the thread runs, and
+    /// ``NamespaceThread/join(as:)`` collects the result.
+    public func start(_ body: @escaping () throws -> Any) throws -> NamespaceThread {
+        let job = EnteredJob(namespace: self, body: body)
+        try job.start()
+        return NamespaceThread(job: job)
     }
 }
 
-/// The state shared with the helper thread. The caller blocks in `pthread_join` while the
-/// helper runs, so the two threads never touch it at the same time.
+/// A body running on its own thread inside a namespace (``NetworkNamespace/start(_:)``).
+/// It is joined at the latest when this object goes, so the thread never outlives the
+/// namespace descriptor it enters through.
+public final class NamespaceThread {
+    private let job: EnteredJob
+
+    fileprivate init(job: EnteredJob) { self.job = job }
+
+    deinit { job.waitForExit() }
+
+    /// Waits for the thread (once) and returns what its body returned, or throws what it
+    /// threw; a failed `setns` is a `NamespaceError`.
+    public func join<T>(as type: T.Type) throws -> T { try job.join(as: type) }
+}
+
+/// The state shared with the helper thread. The caller blocks in `pthread_join` before it
+/// reads the outcome, so the two threads never touch it at the same time.
 private final class EnteredJob: @unchecked Sendable {
-    let fd: Int32
+    /// Keeps the descriptor `setns` uses open until the thread is joined.
+    let namespace: NetworkNamespace
     let body: () throws -> Any
     var outcome: Result<Any, any Error>?
     var setnsErrno = Errno(rawValue: 0)
+    private var thread: pthread_t?
 
-    init<T>(fd: Int32, body: @escaping () throws -> T) {
-        self.fd = fd
+    init<T>(namespace: NetworkNamespace, body: @escaping () throws -> T) {
+        self.namespace = namespace
         self.body = { try body() }
     }
 
-    func runOnFreshThread() throws(NamespaceError) {
+    func start() throws(NamespaceError) {
         var thread = pthread_t()
         let context = Unmanaged.passRetained(self).toOpaque()
         let rc = pthread_create(
             &thread, nil,
             { raw in
-                let job = Unmanaged<EnteredJob>.fromOpaque(raw!).takeRetainedValue()
+                guard let raw else { return nil }
+                let job = Unmanaged<EnteredJob>.fromOpaque(raw).takeRetainedValue()
                 job.enterAndRun()
                 return nil
             }, context)
@@ -120,11 +143,31 @@ private final class EnteredJob: @unchecked Sendable {
             Unmanaged<EnteredJob>.fromOpaque(context).release()
             throw .system(operation: "pthread_create", errno: Errno(rawValue: rc))
         }
+        self.thread = thread
+    }
+
+    /// Joins the thread if it still runs; later calls return at once.
+    func waitForExit() {
+        guard let thread else { return }
         pthread_join(thread, nil)
+        self.thread = nil
+    }
+
+    func join<T>(as type: T.Type) throws -> T {
+        waitForExit()
+        switch outcome {
+        case .success(let value)?:
+            guard let value = value as? T else {
+                throw NamespaceError.system(operation: "result in \(namespace.path)", errno: .invalidArgument)
+            }
+            return value
+        case .failure(let error)?: throw error
+        case nil: throw NamespaceError.system(operation: "setns \(namespace.path)", errno: setnsErrno)
+        }
     }
 
     private func enterAndRun() {
-        guard CSystemShim_setns_net(fd) == 0 else {
+        guard CSystemShim_setns_net(namespace.descriptor) == 0 else {
             setnsErrno = .current
             return
         }

@@ -12,13 +12,16 @@ struct BridgeDel {
         let conf = BridgeConfig.Teardown(request)
         var cleanup = Cleanup()
         var deleted = false
+        // Opened before IPAM, so that the netns thread runs while IPAM releases.
+        let opened = request.netns.isEmpty ? nil : Result { try kernel.container(request.netns) }
         // IPAM first, while the interface exists: dhcp's DHCPRELEASE goes out through it.
         if !conf.ipamType.isEmpty {
             cleanup.run("IPAM") { try kernel.ipam.run(conf.ipamType, .del, request) }
         }
-        cleanup.run("container interface") {
-            deleted = try ContainerNetwork.deleteContainerInterface(
-                netns: request.netns, ifname: request.ifname, kernel: kernel)
+        if let opened {
+            cleanup.run("container interface") {
+                deleted = try ContainerNetwork.deleteContainerInterface(in: opened, ifname: request.ifname)
+            }
         }
         // Without a netns to go through, the host end is removed directly, if it is ours.
         if !deleted {

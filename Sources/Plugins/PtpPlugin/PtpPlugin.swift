@@ -132,12 +132,15 @@ public struct PtpPlugin: CNIPlugin {
     /// Reads only `ipMasq` and the IPAM type, leniently: what an ADD accepted stays deletable.
     public func del(_ request: CNIRequest) throws {
         let ipMasq = request.config.fields.lenientBool("ipMasq") ?? false
+        // Opened before IPAM, so that the netns thread runs while IPAM releases.
+        let opened = request.netns.isEmpty ? nil : Result { try kernel.container(request.netns) }
         try IPAMDelegation.del(request, ipam: kernel.ipam)
         var cleanup = Cleanup()
         var deleted = false
-        cleanup.run("container interface") {
-            deleted = try ContainerNetwork.deleteContainerInterface(
-                netns: request.netns, ifname: request.ifname, kernel: kernel)
+        if let opened {
+            cleanup.run("container interface") {
+                deleted = try ContainerNetwork.deleteContainerInterface(in: opened, ifname: request.ifname)
+            }
         }
         if !deleted { deleteHostVeth(request) }
         if ipMasq {
