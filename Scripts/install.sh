@@ -50,6 +50,10 @@ build=(swift build -c release -Xswiftc -static-executable --disable-local-rpath 
 # a bridge ADD's peak RSS went from 6.2 to 4.0 MB and start-up from 1.2 to 1.0 ms.
 build+=(-Xswiftc -Xfrontend -Xswiftc -function-sections -Xswiftc -use-ld=lld
     -Xlinker "--symbol-ordering-file=$root/Scripts/symbol-order.txt" -Xlinker --no-warn-symbol-ordering)
+# Metadata of generic types (Set<String>, arrays of tuples, Result) through the accessors the
+# compiler emits, not built at run time from mangled names: the runtime's demangling was 8% of
+# bridge's CPU samples, now 2% (CPU medians of 80 runs: DEL 3.02 -> 2.81 ms, ADD 4.45 -> 4.39).
+build+=(-Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors)
 if ((separate)); then
     "${build[@]}"
 else
