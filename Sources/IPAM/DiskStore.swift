@@ -28,6 +28,12 @@ public struct Owner: Sendable, Hashable {
     }
 
     var fileContent: [UInt8] { Array((containerID.trimmingASCIIWhitespace() + "\r\n" + (ifname ?? "")).utf8) }
+
+    /// Whether this holder (read from a file) is `owner`, or is its container in the old
+    /// single-line format, which names no interface.
+    func answers(_ owner: Owner) -> Bool {
+        self == owner || (ifname == nil && containerID == owner.containerID)
+    }
 }
 
 /// The host-local state directory, byte-compatible with the reference's `disk.Store`:
@@ -134,21 +140,33 @@ public final class DiskStore {
         }
     }
 
-    /// Removes the reservations of `ips`; files already gone are fine.
-    public func release(_ ips: [IPAddress]) throws(CNIError) {
+    /// Removes the reservations of `ips`; files already gone are fine. With `owner`, a file
+    /// that holds someone else stays, as the reference removes only files naming the ID: the
+    /// reference plugin may have handed the address to another container behind the cache's
+    /// back, and the cache is corrected instead.
+    public func release(_ ips: [IPAddress], heldBy owner: Owner? = nil) throws(CNIError) {
         guard !ips.isEmpty else { return }
         var failures: [String] = []
-        let names = Set(ips.map(\.description))
-        for name in names {
+        for name in Set(ips.map(\.description)).sorted() {
+            if let owner, let content = try? state.read(name), !Owner(content: content).answers(owner) {
+                record(release: name, then: Owner(content: content))
+                continue
+            }
             do { try state.remove(name) } catch { failures.append("\(error)") }
-        }
-        // A release line each, appended with the stamp like an ADD's entries: no rewrite.
-        for name in names.sorted() {
-            index.appendRelease(ip: name)
-            appended += ReservationIndex.releaseLine(ip: name)
+            record(release: name)
         }
         changed = true
         if !failures.isEmpty { throw CNIError(.internalError, failures.joined(separator: ";")) }
+    }
+
+    /// A release line for `name` (and an entry for its real holder), appended with the stamp
+    /// like an ADD's entries: no rewrite.
+    private func record(release name: String, then holder: Owner? = nil) {
+        index.appendRelease(ip: name)
+        appended += ReservationIndex.releaseLine(ip: name)
+        guard let holder else { return }
+        index.append(ip: name, owner: holder)
+        appended += ReservationIndex.line(ip: name, owner: holder)
     }
 
     /// The last address handed out from range set `setIndex`, if recorded.
@@ -207,13 +225,17 @@ extension DiskStore {
         let stored = (try? cache?.read("index")).flatMap { $0 }.flatMap(ReservationIndex.init(stored:))
         let last = stored?.lastStamp
         stamps = last?.count ?? 0
-        if let stored, !verify, let last, last.stamp == directoryStamp() {
+        let current = last != nil && last?.stamp == directoryStamp()
+        if let stored, !verify, current {
             index = stored
             return
         }
         // Not an index of this version: the separate stamp file of index v2 may be beside it.
         if stored == nil { try? cache?.remove("stamp") }
-        try rebuild(reuse: stored ?? ReservationIndex())
+        // Holders are taken from the cache only when nobody else changed the directory since
+        // it was saved: the reference plugin may have released an address and handed it to
+        // another container, under the same file name.
+        try rebuild(reuse: (current ? stored : nil) ?? ReservationIndex())
     }
 
     /// Builds the cache from the directory listing, reading only files `reuse` does not know.

@@ -65,12 +65,13 @@ struct ReservationIndex: Equatable {
     /// Whether it holds no line at all besides its header.
     var isEmpty: Bool { bytes.count == ReservationIndex.header.count }
 
-    /// The reservation lines in force, in file order, and whether an address was reserved
-    /// twice without a release between (which only a damaged file holds).
-    private var live: (lines: [(ip: String, line: ArraySlice<UInt8>)], repeated: Bool) {
+    /// The reservation lines in force, in file order, and whether the file is damaged: a
+    /// line that is no entry, release or stamp, or an address reserved twice without a release
+    /// between. A damaged file is never kept as it is, so its addresses are read again.
+    private var live: (lines: [(ip: String, line: ArraySlice<UInt8>)], damaged: Bool) {
         var lines: [(ip: String, line: ArraySlice<UInt8>)?] = []
         var position: [String: Int] = [:]
-        var repeated = false
+        var damaged = false
         var start = ReservationIndex.header.count
         while start < bytes.count, let end = bytes[start...].firstIndex(of: 0x0a) {
             let line = bytes[start...end]
@@ -78,14 +79,19 @@ struct ReservationIndex: Equatable {
             if line.first == ReservationIndex.releaseMark {
                 let ip = String(decoding: line.dropFirst().dropLast(), as: UTF8.self)
                 if let at = position.removeValue(forKey: ip) { lines[at] = nil }
-            } else if !line.starts(with: ReservationIndex.stampPrefix), let tab = line.firstIndex(of: 0x09) {
+            } else if !line.starts(with: ReservationIndex.stampPrefix) {
+                // An entry has exactly three fields; anything else is damage, not an entry.
+                guard line.lazy.filter({ $0 == 0x09 }).count == 2, let tab = line.firstIndex(of: 0x09) else {
+                    damaged = true
+                    continue
+                }
                 let ip = String(decoding: line[..<tab], as: UTF8.self)
-                if let at = position[ip] { (lines[at], repeated) = (nil, true) }
+                if let at = position[ip] { (lines[at], damaged) = (nil, true) }
                 position[ip] = lines.count
                 lines.append((ip, line))
             }
         }
-        return (lines.compactMap { $0 }, repeated)
+        return (lines.compactMap { $0 }, damaged)
     }
 
     /// The reservations in force only: no release line, no entry released, no stamp.
@@ -105,14 +111,14 @@ struct ReservationIndex: Equatable {
     /// node listed, so no line is parsed further and nothing else is sorted.
     func reconciled(with listing: [String], holder: (String) -> Owner?) -> (index: ReservationIndex, changed: Bool) {
         let listed = Set(listing)
-        let (lines, repeated) = live
+        let (lines, damaged) = live
         let kept = lines.filter { listed.contains($0.ip) }
         let known = Set(kept.map(\.ip))
         var added: [(ip: String, owner: Owner)] = []
         for name in listing.filter({ !known.contains($0) }).sorted() {
             if let owner = holder(name) { added.append((name, owner)) }
         }
-        guard repeated || kept.count != lines.count || !added.isEmpty else { return (self, false) }
+        guard damaged || kept.count != lines.count || !added.isEmpty else { return (self, false) }
         var out = ReservationIndex()
         out.bytes.reserveCapacity(bytes.count)
         for entry in kept { out.bytes += entry.line }

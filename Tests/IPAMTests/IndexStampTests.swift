@@ -189,4 +189,68 @@ struct IndexStampTests {
         }
         #expect(try lines(path).filter { $0.contains("\t") } == ["10.1.0.3\tb\teth0", "10.1.0.4\tc\teth1"])
     }
+
+    @Test("An address the reference released and gave to another container is read again, and DEL leaves it")
+    func handedOnBehindTheCache() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let ip = try #require(IPAddress("10.1.0.2"))
+        let (a, b) = (Owner(containerID: "a", ifname: "eth0"), Owner(containerID: "b", ifname: "eth0"))
+        do {
+            let store = try DiskStore(dataDir: dir, network: "n")
+            #expect(try store.reserve(ip, for: a, setIndex: 0))
+            store.commit()
+        }
+        // The reference's DEL of a, then its ADD of b: a new file under the same name.
+        try FileManager.default.removeItem(atPath: dir + "/n/10.1.0.2")
+        try "b\r\neth0".write(toFile: dir + "/n/10.1.0.2", atomically: false, encoding: .utf8)
+        do {
+            let store = try DiskStore(dataDir: dir, network: "n", verify: true)
+            #expect(store.addresses(of: b) == [ip])
+            #expect(store.addresses(of: a).isEmpty)
+            try store.release(store.addresses(of: a), heldBy: a)
+            store.commit()
+        }
+        #expect(try String(contentsOfFile: dir + "/n/10.1.0.2", encoding: .utf8) == "b\r\neth0")
+
+        // Rewritten in place, the directory unchanged, so the stamp still matches: a repeated
+        // DEL of b's predecessor must still leave the file that now names someone else.
+        try "c\r\neth0".write(toFile: dir + "/n/10.1.0.2", atomically: false, encoding: .utf8)
+        do {
+            let store = try DiskStore(dataDir: dir, network: "n", verify: true)
+            try store.release([ip], heldBy: b)
+            store.commit()
+        }
+        #expect(try String(contentsOfFile: dir + "/n/10.1.0.2", encoding: .utf8) == "c\r\neth0")
+        #expect(
+            try DiskStore(dataDir: dir, network: "n", verify: true).addresses(
+                of: Owner(containerID: "c", ifname: "eth0"))
+                == [ip], "the cache now names the file's holder")
+    }
+
+    @Test("A damaged entry line makes the index be read again from the files, so DEL still finds its address")
+    func damagedLine() throws {
+        for damage in ["10.1.0.3\tb eth0\n", "10.1.0.3\tb\n", "10.1.0.3\tb\teth0\textra\n"] {
+            let dir = try scratch()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let (ip, b) = (try #require(IPAddress("10.1.0.3")), Owner(containerID: "b", ifname: "eth0"))
+            do {
+                let store = try DiskStore(dataDir: dir, network: "n")
+                #expect(try store.reserve(ip, for: b, setIndex: 0))
+                store.commit()
+            }
+            // The cache damaged without touching the directory: its stamp still matches.
+            let path = dir + "/n/.swift-cni/index"
+            let stored = try String(contentsOfFile: path, encoding: .utf8)
+            try stored.replacingOccurrences(of: "10.1.0.3\tb\teth0\n", with: damage).write(
+                toFile: path, atomically: true, encoding: .utf8)
+            do {
+                let store = try DiskStore(dataDir: dir, network: "n", verify: true)
+                #expect(store.addresses(of: b) == [ip], "\(damage)")
+                try store.release(store.addresses(of: b), heldBy: b)
+                store.commit()
+            }
+            #expect(!FileManager.default.fileExists(atPath: dir + "/n/10.1.0.3"), "\(damage)")
+        }
+    }
 }

@@ -53,7 +53,8 @@ public struct HostLocalPlugin: CNIPlugin {
         // verify: DEL must find reservations even if another implementation made them.
         let store = try DiskStore(dataDir: dataDir, network: request.config.name, verify: true)
         defer { store.commit() }
-        try store.release(store.addresses(of: Owner(containerID: request.containerID, ifname: request.ifname)))
+        let owner = Owner(containerID: request.containerID, ifname: request.ifname)
+        try store.release(store.addresses(of: owner), heldBy: owner)
     }
 
     public func check(_ request: CNIRequest) throws {
