@@ -10,10 +10,14 @@ public enum Sysctl {
     /// already uses `/`, so interface names with dots (VLANs) work with the slash form. A
     /// full `/proc/sys/...` path is taken as it is.
     public static func path(_ key: String) -> String {
-        if key.hasPrefix("/proc/sys/") { return key }
-        let slashForm = key.contains("/") ? key : key.replacingDots()
-        return "/proc/sys/" + slashForm
+        // Byte-wise: String's generic splitting and joining cost more than the file's open.
+        if key.utf8.starts(with: procSys) { return key }
+        let slash = UInt8(ascii: "/")
+        if key.utf8.contains(slash) { return "/proc/sys/" + key }
+        return "/proc/sys/" + String(decoding: key.utf8.map { $0 == UInt8(ascii: ".") ? slash : $0 }, as: UTF8.self)
     }
+
+    private static let procSys = Array("/proc/sys/".utf8)
 
     /// The current value, without the trailing newline. `directories` (of the calling
     /// thread's namespace) saves the lookup of `/proc/sys/net/ipv4` and `ipv6`.
@@ -35,7 +39,8 @@ public enum Sysctl {
     /// `/proc/sys`, never a file outside it.
     static func checkedPath(_ key: String) throws(SystemError) -> String {
         let file = path(key)
-        guard !file.split(separator: "/").contains("..") else {
+        guard !SysctlDirectories.components(Array(file.utf8)[...]).contains(where: { $0.elementsEqual("..".utf8) })
+        else {
             throw SystemError("open", file, errno: .invalidArgument)
         }
         return file
@@ -102,13 +107,24 @@ public final class SysctlDirectories {
     /// `net/ipv4//x` opens what the path would and can never become an absolute path, which
     /// `openat` would take from `/` instead of from the directory.
     func open(_ file: String, _ flags: Int32) -> Int32 {
+        let bytes = Array(file.utf8)
         for family in ["ipv4", "ipv6"] {
-            let prefix = "/proc/sys/net/" + family + "/"
-            guard file.hasPrefix(prefix) else { continue }
-            let rest = file.dropFirst(prefix.count).split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+            let prefix = family == "ipv4" ? SysctlDirectories.ipv4Prefix : SysctlDirectories.ipv6Prefix
+            guard bytes.starts(with: prefix) else { continue }
+            var rest: [UInt8] = []
+            for component in SysctlDirectories.components(bytes[prefix.count...])
+            where !component.elementsEqual(".".utf8) {
+                if !rest.isEmpty { rest.append(UInt8(ascii: "/")) }
+                rest += component
+            }
             let directory = self.directory(family)
             guard directory >= 0, !rest.isEmpty else { break }
-            return openat(directory, rest, flags)
+            rest.append(0)
+            return rest.withUnsafeBufferPointer { buffer in
+                buffer.withMemoryRebound(to: CChar.self) { name in
+                    name.baseAddress.map { openat(directory, $0, flags) } ?? -1
+                }
+            }
         }
         // Opened for another thread's namespace: a path would resolve in the caller's.
         if complete {
@@ -118,9 +134,27 @@ public final class SysctlDirectories {
         return Glibc.open(file, flags)
     }
 
+    private static let ipv4Prefix = Array("/proc/sys/net/ipv4/".utf8)
+    private static let ipv6Prefix = Array("/proc/sys/net/ipv6/".utf8)
+
+    /// The non-empty `/`-separated components of `path`.
+    static func components(_ path: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
+        var out: [ArraySlice<UInt8>] = []
+        var start = path.startIndex
+        for i in path.indices where path[i] == UInt8(ascii: "/") {
+            if i > start { out.append(path[start..<i]) }
+            start = i + 1
+        }
+        if start < path.endIndex { out.append(path[start...]) }
+        return out
+    }
+
     /// Whether `file` (a `/proc/sys/...` path) lies under a family directory opened here.
     public func covers(_ file: String) -> Bool {
-        families.contains { family, fd in fd >= 0 && file.hasPrefix("/proc/sys/net/" + family + "/") }
+        let bytes = Array(file.utf8)
+        if let fd = families["ipv4"], fd >= 0, bytes.starts(with: SysctlDirectories.ipv4Prefix) { return true }
+        if let fd = families["ipv6"], fd >= 0, bytes.starts(with: SysctlDirectories.ipv6Prefix) { return true }
+        return false
     }
 
     private func directory(_ family: String) -> Int32 {
@@ -130,11 +164,5 @@ public final class SysctlDirectories {
         let fd = net >= 0 ? openat(net, family, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
         families[family] = fd
         return fd
-    }
-}
-
-private extension String {
-    func replacingDots() -> String {
-        String(map { $0 == "." ? "/" : $0 })
     }
 }
