@@ -66,18 +66,25 @@ public enum IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible {
         }
     }
 
+    /// Four dotted decimal fields of 1-3 digits, no leading zero, each at most 255. One pass
+    /// over the bytes: a split into fields allocated an array on every parse.
     private static func parseV4(_ s: ArraySlice<UInt8>) -> UInt32? {
-        let fields = s.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard fields.count == 4 else { return nil }
-        var value: UInt32 = 0
-        for field in fields {
-            guard !field.isEmpty, field.count <= 3, field.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
-            if field.count > 1, field.first == UInt8(ascii: "0") { return nil }
-            let n = field.reduce(UInt32(0)) { $0 * 10 + UInt32($1 - 48) }
-            guard n <= 255 else { return nil }
-            value = value << 8 | n
+        var (value, fields, field, digits): (UInt32, Int, UInt32, Int) = (0, 0, 0, 0)
+        var leadingZero = false
+        for byte in s {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, fields < 3 else { return nil }
+                (value, fields, field, digits, leadingZero) = (value << 8 | field, fields + 1, 0, 0, false)
+                continue
+            }
+            // A digit after a field's leading zero ("01") is refused, as is a fourth digit.
+            guard byte >= 48, byte <= 57, digits < 3, !leadingZero else { return nil }
+            if digits == 0 { leadingZero = byte == 48 }
+            (field, digits) = (field * 10 + UInt32(byte - 48), digits + 1)
+            guard field <= 255 else { return nil }
         }
-        return value
+        guard digits > 0, fields == 3 else { return nil }
+        return value << 8 | field
     }
 
     private static func parseV6(_ s: [UInt8]) -> UInt128? {
