@@ -44,9 +44,10 @@ public struct Owner: Sendable, Hashable {
 /// - a reservation appears atomically (written to a temp file, then `link`ed into place), so a
 ///   crash never leaves an empty or partial file;
 /// - `.swift-cni/index` caches every file's holder, stamped with the directory's inode and
-///   mtime, so ADD reads one file instead of every reservation. Any change the stamp does not
-///   explain (the reference plugin at work, a crash) triggers a rebuild from the files, and
-///   DEL, CHECK and GC always check the cache against the directory listing.
+///   mtime, so ADD and DEL read one file instead of every reservation. Any change the stamp
+///   does not explain (the reference plugin at work, a crash) triggers a rebuild from the
+///   files; CHECK and GC always check the cache against the directory listing, and DEL reads
+///   each file it removes first, so it never removes one that names another holder.
 /// - The stamp is the index's last line, appended with the entries (or, on DEL, the release
 ///   lines) in one write: nothing is renamed on ADD or DEL (ext4 flushes a file renamed over
 ///   another, 0.25-1 ms), and the stamp can only be on disk when the lines before it are.
