@@ -176,6 +176,12 @@ public final class DiskStore {
         return IPAddress(String(decoding: bytes, as: UTF8.self).trimmingASCIIWhitespace())
     }
 
+    /// Compares the cache with the directory listing now, as `verify` does at opening (DEL
+    /// uses this when the cache names nothing for its attachment).
+    public func recheck() throws(CNIError) {
+        try rebuild(reuse: index)
+    }
+
     /// Re-reads every reservation file, ignoring the cache (GC uses this).
     public func rescan() throws(CNIError) {
         try rebuild(reuse: ReservationIndex())

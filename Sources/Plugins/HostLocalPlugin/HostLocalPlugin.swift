@@ -58,7 +58,14 @@ public struct HostLocalPlugin: CNIPlugin {
         let store = try DiskStore(dataDir: dataDir, network: request.config.name)
         defer { store.commit() }
         let owner = Owner(containerID: request.containerID, ifname: request.ifname)
-        try store.release(store.addresses(of: owner), heldBy: owner)
+        var held = store.addresses(of: owner)
+        if held.isEmpty {
+            // Before concluding there is nothing: a damaged cache line, or a file the cache
+            // never saw, could still hold one (a repeated DEL pays the listing, as before).
+            try store.recheck()
+            held = store.addresses(of: owner)
+        }
+        try store.release(held, heldBy: owner)
     }
 
     public func check(_ request: CNIRequest) throws {
