@@ -66,6 +66,8 @@ public final class DiskStore {
     /// rewrites it without them and without the entries released since.
     private var stamps = 0
     public static let stampsBeforeCompaction = 256
+    /// Whether the cache was compared with the directory listing since it was loaded.
+    private var comparedWithListing = false
 
     static let lockName = "lock"
     static let lastReservedPrefix = "last_reserved_ip."
@@ -145,12 +147,16 @@ public final class DiskStore {
     /// that holds someone else stays, as the reference removes only files naming the ID: the
     /// reference plugin may have handed the address to another container behind the cache's
     /// back, and the cache is corrected instead.
-    public func release(_ ips: [IPAddress], heldBy owner: Owner? = nil) throws(CNIError) {
-        guard !ips.isEmpty else { return }
+    /// Returns whether such a file was found (the cache was wrong).
+    @discardableResult
+    public func release(_ ips: [IPAddress], heldBy owner: Owner? = nil) throws(CNIError) -> Bool {
+        guard !ips.isEmpty else { return false }
         var failures: [String] = []
+        var misattributed = false
         for name in Set(ips.map(\.description)).sorted() {
             if let owner, let content = try? state.read(name), !Owner(content: content).answers(owner) {
                 record(release: name, then: Owner(content: content))
+                misattributed = true
                 continue
             }
             do { try state.remove(name) } catch { failures.append("\(error)") }
@@ -158,6 +164,21 @@ public final class DiskStore {
         }
         changed = true
         if !failures.isEmpty { throw CNIError(.internalError, failures.joined(separator: ";")) }
+        return misattributed
+    }
+
+    /// DEL's release of everything `owner` holds, trusting the cache only while it agrees
+    /// with the files: when it names fewer addresses than `expected` (one per range set), the
+    /// listing is checked; when a file it names holds someone else, every file is read again.
+    public func releaseAll(of owner: Owner, expected: Int = 1) throws(CNIError) {
+        var held = addresses(of: owner)
+        if held.count < max(expected, 1) {
+            try recheck()
+            held = addresses(of: owner)
+        }
+        guard try release(held, heldBy: owner) else { return }
+        try rescan()
+        try release(addresses(of: owner), heldBy: owner)
     }
 
     /// A release line for `name` (and an entry for its real holder), appended with the stamp
@@ -179,6 +200,7 @@ public final class DiskStore {
     /// Compares the cache with the directory listing now, as `verify` does at opening (DEL
     /// uses this when the cache names nothing for its attachment).
     public func recheck() throws(CNIError) {
+        guard !comparedWithListing else { return }
         try rebuild(reuse: index)
     }
 
@@ -266,9 +288,12 @@ extension DiskStore {
         }
         index = reconciled
         // Unchanged entries keep the file as it is and only get a fresh stamp appended; an
-        // empty one is written whole, so that the file starts with its header.
-        rewrite = differs || reuse.isEmpty
+        // empty one is written whole, so that the file starts with its header. A rewrite
+        // already due (an earlier rebuild in this run) stays due: the file on disk is still
+        // the old one.
+        rewrite = rewrite || differs || reuse.isEmpty
         changed = true
+        comparedWithListing = true
     }
 }
 

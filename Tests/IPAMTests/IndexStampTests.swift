@@ -260,4 +260,81 @@ struct IndexStampTests {
             #expect(!FileManager.default.fileExists(atPath: dir + "/n/10.1.0.3"), "\(damage)")
         }
     }
+
+    @Test("A DEL of an unknown attachment after the reference changed the directory saves the rebuilt cache")
+    func unknownDelSavesRebuild() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let ip = try #require(IPAddress("10.1.0.2"))
+        let (a, b) = (Owner(containerID: "a", ifname: "eth0"), Owner(containerID: "b", ifname: "eth0"))
+        do {
+            let store = try DiskStore(dataDir: dir, network: "n")
+            #expect(try store.reserve(ip, for: a, setIndex: 0))
+            store.commit()
+        }
+        // The reference's DEL of a and ADD of b, then our DEL of a container never added.
+        try FileManager.default.removeItem(atPath: dir + "/n/10.1.0.2")
+        try "b\r\neth0".write(toFile: dir + "/n/10.1.0.2", atomically: false, encoding: .utf8)
+        do {
+            let store = try DiskStore(dataDir: dir, network: "n")
+            try store.releaseAll(of: Owner(containerID: "x", ifname: "eth0"))
+            store.commit()
+        }
+        #expect(try lines(dir + "/n/.swift-cni/index").first?.contains("index v4") == true)
+        do {
+            let store = try DiskStore(dataDir: dir, network: "n")
+            #expect(store.addresses(of: a).isEmpty)
+            #expect(store.addresses(of: b) == [ip])
+            try store.releaseAll(of: b)
+            store.commit()
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/n/10.1.0.2"))
+
+        // A directory only the reference used: the first cache written starts with its header.
+        try FileManager.default.removeItem(atPath: dir + "/n/.swift-cni")
+        try "c\r\neth0".write(toFile: dir + "/n/10.1.0.3", atomically: false, encoding: .utf8)
+        for _ in 0..<2 {
+            let store = try DiskStore(dataDir: dir, network: "n")
+            try store.releaseAll(of: Owner(containerID: "x", ifname: "eth0"))
+            store.commit()
+        }
+        let index = try lines(dir + "/n/.swift-cni/index")
+        #expect(index.first?.contains("index v4") == true)
+        #expect(index.filter { $0.hasPrefix("#stamp ") }.count <= 2)
+    }
+
+    @Test("DEL releases the attachment's own files when the cache names the wrong or too few of them")
+    func delDespiteWrongCache() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (a, b) = (Owner(containerID: "a", ifname: "eth0"), Owner(containerID: "b", ifname: "eth0"))
+        do {
+            let store = try DiskStore(dataDir: dir, network: "n")
+            #expect(try store.reserve(#require(IPAddress("10.1.0.2")), for: a, setIndex: 0))
+            #expect(try store.reserve(#require(IPAddress("10.1.0.3")), for: b, setIndex: 0))
+            #expect(try store.reserve(#require(IPAddress("10.2.0.2")), for: a, setIndex: 1))
+            store.commit()
+        }
+        // Owners swapped in place and a's second line dropped; the directory untouched.
+        let path = dir + "/n/.swift-cni/index"
+        let edited = try String(contentsOfFile: path, encoding: .utf8)
+            .replacingOccurrences(of: "10.1.0.2\ta\t", with: "10.1.0.2\tq\t")
+            .replacingOccurrences(of: "10.1.0.3\tb\t", with: "10.1.0.3\ta\t")
+            .replacingOccurrences(of: "10.1.0.2\tq\t", with: "10.1.0.2\tb\t")
+            .replacingOccurrences(of: "10.2.0.2\ta\teth0\n", with: "")
+        try edited.write(toFile: path, atomically: true, encoding: .utf8)
+        do {
+            let store = try DiskStore(dataDir: dir, network: "n")
+            try store.releaseAll(of: a, expected: 2)
+            store.commit()
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir + "/n").filter { $0.hasPrefix("10.") }
+        #expect(left == ["10.1.0.3"], "only b's file stays")
+        do {
+            let store = try DiskStore(dataDir: dir, network: "n")
+            try store.releaseAll(of: b)
+            store.commit()
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/n/10.1.0.3"))
+    }
 }

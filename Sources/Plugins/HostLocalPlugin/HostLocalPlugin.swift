@@ -57,15 +57,10 @@ public struct HostLocalPlugin: CNIPlugin {
         // leaves at worst a reservation to GC, as release(heldBy:) reads each file it removes.
         let store = try DiskStore(dataDir: dataDir, network: request.config.name)
         defer { store.commit() }
-        let owner = Owner(containerID: request.containerID, ifname: request.ifname)
-        var held = store.addresses(of: owner)
-        if held.isEmpty {
-            // Before concluding there is nothing: a damaged cache line, or a file the cache
-            // never saw, could still hold one (a repeated DEL pays the listing, as before).
-            try store.recheck()
-            held = store.addresses(of: owner)
-        }
-        try store.release(held, heldBy: owner)
+        // One address per range set is expected; a config DEL cannot parse expects one.
+        let ranges = (try? HostLocalConfig(request.config, args: CNIArgs("")))?.rangeSets.count ?? 1
+        // A repeated DEL, or a cache that disagrees with the files, pays the listing as before.
+        try store.releaseAll(of: Owner(containerID: request.containerID, ifname: request.ifname), expected: ranges)
     }
 
     public func check(_ request: CNIRequest) throws {
