@@ -13,6 +13,24 @@ struct IndexStampTests {
         try #require(FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? UInt64)
     }
 
+    /// 10.1.0.2 reserved for `a` by this store, then released by the reference's DEL and given
+    /// to `b` by its ADD: a new file under the same name. The directory's mtime is then set
+    /// apart from the stamp, as any kernel makes it once the clock ticks (since 6.13 at once).
+    func handedOn(_ dir: String) throws -> (IPAddress, a: Owner, b: Owner) {
+        let ip = try #require(IPAddress("10.1.0.2"))
+        let (a, b) = (Owner(containerID: "a", ifname: "eth0"), Owner(containerID: "b", ifname: "eth0"))
+        do {
+            let store = try DiskStore(dataDir: dir, network: "n")
+            #expect(try store.reserve(ip, for: a, setIndex: 0))
+            store.commit()
+        }
+        try FileManager.default.removeItem(atPath: dir + "/n/10.1.0.2")
+        try "b\r\neth0".write(toFile: dir + "/n/10.1.0.2", atomically: false, encoding: .utf8)
+        try FileManager.default.setAttributes(
+            [.modificationDate: Date(timeIntervalSinceNow: -10)], ofItemAtPath: dir + "/n")
+        return (ip, a, b)
+    }
+
     @Test("Each save appends its stamp; past the limit the index is rewritten with one; hints keep their inode")
     func compaction() throws {
         let dir = try scratch()
@@ -196,16 +214,7 @@ struct IndexStampTests {
     func handedOnBehindTheCache(verify: Bool) throws {
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let ip = try #require(IPAddress("10.1.0.2"))
-        let (a, b) = (Owner(containerID: "a", ifname: "eth0"), Owner(containerID: "b", ifname: "eth0"))
-        do {
-            let store = try DiskStore(dataDir: dir, network: "n")
-            #expect(try store.reserve(ip, for: a, setIndex: 0))
-            store.commit()
-        }
-        // The reference's DEL of a, then its ADD of b: a new file under the same name.
-        try FileManager.default.removeItem(atPath: dir + "/n/10.1.0.2")
-        try "b\r\neth0".write(toFile: dir + "/n/10.1.0.2", atomically: false, encoding: .utf8)
+        let (ip, a, b) = try handedOn(dir)
         do {
             // DEL opens the store without verify: the changed stamp alone makes it read again.
             let store = try DiskStore(dataDir: dir, network: "n", verify: verify)
@@ -265,16 +274,8 @@ struct IndexStampTests {
     func unknownDelSavesRebuild() throws {
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let ip = try #require(IPAddress("10.1.0.2"))
-        let (a, b) = (Owner(containerID: "a", ifname: "eth0"), Owner(containerID: "b", ifname: "eth0"))
-        do {
-            let store = try DiskStore(dataDir: dir, network: "n")
-            #expect(try store.reserve(ip, for: a, setIndex: 0))
-            store.commit()
-        }
-        // The reference's DEL of a and ADD of b, then our DEL of a container never added.
-        try FileManager.default.removeItem(atPath: dir + "/n/10.1.0.2")
-        try "b\r\neth0".write(toFile: dir + "/n/10.1.0.2", atomically: false, encoding: .utf8)
+        let (ip, a, b) = try handedOn(dir)
+        // Then our DEL of a container never added.
         do {
             let store = try DiskStore(dataDir: dir, network: "n")
             try store.releaseAll(of: Owner(containerID: "x", ifname: "eth0"))
