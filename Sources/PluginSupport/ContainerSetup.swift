@@ -6,25 +6,29 @@ import Netlink
 /// `setns` and the lookups there (0.3 ms or more on a busy node) overlap the veth's creation
 /// instead of preceding it. The first use waits for the thread.
 final class ContainerSetup {
-    private var thread: NamespaceThread?
-    private var made: Result<(NetlinkSocket, SysctlDirectories?), any Error>?
+    private typealias Made = (NetlinkSocket, SysctlDirectories?)
+    private enum State {
+        case running(NamespaceThread)
+        case done(Result<Made, any Error>)
+    }
+    private var state: State
 
     init(_ namespace: NetworkNamespace, needs: ContainerNeeds) throws {
-        thread = try namespace.start { () throws -> (NetlinkSocket, SysctlDirectories?) in
-            (try NetlinkSocket(), needs.contains(.ipv6Sysctls) ? SysctlDirectories(opening: ["ipv6"]) : nil)
-        }
+        state = .running(
+            try namespace.start { () throws -> Made in
+                (try NetlinkSocket(), needs.contains(.ipv6Sysctls) ? SysctlDirectories(opening: ["ipv6"]) : nil)
+            })
     }
 
     /// The socket and directories, once the thread is done; what it threw otherwise.
     func resolve() throws -> (NetlinkSocket, SysctlDirectories?) {
-        if let made { return try made.get() }
-        let result = Result { () throws -> (NetlinkSocket, SysctlDirectories?) in
-            guard let thread else { throw NetlinkError(kind: .system, operation: "container socket: no thread") }
-            return try thread.join(as: (NetlinkSocket, SysctlDirectories?).self)
+        switch state {
+        case .done(let made): return try made.get()
+        case .running(let thread):
+            let made = Result { try thread.join(as: Made.self) }
+            state = .done(made)
+            return try made.get()
         }
-        thread = nil
-        made = result
-        return try result.get()
     }
 
     /// The socket, with any failure to make it as the netlink error a request would give.

@@ -54,6 +54,8 @@ extension ContainerNetwork {
             case .success: break
             case .failure(let error):
                 guard error.errno == .fileExists else { throw error }
+                // Which name is taken is asked of the container, whose socket must exist first.
+                try namespace.ready()
                 if (try? container.link(named: ifname)) != nil {
                     throw CNIError(
                         .internalError, "container veth name (\"\(ifname)\") already exists in \(namespace.path)")

@@ -108,21 +108,20 @@ public final class SysctlDirectories {
     /// `openat` would take from `/` instead of from the directory.
     func open(_ file: String, _ flags: Int32) -> Int32 {
         let bytes = Array(file.utf8)
-        for family in ["ipv4", "ipv6"] {
-            let prefix = family == "ipv4" ? SysctlDirectories.ipv4Prefix : SysctlDirectories.ipv6Prefix
-            guard bytes.starts(with: prefix) else { continue }
+        if let (family, prefixLength) = SysctlDirectories.family(of: bytes) {
             var rest: [UInt8] = []
-            for component in SysctlDirectories.components(bytes[prefix.count...])
+            for component in SysctlDirectories.components(bytes[prefixLength...])
             where !component.elementsEqual(".".utf8) {
                 if !rest.isEmpty { rest.append(UInt8(ascii: "/")) }
                 rest += component
             }
             let directory = self.directory(family)
-            guard directory >= 0, !rest.isEmpty else { break }
-            rest.append(0)
-            return rest.withUnsafeBufferPointer { buffer in
-                buffer.withMemoryRebound(to: CChar.self) { name in
-                    name.baseAddress.map { openat(directory, $0, flags) } ?? -1
+            if directory >= 0, !rest.isEmpty {
+                rest.append(0)
+                return rest.withUnsafeBufferPointer { buffer in
+                    buffer.withMemoryRebound(to: CChar.self) { name in
+                        name.baseAddress.map { openat(directory, $0, flags) } ?? -1
+                    }
                 }
             }
         }
@@ -134,8 +133,14 @@ public final class SysctlDirectories {
         return Glibc.open(file, flags)
     }
 
-    private static let ipv4Prefix = Array("/proc/sys/net/ipv4/".utf8)
-    private static let ipv6Prefix = Array("/proc/sys/net/ipv6/".utf8)
+    private static let prefixes = [
+        ("ipv4", Array("/proc/sys/net/ipv4/".utf8)), ("ipv6", Array("/proc/sys/net/ipv6/".utf8)),
+    ]
+
+    /// The family directory `path` lies under, and the length of its prefix.
+    private static func family(of path: [UInt8]) -> (String, Int)? {
+        prefixes.first { path.starts(with: $0.1) }.map { ($0.0, $0.1.count) }
+    }
 
     /// The non-empty `/`-separated components of `path`.
     static func components(_ path: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
@@ -151,10 +156,8 @@ public final class SysctlDirectories {
 
     /// Whether `file` (a `/proc/sys/...` path) lies under a family directory opened here.
     public func covers(_ file: String) -> Bool {
-        let bytes = Array(file.utf8)
-        if let fd = families["ipv4"], fd >= 0, bytes.starts(with: SysctlDirectories.ipv4Prefix) { return true }
-        if let fd = families["ipv6"], fd >= 0, bytes.starts(with: SysctlDirectories.ipv6Prefix) { return true }
-        return false
+        guard let (family, _) = SysctlDirectories.family(of: Array(file.utf8)) else { return false }
+        return (families[family] ?? -1) >= 0
     }
 
     private func directory(_ family: String) -> Int32 {
