@@ -51,3 +51,49 @@ int CSystemShim_tun_set(int fd, int what, unsigned long value) {
     }
     return ioctl(fd, request, value);
 }
+
+#include <errno.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/mount.h>
+
+/* The process's own procfs instance, never attached to any mount tree.
+ * -2: not tried yet; -1: none (refused or unsupported: callers use /proc). */
+static int private_procfs = -2;
+
+static int make_private_procfs(void) {
+#if defined(SYS_fsopen) && defined(SYS_fsconfig) && defined(SYS_fsmount)
+    int context = (int)syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
+    if (context < 0) {
+        return -1;
+    }
+    int mount = -1;
+    if (syscall(SYS_fsconfig, context, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0) {
+        unsigned int attributes = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        mount = (int)syscall(SYS_fsmount, context, FSMOUNT_CLOEXEC, attributes);
+    }
+    int saved = errno;
+    close(context);
+    errno = saved;
+    return mount;
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int CSystemShim_private_procfs(void) {
+    int fd = __atomic_load_n(&private_procfs, __ATOMIC_ACQUIRE);
+    if (fd != -2) {
+        return fd;
+    }
+    int made = make_private_procfs();
+    int expected = -2;
+    if (!__atomic_compare_exchange_n(&private_procfs, &expected, made, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        if (made >= 0) {
+            close(made);
+        }
+        return expected;
+    }
+    return made;
+}

@@ -137,5 +137,12 @@ struct BridgeKeyTests {
             #expect(try pod.run(["sysctl", "-n", "net.ipv6.conf.eth0.\(key)"]).stdout.hasPrefix(value), "\(key)")
         }
         #expect(try node.ns.run(["sysctl", "-n", "net.ipv6.conf.all.keep_addr_on_down"]).stdout.hasPrefix("0"))
+        // The host's side, written in the node's namespace (the plugin's own) and not elsewhere.
+        let interfaces = try result.object()["interfaces"] as? [[String: Any]] ?? []
+        let hostSide = interfaces.filter { $0["sandbox"] == nil }.compactMap { $0["name"] as? String }
+        #expect(hostSide.count == 2, "\(interfaces)")
+        for name in hostSide {
+            #expect(try node.ns.run(["sysctl", "-n", "net.ipv6.conf.\(name).accept_ra"]).stdout.hasPrefix("0"), "\(name)")
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Glibc
 import Netlink
 import Testing
 
@@ -34,5 +35,37 @@ struct SysctlTests {
             #expect(throws: (any Error).self, "\(key)") { try Sysctl.read(key, in: directories) }
         }
         #expect(!SysctlDirectories(opening: []).covers(Sysctl.path("net/ipv6/conf/lo/mtu")))
+    }
+
+    @Test("With CAP_SYS_ADMIN files open through the process's own procfs, and read as through /proc")
+    func privateInstance() throws {
+        #expect(ProcSys.isPrivate == hasSysAdmin())
+        for key in ["kernel/ostype", "net/ipv4/ip_forward", "net/ipv6/conf/lo/mtu", "net/core/somaxconn"] {
+            #expect(try Sysctl.read(key) == byPath("/proc/sys/" + key), "\(key)")
+            #expect(try Sysctl.read(key, in: SysctlDirectories()) == byPath("/proc/sys/" + key), "\(key)")
+        }
+    }
+
+    /// CAP_SYS_ADMIN (bit 21) in the effective set: a root without it gets the fallback.
+    private func hasSysAdmin() -> Bool {
+        guard let file = fopen("/proc/self/status", "r") else { return false }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 512)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard text.hasPrefix("CapEff:") else { continue }
+            let hex = text.dropFirst("CapEff:".count).filter { $0.isHexDigit }
+            return UInt64(hex, radix: 16).map { $0 & (1 << 21) != 0 } ?? false
+        }
+        return false
+    }
+
+    private func byPath(_ path: String) -> String? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 256)
+        guard fgets(&line, Int32(line.count), file) != nil else { return nil }
+        let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return text.hasSuffix("\n") ? String(text.dropLast()) : text
     }
 }

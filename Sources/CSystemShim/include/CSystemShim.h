@@ -20,4 +20,9 @@ int CSystemShim_tun_set_iff(int fd, const char *name, int flags);
 /// TUNSETPERSIST (what 0), TUNSETOWNER (1) or TUNSETGROUP (2) with `value`. Returns 0 or -1.
 int CSystemShim_tun_set(int fd, int what, unsigned long value);
 
+/// A procfs instance of this process's own, made on first call (fsopen, fsmount; never attached
+/// anywhere, closed with the process) and the same descriptor after that, from any thread.
+/// Returns -1 when the kernel refuses or lacks it; the caller then uses /proc.
+int CSystemShim_private_procfs(void);
+
 #endif

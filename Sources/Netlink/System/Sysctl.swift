@@ -23,7 +23,7 @@ public enum Sysctl {
     /// thread's namespace) saves the lookup of `/proc/sys/net/ipv4` and `ipv6`.
     public static func read(_ key: String, in directories: SysctlDirectories? = nil) throws(SystemError) -> String {
         let file = try checkedPath(key)
-        let fd = directories?.open(file, O_RDONLY | O_CLOEXEC) ?? open(file, O_RDONLY | O_CLOEXEC)
+        let fd = directories?.open(file, O_RDONLY | O_CLOEXEC) ?? ProcSys.open(file, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("open", file) }
         defer { close(fd) }
         let bytes: [UInt8]
@@ -52,7 +52,7 @@ public enum Sysctl {
     {
         let file = try checkedPath(key)
         FaultPoint.step()
-        let fd = directories?.open(file, O_WRONLY | O_CLOEXEC) ?? open(file, O_WRONLY | O_CLOEXEC)
+        let fd = directories?.open(file, O_WRONLY | O_CLOEXEC) ?? ProcSys.open(file, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("open", file) }
         defer { close(fd) }
         let bytes = Array(value.utf8)
@@ -73,12 +73,10 @@ public enum Sysctl {
 /// `/proc/sys/net/ipv4` and `/proc/sys/net/ipv6` of one network namespace, opened on first
 /// use, so that files under them are opened relative to them.
 ///
-/// Why: every namespace that ever looked up `/proc/sys/net/ipv6/...` leaves an `ipv6` entry of
-/// its own under the one `/proc/sys/net` they share, newest first, and a lookup compares them
-/// until it finds its own. With 1,000 pods an open of a `/proc/sys/net` file took 0.13 ms
-/// instead of 4 µs (the node's entries are among the oldest); below the family directories each
-/// namespace has entries of its own. Use an instance made by `init()` only on threads in the
-/// namespace it was made in; one made by `init(opening:)` works from any thread.
+/// Why: each lookup of a family directory costs one pass over the entries of every namespace
+/// (see `ProcSys`); below them each namespace has entries of its own. Use an instance made by
+/// `init()` only on threads in the namespace it was made in; one made by `init(opening:)`
+/// works from any thread.
 public final class SysctlDirectories {
     private var net: Int32 = -1
     private var families: [String: Int32] = [:]
@@ -130,7 +128,7 @@ public final class SysctlDirectories {
             errno = EXDEV
             return -1
         }
-        return Glibc.open(file, flags)
+        return ProcSys.open(file, flags)
     }
 
     private static let prefixes = [
@@ -163,7 +161,7 @@ public final class SysctlDirectories {
     private func directory(_ family: String) -> Int32 {
         if let fd = families[family] { return fd }
         if complete { return -1 }
-        if net < 0 { net = Glibc.open("/proc/sys/net", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        if net < 0 { net = ProcSys.open("/proc/sys/net", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         let fd = net >= 0 ? openat(net, family, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
         families[family] = fd
         return fd
