@@ -142,7 +142,8 @@ struct BridgeKeyTests {
         let hostSide = interfaces.filter { $0["sandbox"] == nil }.compactMap { $0["name"] as? String }
         #expect(hostSide.count == 2, "\(interfaces)")
         for name in hostSide {
-            #expect(try node.ns.run(["sysctl", "-n", "net.ipv6.conf.\(name).accept_ra"]).stdout.hasPrefix("0"), "\(name)")
+            #expect(
+                try node.ns.run(["sysctl", "-n", "net.ipv6.conf.\(name).accept_ra"]).stdout.hasPrefix("0"), "\(name)")
         }
     }
 }
