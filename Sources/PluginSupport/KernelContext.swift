@@ -13,6 +13,9 @@ public struct KernelContext: Sendable {
     public var hostRoute: @Sendable () throws -> RouteNetlink
     /// The host's `/proc/sys`.
     public var hostSysctl: any SysctlScope
+    /// The host's link notifications from now on (``LinkWatch``); nil when there are none to
+    /// read (a test's fake kernel, or the subscription failed), and callers ask instead.
+    public var hostLinkWatch: @Sendable () -> LinkWatch?
     /// The container's network namespace (`CNI_NETNS`), prepared for `needs`; throws
     /// `NamespaceError.notExist` when it is gone.
     public var openContainer: @Sendable (_ netns: String, _ needs: ContainerNeeds) throws -> ContainerNamespace
@@ -27,7 +30,7 @@ public struct KernelContext: Sendable {
 
     public init(
         netfilter: @escaping @Sendable () throws -> NFTClient, hostRoute: @escaping @Sendable () throws -> RouteNetlink,
-        hostSysctl: any SysctlScope = HostSysctls(),
+        hostSysctl: any SysctlScope = HostSysctls(), hostLinkWatch: @escaping @Sendable () -> LinkWatch? = { nil },
         container: @escaping @Sendable (_ netns: String, _ needs: ContainerNeeds) throws -> ContainerNamespace = {
             try ContainerNamespace.live(path: $0, needs: $1)
         },
@@ -42,6 +45,7 @@ public struct KernelContext: Sendable {
         self.netfilter = netfilter
         self.hostRoute = hostRoute
         self.hostSysctl = hostSysctl
+        self.hostLinkWatch = hostLinkWatch
         self.openContainer = container
         self.deleteConntrack = deleteConntrack
         self.ipam = ipam
@@ -50,7 +54,8 @@ public struct KernelContext: Sendable {
 
     /// The running kernel.
     public static let live = KernelContext(
-        netfilter: { try NFTClient() }, hostRoute: { try RouteNetlink() }, netfilterLock: { try NetfilterLock() })
+        netfilter: { try NFTClient() }, hostRoute: { try RouteNetlink() }, hostLinkWatch: { try? LinkWatch() },
+        netfilterLock: { try NetfilterLock() })
 
     /// The container's network namespace (`CNI_NETNS`), prepared for `needs`.
     public func container(_ netns: String, needs: ContainerNeeds = []) throws -> ContainerNamespace {

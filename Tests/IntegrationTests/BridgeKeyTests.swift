@@ -42,6 +42,20 @@ struct BridgeKeyTests {
                 "1"))
     }
 
+    @Test("The result has the bridge's MAC as it is after the port joined, which may change it")
+    func bridgeMACAfterJoin() throws {
+        let node = try Node("bk7")
+        defer { node.tearDown() }
+        // Not the gateway, so the bridge MAC is not pinned: it follows the lowest port MAC.
+        for i in 0..<4 {
+            let result = try add(node, try node.pod(), keys: "", id: "join\(i)")
+            #expect(result.status == 0, "\(result)")
+            let kernel = try bridgeLink(node, "cnitbr5")["address"] as? String
+            #expect(kernel != nil)
+            #expect((try result.object()["interfaces"] as? [[String: Any]])?[0]["mac"] as? String == kernel)
+        }
+    }
+
     @Test("MAC from runtimeConfig beats args.cni.mac beats CNI_ARGS MAC")
     func macSources() throws {
         let node = try Node("bk2")

@@ -46,6 +46,32 @@ struct NetlinkKernelTests {
         }
     }
 
+    @Test("A LinkWatch sees a veth come up, its MAC change and its deletion, in its own namespace only")
+    func linkWatch() throws {
+        let pod = try TestNamespace("nlw")
+        defer { try? pod.remove() }
+        let namespace = try NetworkNamespace(path: pod.path)
+        let (watch, route) = try namespace.withEntered { (try LinkWatch(), try RouteNetlink()) }
+        let elsewhere = try LinkWatch()
+        try Command.checked(["ip", "-n", pod.name, "link", "add", "cnitw0", "type", "veth", "peer", "name", "cnitw1"])
+        let index = try route.link(named: "cnitw0").index
+        // Down, or up without a carrier (its peer down): never announced as operationally up.
+        #expect(!watch.awaitUp(index: index, milliseconds: 20))
+        try route.setLink(index: index, up: true)
+        #expect(!watch.awaitUp(index: index, milliseconds: 20))
+        try Command.checked(["ip", "-n", pod.name, "link", "set", "cnitw1", "up"])
+        #expect(watch.awaitUp(index: index, milliseconds: 2_000))
+        try Command.checked(["ip", "-n", pod.name, "link", "set", "cnitw0", "address", "02:00:00:00:77:01"])
+        watch.collect(waitingUpTo: 1_000)
+        #expect(watch.link(index: index)?.hardwareAddress == MACAddress("02:00:00:00:77:01"))
+        try route.deleteLink(index: index)
+        watch.collect(waitingUpTo: 1_000)
+        #expect(watch.heard(index: index) && watch.link(index: index) == nil)
+        #expect(!watch.lost)
+        elsewhere.collect()
+        #expect(elsewhere.link(index: index)?.name != "cnitw0")
+    }
+
     @Test("Opening a path that is not a namespace or does not exist is a typed error")
     func badPaths() {
         #expect(throws: NamespaceError.notExist(path: "/run/netns/cnit-missing")) {

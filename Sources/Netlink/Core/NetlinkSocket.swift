@@ -51,13 +51,17 @@ public final class NetlinkSocket: NetlinkTransport {
         return made
     }
 
-    /// Opens and binds a socket for `netlinkProtocol` in the calling thread's netns.
-    public init(protocol netlinkProtocol: Int32 = NetlinkSocket.routeProtocol) throws(NetlinkError) {
+    /// Opens and binds a socket for `netlinkProtocol` in the calling thread's netns, a member
+    /// of the multicast `groups` (a bit mask, `RTMGRP_*`) when given.
+    public init(protocol netlinkProtocol: Int32 = NetlinkSocket.routeProtocol, groups: UInt32 = 0)
+        throws(NetlinkError)
+    {
         let fd = socket(Int32(AF_NETLINK), Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), netlinkProtocol)
         guard fd >= 0 else { throw NetlinkSocket.systemError("socket") }
         // struct sockaddr_nl { sa_family_t nl_family; unsigned short nl_pad; __u32 nl_pid; __u32 nl_groups; }
         var address = [UInt8](repeating: 0, count: 12)
         address[0] = UInt8(AF_NETLINK)
+        for byte in 0..<4 { address[8 + byte] = UInt8(truncatingIfNeeded: groups >> (8 * UInt32(byte))) }
         let bound = address.withUnsafeBytes {
             bind(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), 12)
         }
@@ -140,6 +144,19 @@ public final class NetlinkSocket: NetlinkTransport {
             }
             return Array(UnsafeRawBufferPointer(rebasing: room[0..<n]))
         }
+    }
+
+    /// The next datagram, waiting at most `milliseconds` (0: none) for one to arrive; nil
+    /// when none did.
+    public func receive(waitingUpTo milliseconds: Int32) throws(NetlinkError) -> [UInt8]? {
+        var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while true {
+            let n = poll(&ready, 1, milliseconds)
+            if n > 0 { break }
+            if n == 0 { return nil }
+            if errno != EINTR { throw NetlinkSocket.systemError("poll") }
+        }
+        return try receive()
     }
 
     static func systemError(_ call: String) -> NetlinkError {

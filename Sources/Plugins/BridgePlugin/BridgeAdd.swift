@@ -13,6 +13,8 @@ struct BridgeAdd {
         defer { rollback.unwindIfNeeded(log: { ProcessEnvironment().writeStderr("bridge: \($0)\n") }) }
         let conf = try BridgeConfig(request)
         let host = try kernel.hostRoute()
+        // Opened before the bridge is read, so that any later change of its MAC is announced.
+        let watch = kernel.hostLinkWatch()
         // With IPAM, the pod's IPv6 settings are written: opened with the route socket.
         let namespace = try kernel.container(request.netns, needs: conf.ipamType.isEmpty ? [] : .ipv6Sysctls)
         let container = namespace.route
@@ -76,11 +78,21 @@ struct BridgeAdd {
             }
         }
         if let dns = conf.dns { result.dns = dns }
-        if !conf.disableContainerInterface { try waitForPort(host, index: veth.host.index) }
-        // The bridge MAC may have changed as the port joined.
-        result.interfaces[0].mac = try host.link(index: bridge.index).hardwareAddress.description
+        if !conf.disableContainerInterface { try waitForPort(host, watch, index: veth.host.index) }
+        result.interfaces[0].mac = try currentMAC(host, watch, bridge).description
         rollback.commit()
         return result
+    }
+
+    /// The bridge's MAC now: it may have changed as the port joined. Without a lost
+    /// announcement, the newest one since the watch opened (before `bridge` was read) is it.
+    private func currentMAC(_ host: RouteNetlink, _ watch: LinkWatch?, _ bridge: Link) throws -> MACAddress {
+        if let watch {
+            watch.collect()
+            if !watch.lost, !watch.heard(index: bridge.index) { return bridge.hardwareAddress }
+            if !watch.lost, let link = watch.link(index: bridge.index) { return link.hardwareAddress }
+        }
+        return try host.link(index: bridge.index).hardwareAddress
     }
 
     /// Fills in gateways (network+1 when IPAM gave none and the bridge is the gateway) and
@@ -143,8 +155,11 @@ struct BridgeAdd {
             sysctl: kernel.hostSysctl, route: host)
     }
 
-    /// The host port must reach operational UP; retries as the reference: 0, 50, 500, 1000, 1000 ms.
-    private func waitForPort(_ host: RouteNetlink, index: Int32) throws {
+    /// The host port must reach operational UP. Its announcement is awaited first (50 ms at
+    /// most): asking would wait for the kernel's work on the pod's new interface (see
+    /// `LinkWatch`). Then it is asked for as the reference does: at 0, 50, 500, 1000, 1000 ms.
+    private func waitForPort(_ host: RouteNetlink, _ watch: LinkWatch?, index: Int32) throws {
+        if let watch, watch.awaitUp(index: index, milliseconds: 50) { return }
         var state = OperationalState.unknown
         for delay: UInt32 in [0, 50_000, 500_000, 1_000_000, 1_000_000] {
             if delay > 0 { ContainerNetwork.sleep(microseconds: delay) }
