@@ -53,7 +53,10 @@ int CSystemShim_tun_set(int fd, int what, unsigned long value) {
 }
 
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <linux/mount.h>
 
@@ -61,8 +64,36 @@ int CSystemShim_tun_set(int fd, int what, unsigned long value) {
  * -2: not tried yet; -1: none (refused or unsupported: callers use /proc). */
 static int private_procfs = -2;
 
+/* Whether /proc/sys/net is plain procfs as the process sees it: on the same mount as /proc (no
+ * read-only or masking bind mount over /proc/sys, as container runtimes and systemd's
+ * ProtectKernelTunables= make) and that mount writable. A private instance would bypass them. */
+_Static_assert(sizeof(struct statx) >= 152, "struct statx holds stx_mnt_id");
+
+static int mount_id(const char *path, unsigned long long *id) {
+    struct statx info;
+    if (statx(AT_FDCWD, path, 0, STATX_MNT_ID, &info) != 0 || !(info.stx_mask & STATX_MNT_ID)) {
+        return -1;
+    }
+    /* stx_mnt_id sits at offset 144 in the kernel's layout; older glibc calls it padding. */
+    memcpy(id, (const char *)&info + 144, sizeof(*id));
+    return 0;
+}
+
+static int proc_sys_net_is_plain(void) {
+    unsigned long long proc, net;
+    if (mount_id("/proc", &proc) != 0 || mount_id("/proc/sys/net", &net) != 0 || proc != net) {
+        return 0;
+    }
+    struct statvfs mount;
+    return statvfs("/proc/sys/net", &mount) == 0 && !(mount.f_flag & ST_RDONLY);
+}
+
 static int make_private_procfs(void) {
 #if defined(SYS_fsopen) && defined(SYS_fsconfig) && defined(SYS_fsmount)
+    if (!proc_sys_net_is_plain()) {
+        errno = EPERM;
+        return -1;
+    }
     int context = (int)syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
     if (context < 0) {
         return -1;

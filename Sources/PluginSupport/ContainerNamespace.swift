@@ -70,15 +70,34 @@ private struct PreopenedSysctls: SysctlValues {
     let namespace: NetworkNamespace
 
     func read(_ key: String) throws -> String {
-        guard directories.covers(Sysctl.path(key)) else { return try namespace.withEntered { try Sysctl.read(key) } }
-        return try Sysctl.read(key, in: directories)
+        do {
+            guard directories.covers(Sysctl.path(key)) else { throw Entered.needed }
+            return try Sysctl.read(key, in: directories)
+        } catch let error where Entered.applies(to: error) {
+            return try namespace.withEntered { try Sysctl.read(key) }
+        }
     }
 
     func write(_ key: String, _ value: String) throws {
-        guard directories.covers(Sysctl.path(key)) else {
-            return try namespace.withEntered { try Sysctl.write(key, value) }
+        do {
+            guard directories.covers(Sysctl.path(key)) else { throw Entered.needed }
+            try Sysctl.write(key, value, in: directories)
+        } catch let error where Entered.applies(to: error) {
+            try namespace.withEntered { try Sysctl.write(key, value) }
         }
-        try Sysctl.write(key, value, in: directories)
+    }
+
+    /// When a key goes through a thread that enters the namespace: it is outside the opened
+    /// directories, or the private procfs they came from was refused (see `ProcSys`), where a
+    /// path from inside the namespace may not be.
+    private enum Entered: Error {
+        case needed
+
+        static func applies(to error: any Error) -> Bool {
+            if error is Entered { return true }
+            guard let error = error as? SystemError, error.operation == "open" else { return false }
+            return ProcSys.isRefusal(error.errno.rawValue)
+        }
     }
 }
 

@@ -34,6 +34,10 @@ final class ContainerSetup {
     /// The socket, with any failure to make it as the netlink error a request would give.
     func socket() throws(NetlinkError) -> NetlinkSocket {
         do { return try resolve().0 } catch let error as NetlinkError { throw error } catch {
+            // The namespace's own errno, said once (not the text plus an unrelated errno).
+            if case .system(let operation, let errno) = error as? NamespaceError {
+                throw NetlinkError(kind: .system, operation: "container socket: \(operation)", errno: errno)
+            }
             throw NetlinkError(kind: .system, operation: "container socket: \(error)", errno: .invalidArgument)
         }
     }

@@ -151,6 +151,28 @@ struct TuningTests {
         #expect(try pod.run(["sysctl", "-n", "net.ipv4.conf.eth0.arp_filter"]).stdout.hasPrefix("1"))
     }
 
+    @Test("A read-only /proc/sys stops the writes, as the reference's: no procfs of its own gets around it")
+    func readOnlyProcSys() throws {
+        let node = try Node("tur")
+        defer { node.tearDown() }
+        let pod = try node.pod()
+        let prev = try attach(node, pod)
+        let before = try pod.run(["sysctl", "-n", "net.core.somaxconn"]).stdout
+        var invocation = PluginInvocation(plugin: "tuning", command: "ADD")
+        invocation.containerID = "ctr1"
+        invocation.netns = pod.path
+        let conf = tuning(#","sysctl":{"net.core.somaxconn":"555"}"#, prev: prev, dataDir: node.dataDir + "/t")
+        // As a container runtime or systemd's ProtectKernelTunables= leave it, in a mount
+        // namespace of the plugin's own.
+        let readOnly = "mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && exec \"$0\""
+        let result = try node.ns.run(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c", readOnly, TestEnvironment.plugin("tuning")],
+            environment: invocation.environment, stdin: conf)
+        #expect(result.status == 1, "\(result)")
+        #expect((try result.object()["msg"] as? String)?.contains("Read-only file system") == true, "\(result)")
+        #expect(try pod.run(["sysctl", "-n", "net.core.somaxconn"]).stdout == before)
+    }
+
     @Test("Without prevResult ADD fails; duplicate sysctl keys are refused")
     func invalid() throws {
         let node = try Node("tui")

@@ -22,7 +22,9 @@ int CSystemShim_tun_set(int fd, int what, unsigned long value);
 
 /// A procfs instance of this process's own, made on first call (fsopen, fsmount; never attached
 /// anywhere, closed with the process) and the same descriptor after that, from any thread.
-/// Returns -1 when the kernel refuses or lacks it; the caller then uses /proc.
+/// Returns -1 when the kernel refuses or lacks it, or when /proc/sys/net is not plain procfs
+/// (a read-only or masking mount over it, which the instance would bypass); the caller then
+/// uses /proc.
 int CSystemShim_private_procfs(void);
 
 #endif

@@ -116,11 +116,14 @@ public final class SysctlDirectories {
             let directory = self.directory(family)
             if directory >= 0, !rest.isEmpty {
                 rest.append(0)
-                return rest.withUnsafeBufferPointer { buffer in
+                let fd = rest.withUnsafeBufferPointer { buffer in
                     buffer.withMemoryRebound(to: CChar.self) { name in
                         name.baseAddress.map { openat(directory, $0, flags) } ?? -1
                     }
                 }
+                // Refused under the private procfs (see `ProcSys`): by path, when that resolves
+                // in the same namespace; else the caller's fallback (an entering thread) applies.
+                guard fd < 0, ProcSys.isRefusal(errno), !complete else { return fd }
             }
         }
         // Opened for another thread's namespace: a path would resolve in the caller's.
