@@ -64,9 +64,6 @@ int CSystemShim_tun_set(int fd, int what, unsigned long value) {
  * -2: not tried yet; -1: none (refused or unsupported: callers use /proc). */
 static int private_procfs = -2;
 
-/* Whether /proc/sys/net is plain procfs as the process sees it: on the same mount as /proc (no
- * read-only or masking bind mount over /proc/sys, as container runtimes and systemd's
- * ProtectKernelTunables= make) and that mount writable. A private instance would bypass them. */
 _Static_assert(sizeof(struct statx) >= 152, "struct statx holds stx_mnt_id");
 
 static int mount_id(const char *path, unsigned long long *id) {
@@ -79,6 +76,9 @@ static int mount_id(const char *path, unsigned long long *id) {
     return 0;
 }
 
+/* Whether /proc/sys/net is plain procfs as the process sees it: on the same mount as /proc (no
+ * read-only or masking bind mount over /proc/sys, as container runtimes and systemd's
+ * ProtectKernelTunables= make) and that mount writable. A private instance would bypass them. */
 static int proc_sys_net_is_plain(void) {
     unsigned long long proc, net;
     if (mount_id("/proc", &proc) != 0 || mount_id("/proc/sys/net", &net) != 0 || proc != net) {
