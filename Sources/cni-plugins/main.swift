@@ -50,27 +50,32 @@ func linkedPlugin(_ name: String) -> (any CNIPlugin)? {
     }
 }
 
-/// Every name `linkedPlugin` answers, sorted.
-let pluginNames = [
-    "bandwidth",
-    "bridge",
-    "dhcp",
-    "dummy",
-    "firewall",
-    "host-device",
-    "host-local",
-    "ipvlan",
-    "loopback",
-    "macvlan",
-    "portmap",
-    "ptp",
-    "sbr",
-    "static",
-    "tap",
-    "tuning",
-    "vlan",
-    "vrf",
-]
+/// Every name `linkedPlugin` answers, sorted. Only the names it does answer are listed and
+/// installed, so a name missing from the switch is missing from `--list` too, which the tests
+/// compare with Package.swift's plugins. A function: main.swift's globals are made at every
+/// start, and this one makes every plugin.
+func pluginNames() -> [String] {
+    [
+        "bandwidth",
+        "bridge",
+        "dhcp",
+        "dummy",
+        "firewall",
+        "host-device",
+        "host-local",
+        "ipvlan",
+        "loopback",
+        "macvlan",
+        "portmap",
+        "ptp",
+        "sbr",
+        "static",
+        "tap",
+        "tuning",
+        "vlan",
+        "vrf",
+    ].filter { linkedPlugin($0) != nil }
+}
 
 // Delegation to a plugin that is this same binary (host-local under bridge) runs in-process.
 Delegate.linkedPlugin = linkedPlugin
@@ -88,11 +93,11 @@ let invokedAs: String = {
 }()
 if invokedAs == "dhcp" { DhcpPlugin.runDaemonIfAsked() }
 if invokedAs == "cni-plugins", CommandLine.arguments.dropFirst().first == "install" {
-    exit(InstallCommand.run(Array(CommandLine.arguments.dropFirst(2)), plugins: pluginNames))
+    exit(InstallCommand.run(Array(CommandLine.arguments.dropFirst(2)), plugins: pluginNames()))
 }
 // The plugin names, one a line: what install.sh links and the tests check against Package.swift.
 if invokedAs == "cni-plugins", CommandLine.arguments.dropFirst().first == "--list" {
-    ProcessEnvironment().writeStdout(pluginNames.map { $0 + "\n" }.joined())
+    ProcessEnvironment().writeStdout(pluginNames().map { $0 + "\n" }.joined())
     exit(0)
 }
 // The DaemonSet's long-running container: sleep until stopped. As a container's PID 1 a
@@ -107,7 +112,7 @@ if let plugin = linkedPlugin(invokedAs) {
 }
 let usage = """
     cni-plugins: swift-cni v\(swiftCNIVersion), a multi-call binary of CNI plugins.
-    Run it through a link named after a plugin: \(pluginNames.joined(separator: ", ")).
+    Run it through a link named after a plugin: \(pluginNames().joined(separator: ", ")).
     `cni-plugins install --help` installs it (and a conflist) onto a node.
 
     """

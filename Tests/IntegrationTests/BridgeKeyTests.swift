@@ -6,10 +6,11 @@ import TestSupport
 @Suite("bridge config keys", .enabled(if: TestEnvironment.isRoot, "needs root to create network namespaces"))
 struct BridgeKeyTests {
     func add(
-        _ node: Node, _ pod: TestNamespace, keys: String, id: String = "ctr1", args: String = "", ipam: Bool = true
+        _ node: Node, _ pod: TestNamespace, keys: String, id: String = "ctr1", args: String = "", ipam: Bool = true,
+        subnet: String = "10.70.0.0/24"
     ) throws -> CommandResult {
         let ipamSection =
-            ipam ? #""ipam":{"type":"host-local","subnet":"10.70.0.0/24","dataDir":"\#(node.dataDir)"}"# : #""ipam":{}"#
+            ipam ? #""ipam":{"type":"host-local","subnet":"\#(subnet)","dataDir":"\#(node.dataDir)"}"# : #""ipam":{}"#
         let conf = #"{"cniVersion":"1.0.0","name":"keynet","type":"bridge","bridge":"cnitbr5"\#(keys),\#(ipamSection)}"#
         var invocation = PluginInvocation(plugin: "bridge", command: "ADD")
         invocation.containerID = id
@@ -140,12 +141,7 @@ struct BridgeKeyTests {
         let node = try Node("bk6")
         defer { node.tearDown() }
         let pod = try node.pod()
-        let conf =
-            #"{"cniVersion":"1.0.0","name":"keynet","type":"bridge","bridge":"cnitbr5","isGateway":true,"#
-            + #""ipam":{"type":"host-local","subnet":"fd70::/64","dataDir":"\#(node.dataDir)"}}"#
-        var invocation = PluginInvocation(plugin: "bridge", command: "ADD")
-        invocation.netns = pod.path
-        let result = try invocation.run(stdin: conf, node: node.ns)
+        let result = try add(node, pod, keys: #","isGateway":true"#, subnet: "fd70::/64")
         #expect(result.status == 0, "\(result)")
         for (key, value) in [("accept_dad", "0"), ("disable_ipv6", "0"), ("keep_addr_on_down", "1")] {
             #expect(try pod.run(["sysctl", "-n", "net.ipv6.conf.eth0.\(key)"]).stdout.hasPrefix(value), "\(key)")
